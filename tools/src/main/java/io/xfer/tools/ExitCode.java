@@ -32,6 +32,8 @@ public final class ExitCode
     public static final int CONFIG = 11;
     /** The operation timed out. */
     public static final int TIMEOUT = 12;
+    /** Everything else completed, but some source files vanished before they could be sent. */
+    public static final int VANISHED = 13;
 
     private ExitCode()
     {

@@ -1,0 +1,373 @@
+package io.xfer.agent.client;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
+import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.engine.FrameConnection;
+import io.xfer.agent.engine.Inbox;
+import io.xfer.agent.engine.Receiver;
+import io.xfer.agent.engine.Sender;
+import io.xfer.agent.engine.TransferEvent;
+import io.xfer.agent.engine.TransferException;
+import io.xfer.agent.engine.TransferListener;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.agent.engine.TransferStats;
+import io.xfer.agent.net.AgentServer;
+import io.xfer.agent.net.Transports;
+import io.xfer.agent.storage.ModuleRoot;
+import io.xfer.agent.storage.SourceWalker;
+import io.xfer.agent.tls.TlsContexts;
+import io.xfer.protocol.ErrorCode;
+import io.xfer.protocol.ErrorFlyweight;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.FrameType;
+import io.xfer.protocol.HelloFlyweight;
+import io.xfer.protocol.OpenAckFlyweight;
+import io.xfer.protocol.OpenFlyweight;
+import io.xfer.protocol.PingFlyweight;
+import io.xfer.protocol.ProtocolVersion;
+import io.xfer.protocol.WelcomeFlyweight;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+
+/**
+ * The client side of xfer, embedding the same transfer engine as the agent: {@link #push} runs a {@link Sender}
+ * against an agent's receiver, {@link #pull} a {@link Receiver} against an agent's sender. Used by the {@code xfer}
+ * command and the demo. One instance may run several transfers, one after the other.
+ */
+public final class XferClient implements AutoCloseable
+{
+    private final ClientOptions options;
+    private final Transports transports;
+    private final EventLoopGroup group;
+    private final SslContext sslContext;
+
+    /**
+     * @throws IOException when the certificate, key or CA files cannot be used.
+     */
+    public XferClient(final ClientOptions options) throws IOException
+    {
+        this.options = options;
+        final Path certificate = options.certificate();
+        final boolean withCertificate = Files.exists(certificate) || Files.exists(options.privateKey());
+        this.sslContext = TlsContexts.client(withCertificate ? certificate : null,
+            withCertificate ? options.privateKey() : null, options.ca());
+        this.transports = Transports.select(options.transport());
+        this.group = transports.newGroup(1, new DefaultThreadFactory("xfer-client-io", true));
+    }
+
+    /**
+     * Send local files and trees into {@code endpoint}'s module path (a directory, created when missing). A source
+     * with a trailing slash sends the directory's contents; otherwise the source itself, under its own name.
+     */
+    public TransferReport push(final Endpoint endpoint, final List<String> sources, final TransferListener listener)
+        throws InterruptedException
+    {
+        final List<SourceWalker.Root> roots = new ArrayList<>();
+        for (final String source : sources)
+        {
+            final Path path = Path.of(source).toAbsolutePath().normalize();
+            if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS))
+            {
+                throw new TransferException(ErrorCode.NOT_FOUND, "no such file or directory: " + source);
+            }
+            final boolean contents = source.endsWith("/") && Files.isDirectory(path);
+            final Path name = path.getFileName();
+            roots.add(new SourceWalker.Root(path, contents || name == null ? "" : name.toString()));
+        }
+        final TransferStats stats = new TransferStats(listener);
+        final Session session = connect(endpoint);
+        try
+        {
+            final int chunkLength = session.open(OpenFlyweight.DIRECTION_PUSH, endpoint);
+            final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
+                stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
+                    TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
+            return new Sender(session.connection, walker, stats, chunkLength, options.idleTimeoutNs()).run();
+        }
+        finally
+        {
+            session.close();
+        }
+    }
+
+    /**
+     * Fetch {@code endpoint}'s module path into the local directory {@code destination} (created when missing).
+     * A path with a trailing slash, or the module root, fetches the contents; otherwise the entry itself under its
+     * own name.
+     */
+    public TransferReport pull(final Endpoint endpoint, final Path destination, final TransferListener listener)
+        throws InterruptedException
+    {
+        final ModuleRoot root;
+        try
+        {
+            Files.createDirectories(destination);
+            root = new ModuleRoot(destination);
+        }
+        catch (final IOException ex)
+        {
+            throw new TransferException(ErrorCode.IO_ERROR, "cannot use destination " + destination + ": " +
+                ex.getMessage(), ex);
+        }
+        final TransferStats stats = new TransferStats(listener);
+        final Session session = connect(endpoint);
+        try
+        {
+            final int chunkLength = session.open(OpenFlyweight.DIRECTION_PULL, endpoint);
+            return new Receiver(session.connection, root, "", options.overwrite(), session.transferId, stats,
+                chunkLength, options.idleTimeoutNs()).run();
+        }
+        finally
+        {
+            session.close();
+        }
+    }
+
+    /**
+     * Handshake with an agent and measure {@code count} PING round trips, {@code intervalNs} apart.
+     */
+    public PingReport ping(final Endpoint endpoint, final int count, final long intervalNs)
+        throws InterruptedException
+    {
+        final long startNs = System.nanoTime();
+        final Session session = connect(endpoint);
+        try
+        {
+            final long connectNs = System.nanoTime() - startNs;
+            final long[] roundTrips = new long[count];
+            final PingFlyweight pong = new PingFlyweight();
+            for (int i = 0; i < count; i++)
+            {
+                if (i > 0)
+                {
+                    TimeUnit.NANOSECONDS.sleep(intervalNs);
+                }
+                final long sentNs = System.nanoTime();
+                session.connection.send(PingFlyweight.encode(session.channel.alloc(), FrameType.PING, i, sentNs));
+                final ByteBuf frame = session.expect(FrameType.PONG);
+                try
+                {
+                    pong.wrap(frame, frame.readerIndex());
+                    if (pong.nonce() != i)
+                    {
+                        throw new TransferException(ErrorCode.PROTOCOL_ERROR, "PONG for nonce " + pong.nonce() +
+                            ", expected " + i);
+                    }
+                    roundTrips[i] = System.nanoTime() - pong.timestampNs();
+                }
+                finally
+                {
+                    frame.release();
+                }
+            }
+            return new PingReport(session.software, session.version, connectNs, roundTrips);
+        }
+        finally
+        {
+            session.close();
+        }
+    }
+
+    private Session connect(final Endpoint endpoint) throws InterruptedException
+    {
+        final Bootstrap bootstrap = new Bootstrap()
+            .group(group)
+            .channel(transports.clientChannel())
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)TimeUnit.NANOSECONDS.toMillis(options.connectTimeoutNs()))
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
+                (int)(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT / 2), (int)AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT))
+            .handler(new ChannelInitializer<SocketChannel>()
+            {
+                @Override
+                protected void initChannel(final SocketChannel channel)
+                {
+                    channel.pipeline()
+                        .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
+                        .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
+                        .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
+                        .addLast("session", new FrameConnection(channel, AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT));
+                }
+            });
+
+        final ChannelFuture connectFuture = bootstrap.connect(endpoint.host(), endpoint.port());
+        if (!connectFuture.await(options.connectTimeoutNs() + 1_000_000_000L, TimeUnit.NANOSECONDS) ||
+            !connectFuture.isSuccess())
+        {
+            connectFuture.channel().close();
+            final Throwable cause = connectFuture.cause();
+            throw TransferException.connectionLost("cannot connect to " + endpoint.host() + ":" + endpoint.port() +
+                ": " + (cause == null ? "timed out" : cause.getMessage()), cause);
+        }
+        final Channel channel = connectFuture.channel();
+        final Future<Channel> handshake = channel.pipeline().get(SslHandler.class).handshakeFuture();
+        if (!handshake.await(options.connectTimeoutNs(), TimeUnit.NANOSECONDS) || !handshake.isSuccess())
+        {
+            channel.close();
+            final Throwable cause = handshake.cause() != null ? handshake.cause() :
+                new SSLException("TLS handshake timed out");
+            throw TransferException.connectionLost("TLS handshake with " + endpoint.host() + ":" +
+                endpoint.port() + " failed: " + cause.getMessage(), cause);
+        }
+
+        final Session session = new Session(channel, channel.pipeline().get(FrameConnection.class));
+        try
+        {
+            session.hello();
+        }
+        catch (final RuntimeException | InterruptedException ex)
+        {
+            session.close();
+            throw ex;
+        }
+        return session;
+    }
+
+    @Override
+    public void close()
+    {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** One connection, from HELLO to close. */
+    private final class Session
+    {
+        final Channel channel;
+        final FrameConnection connection;
+        final ErrorFlyweight error = new ErrorFlyweight();
+        String software;
+        int version;
+        long transferId;
+
+        Session(final Channel channel, final FrameConnection connection)
+        {
+            this.channel = channel;
+            this.connection = connection;
+        }
+
+        void hello() throws InterruptedException
+        {
+            connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, 0, 0, 0,
+                ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
+            final ByteBuf frame = expect(FrameType.WELCOME);
+            try
+            {
+                final WelcomeFlyweight welcome = new WelcomeFlyweight();
+                welcome.wrap(frame, frame.readerIndex());
+                software = welcome.software();
+                version = welcome.protocolVersion();
+                final int maxFrameLength = Math.min(welcome.maxFrameLength(), ProtocolVersion.MAX_FRAME_LENGTH);
+                final FrameDecoder decoder = channel.pipeline().get(FrameDecoder.class);
+                channel.eventLoop().execute(() -> decoder.maxFrameLength(maxFrameLength));
+            }
+            finally
+            {
+                frame.release();
+            }
+        }
+
+        int open(final int direction, final Endpoint endpoint) throws InterruptedException
+        {
+            if (endpoint.module().isEmpty())
+            {
+                throw new TransferException(ErrorCode.NO_SUCH_MODULE, "no module in " + endpoint);
+            }
+            String path = endpoint.path();
+            long openOptions = options.overwrite() ? OpenFlyweight.OPTION_OVERWRITE : 0;
+            if (path.endsWith("/"))
+            {
+                openOptions |= OpenFlyweight.OPTION_CONTENTS;
+                path = path.substring(0, path.length() - 1);
+            }
+            connection.send(OpenFlyweight.encode(channel.alloc(), direction, openOptions, options.chunkLength(),
+                endpoint.module(), path));
+            final ByteBuf frame = expect(FrameType.OPEN_ACK);
+            try
+            {
+                final OpenAckFlyweight ack = new OpenAckFlyweight();
+                ack.wrap(frame, frame.readerIndex());
+                transferId = ack.transferId();
+                final int chunkLength = ack.chunkLength();
+                if (chunkLength < AgentConfig.CHUNK_LENGTH_MIN || chunkLength > AgentConfig.CHUNK_LENGTH_MAX)
+                {
+                    throw new TransferException(ErrorCode.PROTOCOL_ERROR, "agent granted chunk length " + chunkLength);
+                }
+                return chunkLength;
+            }
+            finally
+            {
+                frame.release();
+            }
+        }
+
+        /**
+         * @return the next frame, which has the expected type; an ERROR or anything else becomes an exception.
+         */
+        ByteBuf expect(final int type) throws InterruptedException
+        {
+            final Object message = connection.inbox().poll(options.connectTimeoutNs());
+            if (message == null)
+            {
+                throw new TransferException(ErrorCode.TIMEOUT, "no " + FrameType.name(type) + " from the agent within " +
+                    TimeUnit.NANOSECONDS.toSeconds(options.connectTimeoutNs()) + " s");
+            }
+            if (message instanceof Inbox.Closed closed)
+            {
+                final Throwable cause = closed.cause() != null ? closed.cause() : connection.failure();
+                if (cause instanceof TransferException te)
+                {
+                    throw te;
+                }
+                throw TransferException.connectionLost("agent closed the connection" +
+                    (cause == null ? "" : ": " + cause.getMessage()), cause);
+            }
+            final ByteBuf frame = (ByteBuf)message;
+            final int actual = FrameDecoder.type(frame);
+            if (actual == type)
+            {
+                return frame;
+            }
+            try
+            {
+                if (actual == FrameType.ERROR)
+                {
+                    error.wrap(frame, frame.readerIndex());
+                    final ErrorCode code = ErrorCode.get(error.code());
+                    throw new TransferException(code == null ? ErrorCode.INTERNAL : code, error.message(), true, null);
+                }
+                throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "expected " + FrameType.name(type) +
+                    ", agent sent " + FrameType.name(actual));
+            }
+            finally
+            {
+                frame.release();
+            }
+        }
+
+        void close()
+        {
+            connection.dispose();
+            channel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        }
+    }
+}

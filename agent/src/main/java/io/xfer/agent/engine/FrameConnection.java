@@ -1,0 +1,204 @@
+package io.xfer.agent.engine;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.xfer.protocol.ErrorCode;
+import io.xfer.protocol.ErrorFlyweight;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.FrameType;
+import io.xfer.protocol.PingFlyweight;
+import io.xfer.protocol.ProtocolException;
+
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The "session" handler of a connection whose frames a role thread consumes: queues frames in an {@link Inbox},
+ * answers PING on the event loop, turns protocol violations into an ERROR frame and a close, and lets the role
+ * thread wait for writability (backpressure from the socket).
+ */
+public final class FrameConnection extends ChannelInboundHandlerAdapter
+{
+    private static final Logger LOG = Logger.getLogger(FrameConnection.class.getName());
+
+    private final Channel channel;
+    private final Inbox inbox;
+    private final Object writability = new Object();
+    private final PingFlyweight ping = new PingFlyweight();
+    private volatile Throwable failure;
+    private volatile boolean inactive;
+
+    public FrameConnection(final Channel channel, final long inboxHighBytes)
+    {
+        this.channel = channel;
+        this.inbox = new Inbox(channel, inboxHighBytes);
+    }
+
+    public Channel channel()
+    {
+        return channel;
+    }
+
+    public Inbox inbox()
+    {
+        return inbox;
+    }
+
+    @Override
+    public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+    {
+        final ByteBuf frame = (ByteBuf)msg;
+        if (FrameDecoder.type(frame) == FrameType.PING)
+        {
+            ping.wrap(frame, frame.readerIndex());
+            ctx.writeAndFlush(PingFlyweight.encode(ctx.alloc(), FrameType.PONG, ping.nonce(), ping.timestampNs()));
+            frame.release();
+            return;
+        }
+        inbox.offer(frame);
+    }
+
+    @Override
+    public void channelWritabilityChanged(final ChannelHandlerContext ctx)
+    {
+        synchronized (writability)
+        {
+            writability.notifyAll();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(final ChannelHandlerContext ctx)
+    {
+        inactive = true;
+        inbox.close(failure);
+        synchronized (writability)
+        {
+            writability.notifyAll();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(final ChannelHandlerContext ctx, final Object evt)
+    {
+        if (evt instanceof IdleStateEvent)
+        {
+            failure = new TransferException(ErrorCode.TIMEOUT, "connection idle for too long");
+            sendErrorAndClose(ErrorCode.TIMEOUT, "connection idle for too long");
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        if (failure == null)
+        {
+            failure = cause;
+        }
+        if (cause instanceof ProtocolException pe)
+        {
+            LOG.warning(() -> "protocol violation from " + channel.remoteAddress() + ": " + pe.getMessage());
+            sendErrorAndClose(pe.errorCode(), pe.getMessage());
+        }
+        else
+        {
+            LOG.log(Level.FINE, "connection " + channel.remoteAddress() + " failed", cause);
+            ctx.close();
+        }
+    }
+
+    /** @return the failure that closed the connection, if any. */
+    public Throwable failure()
+    {
+        return failure;
+    }
+
+    /**
+     * Write a frame; flushes. Safe from any thread.
+     */
+    public void send(final ByteBuf frame)
+    {
+        channel.writeAndFlush(frame).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+    }
+
+    /**
+     * Write a DATA header and its payload back to back; flushes.
+     */
+    public void send(final ByteBuf header, final ByteBuf payload)
+    {
+        channel.write(header).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        channel.writeAndFlush(payload).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+    }
+
+    /**
+     * Close once everything written so far is flushed.
+     */
+    public void closeAfterFlush()
+    {
+        channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /**
+     * Send an ERROR frame for the whole connection and close once it is written.
+     */
+    public void sendErrorAndClose(final ErrorCode code, final String message)
+    {
+        if (!channel.isActive())
+        {
+            return;
+        }
+        channel.writeAndFlush(ErrorFlyweight.encode(channel.alloc(), code, ErrorFlyweight.CONNECTION, message))
+            .addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /**
+     * Block the calling (role) thread until the channel accepts more writes.
+     *
+     * @throws TransferException when the connection closes or stays unwritable for {@code timeoutNs}.
+     */
+    public void awaitWritable(final long timeoutNs) throws InterruptedException
+    {
+        if (channel.isWritable())
+        {
+            return;
+        }
+        final long deadlineNs = System.nanoTime() + timeoutNs;
+        synchronized (writability)
+        {
+            while (!channel.isWritable())
+            {
+                if (inactive || !channel.isActive())
+                {
+                    throw TransferException.connectionLost("connection closed by peer", failure);
+                }
+                final long remainingNs = deadlineNs - System.nanoTime();
+                if (remainingNs <= 0)
+                {
+                    throw new TransferException(ErrorCode.TIMEOUT, "peer stopped reading for " +
+                        timeoutNs / 1_000_000_000L + " s");
+                }
+                writability.wait(Math.max(1, Math.min(100, remainingNs / 1_000_000)));
+            }
+        }
+    }
+
+    /** Release whatever is still queued. */
+    public void dispose()
+    {
+        inbox.drain();
+    }
+
+    static void release(final Object message)
+    {
+        ReferenceCountUtil.release(message);
+    }
+}

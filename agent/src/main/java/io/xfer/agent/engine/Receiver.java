@@ -1,0 +1,648 @@
+package io.xfer.agent.engine;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.xfer.agent.storage.FileMetadata;
+import io.xfer.agent.storage.ModuleRoot;
+import io.xfer.agent.storage.StorageErrors;
+import io.xfer.protocol.DataFlyweight;
+import io.xfer.protocol.ErrorCode;
+import io.xfer.protocol.ErrorFlyweight;
+import io.xfer.protocol.FileEndFlyweight;
+import io.xfer.protocol.FileEntryFlyweight;
+import io.xfer.protocol.FileStatusFlyweight;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.FrameType;
+import io.xfer.protocol.TransferDoneFlyweight;
+import io.xfer.protocol.TransferEndFlyweight;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.CRC32C;
+
+/**
+ * The receiving role, on its own thread (the event loop only queues frames for it): checks every manifest path
+ * against the {@link ModuleRoot}, answers each entry at once, verifies each chunk's CRC32C before writing it with
+ * positional I/O, writes files under a temporary name, verifies the whole-file digest, makes the file durable,
+ * and only then puts it under its final name, never replacing an existing file unless overwrite was asked for.
+ * Serves both pushes (in the agent) and {@code xfer get} (in the client).
+ */
+public final class Receiver extends TransferRole
+{
+    private static final String TEMP_PREFIX = ".xfer-";
+    private static final String TEMP_SUFFIX = ".part";
+
+    private final ModuleRoot root;
+    private final String basePath;
+    private final boolean overwrite;
+    private final long transferId;
+    private final ByteBufAllocator allocator;
+    private final Map<Integer, IncomingFile> files = new HashMap<>();
+    private final Set<Integer> discarded = new HashSet<>();
+    private final List<DirectoryMetadata> directories = new ArrayList<>();
+    private final Set<Path> touchedDirectories = new LinkedHashSet<>();
+    private final FileEntryFlyweight fileEntry = new FileEntryFlyweight();
+    private final DataFlyweight data = new DataFlyweight();
+    private final FileEndFlyweight fileEnd = new FileEndFlyweight();
+    private final TransferEndFlyweight transferEnd = new TransferEndFlyweight();
+    private final CRC32C crc = new CRC32C();
+    private long entriesSeen;
+    private int lastFileId = -1;
+    private boolean done;
+
+    private static final class IncomingFile
+    {
+        final int fileId;
+        final String relativePath;
+        final Path target;
+        final Path temp;
+        final FileChannel channel;
+        final long size;
+        final int mode;
+        final long mtimeNs;
+        final ChunkDigest digest = new ChunkDigest();
+        final boolean replace;
+
+        IncomingFile(
+            final int fileId, final String relativePath, final Path target, final Path temp,
+            final FileChannel channel, final long size, final int mode, final long mtimeNs, final boolean replace)
+        {
+            this.fileId = fileId;
+            this.relativePath = relativePath;
+            this.target = target;
+            this.temp = temp;
+            this.channel = channel;
+            this.size = size;
+            this.mode = mode;
+            this.mtimeNs = mtimeNs;
+            this.replace = replace;
+        }
+    }
+
+    private record DirectoryMetadata(Path path, int mode, long mtimeNs)
+    {
+    }
+
+    /**
+     * @param basePath where entries go, relative to the root; already checked and created by the caller.
+     */
+    public Receiver(
+        final FrameConnection connection,
+        final ModuleRoot root,
+        final String basePath,
+        final boolean overwrite,
+        final long transferId,
+        final TransferStats stats,
+        final int chunkLength,
+        final long idleTimeoutNs)
+    {
+        super(connection, stats, chunkLength, idleTimeoutNs);
+        this.root = root;
+        this.basePath = basePath;
+        this.overwrite = overwrite;
+        this.transferId = transferId;
+        this.allocator = connection.channel().alloc();
+    }
+
+    /**
+     * Run the transfer to its end.
+     *
+     * @return the outcome; file-level failures are in the report.
+     * @throws TransferException when the transfer as a whole failed.
+     */
+    public TransferReport run() throws InterruptedException
+    {
+        try
+        {
+            while (!done)
+            {
+                onFrame(nextFrame(true));
+            }
+            connection.closeAfterFlush();
+            return stats.report();
+        }
+        catch (final TransferException ex)
+        {
+            abort(ex);
+            throw ex;
+        }
+        finally
+        {
+            discardAll();
+            connection.dispose();
+        }
+    }
+
+    private void onFrame(final ByteBuf frame)
+    {
+        try
+        {
+            final int type = FrameDecoder.type(frame);
+            switch (type)
+            {
+                case FrameType.FILE_ENTRY:
+                    fileEntry.wrap(frame, frame.readerIndex());
+                    onFileEntry();
+                    break;
+                case FrameType.DATA:
+                    data.wrap(frame, frame.readerIndex());
+                    onData(frame);
+                    break;
+                case FrameType.FILE_END:
+                    fileEnd.wrap(frame, frame.readerIndex());
+                    onFileEnd();
+                    break;
+                case FrameType.ERROR:
+                    final int fileId = errorFileId(frame);
+                    final TransferException error = remoteError(frame);
+                    if (fileId == ErrorFlyweight.CONNECTION)
+                    {
+                        throw error;
+                    }
+                    onSenderFileError(fileId, error);
+                    break;
+                case FrameType.TRANSFER_END:
+                    transferEnd.wrap(frame, frame.readerIndex());
+                    onTransferEnd();
+                    break;
+                case FrameType.PONG:
+                    break;
+                default:
+                    throw unexpected(type, "at the receiver");
+            }
+        }
+        finally
+        {
+            frame.release();
+        }
+    }
+
+    private void onFileEntry()
+    {
+        final int fileId = fileEntry.fileId();
+        if (fileId <= lastFileId)
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "FILE_ENTRY ids must increase: " + fileId +
+                " after " + lastFileId);
+        }
+        lastFileId = fileId;
+        entriesSeen++;
+
+        final String entryPath = fileEntry.path();
+        if (entryPath.isEmpty())
+        {
+            throw new TransferException(ErrorCode.INVALID_PATH, "FILE_ENTRY " + fileId + " has an empty path");
+        }
+        // Syntax errors are protocol violations: a correct sender never produces them.
+        final String relative = ModuleRoot.checkRelativePath(entryPath);
+        final int fileType = fileEntry.fileType();
+        final Path target;
+        try
+        {
+            target = root.resolveForWrite(basePath.isEmpty() ? relative : basePath + "/" + relative);
+        }
+        catch (final TransferException ex)
+        {
+            if (ex.errorCode() == ErrorCode.INVALID_PATH)
+            {
+                reply(fileId, FileStatusFlyweight.FAILED, ex.errorCode(), ex.getMessage());
+                stats.record(new TransferEvent(TransferEvent.Kind.FAILED, relative, fileType, 0, ex.errorCode(),
+                    ex.getMessage()));
+                return;
+            }
+            throw ex;
+        }
+
+        switch (fileType)
+        {
+            case FileEntryFlyweight.TYPE_DIRECTORY:
+                onDirectory(fileId, relative, target);
+                break;
+            case FileEntryFlyweight.TYPE_SYMLINK:
+                onSymlink(fileId, relative, target, fileEntry.linkTarget());
+                break;
+            default:
+                onFile(fileId, relative, target);
+                break;
+        }
+    }
+
+    private void onDirectory(final int fileId, final String relative, final Path target)
+    {
+        final BasicFileAttributes existing = attributes(target);
+        try
+        {
+            if (existing == null)
+            {
+                Files.createDirectory(target);
+                touchedDirectories.add(target.getParent());
+            }
+            else if (!existing.isDirectory())
+            {
+                if (!overwrite)
+                {
+                    refuse(fileId, relative, FileEntryFlyweight.TYPE_DIRECTORY, "exists and is not a directory");
+                    return;
+                }
+                Files.delete(target);
+                Files.createDirectory(target);
+                touchedDirectories.add(target.getParent());
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot create directory " + relative, ex);
+        }
+        // an existing directory counts as skipped; its mode and mtime are still applied at the end
+        directories.add(new DirectoryMetadata(target, fileEntry.mode(), fileEntry.mtimeNs()));
+        final boolean created = existing == null || !existing.isDirectory();
+        reply(fileId, created ? FileStatusFlyweight.COMMITTED : FileStatusFlyweight.SKIPPED, null, "");
+        stats.record(new TransferEvent(created ? TransferEvent.Kind.COMMITTED : TransferEvent.Kind.SKIPPED, relative,
+            FileEntryFlyweight.TYPE_DIRECTORY, 0, null, ""));
+    }
+
+    private void onSymlink(final int fileId, final String relative, final Path target, final String linkTarget)
+    {
+        if (linkTarget.isEmpty() || linkTarget.indexOf('\0') >= 0)
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "symlink " + relative + " has an invalid target");
+        }
+        final BasicFileAttributes existing = attributes(target);
+        try
+        {
+            if (existing != null)
+            {
+                if (existing.isSymbolicLink() && Files.readSymbolicLink(target).toString().equals(linkTarget))
+                {
+                    reply(fileId, FileStatusFlyweight.SKIPPED, null, "");
+                    stats.record(new TransferEvent(TransferEvent.Kind.SKIPPED, relative,
+                        FileEntryFlyweight.TYPE_SYMLINK, 0, null, ""));
+                    return;
+                }
+                if (!overwrite || existing.isDirectory())
+                {
+                    refuse(fileId, relative, FileEntryFlyweight.TYPE_SYMLINK, existing.isDirectory() ?
+                        "exists and is a directory" : "exists and differs");
+                    return;
+                }
+                // replace atomically: a new link under a temporary name, renamed over the old entry
+                final Path temp = tempPath(target, fileId);
+                Files.createSymbolicLink(temp, Path.of(linkTarget));
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            else
+            {
+                Files.createSymbolicLink(target, Path.of(linkTarget));
+            }
+            FileMetadata.writeMtime(target, fileEntry.mtimeNs());
+            touchedDirectories.add(target.getParent());
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot create symlink " + relative, ex);
+        }
+        reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
+        stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, relative, FileEntryFlyweight.TYPE_SYMLINK, 0,
+            null, ""));
+    }
+
+    private void onFile(final int fileId, final String relative, final Path target)
+    {
+        final long size = fileEntry.size();
+        final long mtimeNs = fileEntry.mtimeNs();
+        final BasicFileAttributes existing = attributes(target);
+        boolean replace = false;
+        if (existing != null)
+        {
+            if (existing.isRegularFile() && existing.size() == size &&
+                FileMetadata.sameMtime(FileMetadata.toNanos(existing.lastModifiedTime()), mtimeNs))
+            {
+                reply(fileId, FileStatusFlyweight.SKIPPED, null, "");
+                stats.record(new TransferEvent(TransferEvent.Kind.SKIPPED, relative, FileEntryFlyweight.TYPE_FILE, 0,
+                    null, ""));
+                return;
+            }
+            if (!overwrite || existing.isDirectory())
+            {
+                refuse(fileId, relative, FileEntryFlyweight.TYPE_FILE, existing.isDirectory() ?
+                    "exists and is a directory" : "exists and differs (use --overwrite to replace it)");
+                return;
+            }
+            replace = true;
+        }
+
+        final Path temp = tempPath(target, fileId);
+        final FileChannel channel;
+        try
+        {
+            channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot create " + relative, ex);
+        }
+        files.put(fileId, new IncomingFile(fileId, relative, target, temp, channel, size, fileEntry.mode(), mtimeNs,
+            replace));
+        reply(fileId, FileStatusFlyweight.SEND, null, "");
+    }
+
+    private void onData(final ByteBuf frame)
+    {
+        final int fileId = data.fileId();
+        final IncomingFile file = files.get(fileId);
+        if (file == null)
+        {
+            if (discarded.contains(fileId))
+            {
+                return;
+            }
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "DATA for file id " + fileId +
+                " that was not asked for");
+        }
+        if (data.isCompressed())
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "DATA compressed although LZ4 was not negotiated");
+        }
+        final long offset = data.fileOffset();
+        final int length = data.rawLength();
+        if (offset % chunkLength != 0 || offset >= file.size ||
+            length != (int)Math.min(chunkLength, file.size - offset))
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "DATA for " + file.relativePath + " at offset " +
+                offset + " length " + length + " does not match chunk length " + chunkLength + " and size " +
+                file.size);
+        }
+
+        final ByteBuffer payload = frame.nioBuffer(data.payloadOffset(), length);
+        crc.reset();
+        crc.update(payload.duplicate());
+        final int checksum = (int)crc.getValue();
+        if (checksum != data.checksum())
+        {
+            failFile(file, ErrorCode.CHECKSUM_MISMATCH, "chunk at offset " + offset + ": CRC32C 0x" +
+                Integer.toHexString(checksum) + " expected 0x" + Integer.toHexString(data.checksum()));
+            return;
+        }
+        if (!file.digest.add(offset / chunkLength, checksum))
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "DATA for " + file.relativePath + " at offset " +
+                offset + " sent twice");
+        }
+        try
+        {
+            long position = offset;
+            while (payload.hasRemaining())
+            {
+                position += file.channel.write(payload, position);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot write " + file.relativePath, ex);
+        }
+        stats.addBytes(length);
+    }
+
+    private void onFileEnd()
+    {
+        final int fileId = fileEnd.fileId();
+        final IncomingFile file = files.remove(fileId);
+        if (file == null)
+        {
+            if (discarded.remove(fileId))
+            {
+                return;
+            }
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_END for file id " + fileId +
+                " that was not asked for");
+        }
+        if (fileEnd.size() != file.size || !FileMetadata.sameMtime(fileEnd.mtimeNs(), file.mtimeNs))
+        {
+            failFile(file, ErrorCode.SOURCE_CHANGED, "source changed while being sent");
+            discarded.remove(fileId);
+            return;
+        }
+        final long expectedChunks = ChunkDigest.chunkCount(file.size, chunkLength);
+        if (file.digest.contiguousChunks() != expectedChunks)
+        {
+            failFile(file, ErrorCode.DIGEST_MISMATCH, "received " + file.digest.contiguousChunks() + " of " +
+                expectedChunks + " chunks");
+            discarded.remove(fileId);
+            return;
+        }
+        if (fileEnd.digestType() != FileEndFlyweight.DIGEST_CHUNK_ROOT ||
+            !Arrays.equals(file.digest.finish(), fileEnd.digest()))
+        {
+            failFile(file, ErrorCode.DIGEST_MISMATCH, "whole-file digest does not verify");
+            discarded.remove(fileId);
+            return;
+        }
+
+        try
+        {
+            file.channel.force(true);
+            file.channel.close();
+            FileMetadata.writeMode(file.temp, file.mode);
+            FileMetadata.writeMtime(file.temp, file.mtimeNs);
+            commit(file);
+        }
+        catch (final FileAlreadyExistsException ex)
+        {
+            deleteQuietly(file.temp);
+            reply(fileId, FileStatusFlyweight.REFUSED, ErrorCode.EXISTS, "appeared at the destination meanwhile");
+            stats.record(new TransferEvent(TransferEvent.Kind.REFUSED, file.relativePath,
+                FileEntryFlyweight.TYPE_FILE, 0, ErrorCode.EXISTS, "appeared at the destination meanwhile"));
+            return;
+        }
+        catch (final IOException ex)
+        {
+            deleteQuietly(file.temp);
+            throw storageFailure("cannot commit " + file.relativePath, ex);
+        }
+        touchedDirectories.add(file.target.getParent());
+        reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
+        stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
+            file.size, null, ""));
+    }
+
+    /**
+     * Put a verified, durable temporary file under its final name. Without overwrite a hard link is used, which
+     * fails if the name exists, so a file that appeared meanwhile is never clobbered.
+     */
+    private static void commit(final IncomingFile file) throws IOException
+    {
+        if (file.replace)
+        {
+            Files.move(file.temp, file.target, StandardCopyOption.ATOMIC_MOVE);
+            return;
+        }
+        try
+        {
+            Files.createLink(file.target, file.temp);
+            Files.delete(file.temp);
+        }
+        catch (final UnsupportedOperationException ex)
+        {
+            if (Files.exists(file.target, LinkOption.NOFOLLOW_LINKS))
+            {
+                throw new FileAlreadyExistsException(file.target.toString());
+            }
+            Files.move(file.temp, file.target, StandardCopyOption.ATOMIC_MOVE);
+        }
+    }
+
+    private void onSenderFileError(final int fileId, final TransferException error)
+    {
+        final IncomingFile file = files.remove(fileId);
+        if (file == null)
+        {
+            discarded.remove(fileId);
+            return;
+        }
+        closeAndDelete(file);
+        stats.record(new TransferEvent(
+            error.errorCode() == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED : TransferEvent.Kind.FAILED,
+            file.relativePath, FileEntryFlyweight.TYPE_FILE, 0, error.errorCode(), error.getMessage()));
+    }
+
+    private void onTransferEnd()
+    {
+        if (!files.isEmpty())
+        {
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "TRANSFER_END while " + files.size() +
+                " files are incomplete");
+        }
+        if (transferEnd.entryCount() != entriesSeen)
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "TRANSFER_END counts " +
+                transferEnd.entryCount() + " entries, received " + entriesSeen);
+        }
+        // deepest first, so setting a parent's mtime comes after every change inside it
+        directories.sort(Comparator.comparingInt((DirectoryMetadata d) -> d.path().getNameCount()).reversed());
+        try
+        {
+            for (final DirectoryMetadata directory : directories)
+            {
+                FileMetadata.writeMode(directory.path(), directory.mode());
+                FileMetadata.writeMtime(directory.path(), directory.mtimeNs());
+            }
+            for (final Path directory : touchedDirectories)
+            {
+                syncDirectory(directory);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot finish directories", ex);
+        }
+        final ErrorCode firstError = stats.firstError();
+        connection.send(TransferDoneFlyweight.encode(allocator, firstError == null ? 0 : firstError.code(),
+            stats.committed(), stats.skipped(), stats.failedOrRefused(), stats.bytesMoved()));
+        done = true;
+    }
+
+    private static void syncDirectory(final Path directory) throws IOException
+    {
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ))
+        {
+            channel.force(true);
+        }
+    }
+
+    private void failFile(final IncomingFile file, final ErrorCode code, final String message)
+    {
+        files.remove(file.fileId);
+        discarded.add(file.fileId);
+        closeAndDelete(file);
+        reply(file.fileId, FileStatusFlyweight.FAILED, code, message);
+        stats.record(new TransferEvent(TransferEvent.Kind.FAILED, file.relativePath, FileEntryFlyweight.TYPE_FILE, 0,
+            code, message));
+    }
+
+    private void refuse(final int fileId, final String relative, final int fileType, final String why)
+    {
+        reply(fileId, FileStatusFlyweight.REFUSED, ErrorCode.EXISTS, why);
+        stats.record(new TransferEvent(TransferEvent.Kind.REFUSED, relative, fileType, 0, ErrorCode.EXISTS, why));
+    }
+
+    private void reply(final int fileId, final int status, final ErrorCode code, final String message)
+    {
+        connection.send(FileStatusFlyweight.encode(allocator, fileId, status, 0, code == null ? 0 : code.code(),
+            message));
+    }
+
+    private TransferException storageFailure(final String what, final IOException ex)
+    {
+        return new TransferException(StorageErrors.classify(ex), what + ": " + StorageErrors.describe(ex), ex);
+    }
+
+    private Path tempPath(final Path target, final int fileId)
+    {
+        return target.resolveSibling(TEMP_PREFIX + Long.toHexString(transferId) + "-" + fileId + TEMP_SUFFIX);
+    }
+
+    private void discardAll()
+    {
+        for (final IncomingFile file : files.values())
+        {
+            closeAndDelete(file);
+        }
+        files.clear();
+    }
+
+    private static void closeAndDelete(final IncomingFile file)
+    {
+        try
+        {
+            file.channel.close();
+        }
+        catch (final IOException ignore)
+        {
+            // the file is deleted next; nothing more to do
+        }
+        deleteQuietly(file.temp);
+    }
+
+    private static void deleteQuietly(final Path path)
+    {
+        try
+        {
+            Files.deleteIfExists(path);
+        }
+        catch (final IOException ignore)
+        {
+            // best effort: a leftover temporary file never carries a final name
+        }
+    }
+
+    private static BasicFileAttributes attributes(final Path path)
+    {
+        try
+        {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        }
+        catch (final IOException ex)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package io.xfer.agent.engine;
+
+import io.xfer.protocol.ErrorCode;
+
+/**
+ * Counters of one transfer, kept by whichever role runs it, turned into a {@link TransferReport} at the end.
+ */
+public final class TransferStats
+{
+    private final TransferListener listener;
+    private final long startNs = System.nanoTime();
+    private long committed;
+    private long skipped;
+    private long refused;
+    private long failed;
+    private long vanished;
+    private long bytesMoved;
+    private long verificationFailures;
+    private ErrorCode firstError;
+    private String firstErrorMessage;
+
+    public TransferStats(final TransferListener listener)
+    {
+        this.listener = listener;
+    }
+
+    public void record(final TransferEvent event)
+    {
+        switch (event.kind())
+        {
+            case COMMITTED: committed++; break;
+            case SKIPPED: skipped++; break;
+            case REFUSED: refused++; noteError(event); break;
+            case FAILED:
+                failed++;
+                if (event.code() == ErrorCode.CHECKSUM_MISMATCH || event.code() == ErrorCode.DIGEST_MISMATCH)
+                {
+                    verificationFailures++;
+                }
+                noteError(event);
+                break;
+            case VANISHED: vanished++; break;
+            default: break;
+        }
+        listener.onEvent(event);
+    }
+
+    private void noteError(final TransferEvent event)
+    {
+        if (firstError == null)
+        {
+            firstError = event.code();
+            firstErrorMessage = event.path() + ": " + event.message();
+        }
+    }
+
+    public void addBytes(final long bytes)
+    {
+        bytesMoved += bytes;
+    }
+
+    public long bytesMoved()
+    {
+        return bytesMoved;
+    }
+
+    public long committed()
+    {
+        return committed;
+    }
+
+    public long skipped()
+    {
+        return skipped;
+    }
+
+    public long failedOrRefused()
+    {
+        return failed + refused;
+    }
+
+    public ErrorCode firstError()
+    {
+        return firstError;
+    }
+
+    public TransferReport report()
+    {
+        return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
+            System.nanoTime() - startNs, firstError, firstErrorMessage);
+    }
+}

@@ -1,0 +1,266 @@
+package io.xfer.agent.net;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.config.ModuleConfig;
+import io.xfer.agent.engine.TransferException;
+import io.xfer.agent.storage.ModuleRoot;
+import io.xfer.agent.tls.CertificateIdentity;
+import io.xfer.protocol.DataFlyweight;
+import io.xfer.protocol.ErrorCode;
+import io.xfer.protocol.ErrorFlyweight;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.FrameType;
+import io.xfer.protocol.HelloFlyweight;
+import io.xfer.protocol.OpenFlyweight;
+import io.xfer.protocol.PingFlyweight;
+import io.xfer.protocol.ProtocolException;
+import io.xfer.protocol.ProtocolVersion;
+import io.xfer.protocol.WelcomeFlyweight;
+
+import java.security.SecureRandom;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+/**
+ * The "session" handler of a new agent connection, on the event loop: learns the client's identity from its
+ * certificate, answers HELLO with WELCOME, answers PING, and checks OPEN against the module's rights and paths.
+ * An accepted OPEN hands the connection to {@link TransferDispatcher}, which replaces this handler. Everything
+ * else before OPEN is a protocol error: an ERROR frame and a close, for this connection only.
+ */
+final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
+{
+    private static final Logger LOG = Logger.getLogger(ServerHandshakeHandler.class.getName());
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final AgentConfig config;
+    private final TransferDispatcher dispatcher;
+    private final HelloFlyweight hello = new HelloFlyweight();
+    private final OpenFlyweight open = new OpenFlyweight();
+    private final PingFlyweight ping = new PingFlyweight();
+    private List<String> identities = List.of();
+    private boolean welcomed;
+    private long sessionIdHigh;
+    private long sessionIdLow;
+    private ScheduledFuture<?> handshakeTimeout;
+
+    ServerHandshakeHandler(final AgentConfig config, final TransferDispatcher dispatcher)
+    {
+        this.config = config;
+        this.dispatcher = dispatcher;
+    }
+
+    @Override
+    public void channelActive(final ChannelHandlerContext ctx)
+    {
+        handshakeTimeout = ctx.executor().schedule(() ->
+        {
+            LOG.warning(() -> "handshake with " + ctx.channel().remoteAddress() + " timed out");
+            sendErrorAndClose(ctx, ErrorCode.TIMEOUT, "no OPEN within the handshake timeout");
+        }, config.handshakeTimeoutNs(), TimeUnit.NANOSECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelInactive(final ChannelHandlerContext ctx)
+    {
+        cancelTimeout();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void userEventTriggered(final ChannelHandlerContext ctx, final Object evt)
+    {
+        if (evt instanceof SslHandshakeCompletionEvent completion)
+        {
+            if (!completion.isSuccess())
+            {
+                LOG.warning(() -> "TLS handshake with " + ctx.channel().remoteAddress() + " failed: " +
+                    completion.cause().getMessage());
+                ctx.close();
+                return;
+            }
+            identities = peerIdentities(ctx);
+        }
+        else if (evt instanceof IdleStateEvent)
+        {
+            sendErrorAndClose(ctx, ErrorCode.TIMEOUT, "connection idle for too long");
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private List<String> peerIdentities(final ChannelHandlerContext ctx)
+    {
+        final SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        try
+        {
+            final Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+            if (chain.length > 0 && chain[0] instanceof X509Certificate leaf)
+            {
+                return CertificateIdentity.identities(leaf);
+            }
+        }
+        catch (final SSLPeerUnverifiedException ex)
+        {
+            // no client certificate: only possible with client_auth = optional
+        }
+        return List.of(AgentConfig.ANONYMOUS);
+    }
+
+    @Override
+    public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+    {
+        final ByteBuf frame = (ByteBuf)msg;
+        try
+        {
+            final int type = FrameDecoder.type(frame);
+            if (!welcomed && type != FrameType.HELLO)
+            {
+                throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "expected HELLO, got " +
+                    FrameType.name(type));
+            }
+            switch (type)
+            {
+                case FrameType.HELLO:
+                    hello.wrap(frame, frame.readerIndex());
+                    onHello(ctx);
+                    break;
+                case FrameType.PING:
+                    ping.wrap(frame, frame.readerIndex());
+                    ctx.writeAndFlush(PingFlyweight.encode(ctx.alloc(), FrameType.PONG, ping.nonce(),
+                        ping.timestampNs()));
+                    break;
+                case FrameType.OPEN:
+                    open.wrap(frame, frame.readerIndex());
+                    onOpen(ctx);
+                    break;
+                default:
+                    throw new TransferException(ErrorCode.UNEXPECTED_FRAME, FrameType.name(type) + " before OPEN");
+            }
+        }
+        catch (final TransferException ex)
+        {
+            LOG.warning(() -> "refused " + describePeer(ctx) + ": " + ex.getMessage());
+            sendErrorAndClose(ctx, ex.errorCode(), ex.getMessage());
+        }
+        finally
+        {
+            frame.release();
+        }
+    }
+
+    private void onHello(final ChannelHandlerContext ctx)
+    {
+        if (welcomed)
+        {
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "second HELLO");
+        }
+        final int version = ProtocolVersion.negotiate(hello.minVersion(), hello.maxVersion());
+        if (version < 0)
+        {
+            throw new TransferException(ErrorCode.UNSUPPORTED_VERSION, "client speaks versions " +
+                hello.minVersion() + "-" + hello.maxVersion() + ", this agent " + ProtocolVersion.MIN_SUPPORTED +
+                "-" + ProtocolVersion.MAX_SUPPORTED);
+        }
+        if (hello.connectionKind() == HelloFlyweight.KIND_DATA)
+        {
+            throw new TransferException(ErrorCode.UNKNOWN_SESSION,
+                "this agent does not accept data connections joining a session");
+        }
+        final int maxFrameLength = Math.min(ProtocolVersion.MAX_FRAME_LENGTH,
+            Math.max(ProtocolVersion.HANDSHAKE_FRAME_LENGTH, hello.maxFrameLength()));
+        sessionIdHigh = RANDOM.nextLong();
+        sessionIdLow = RANDOM.nextLong();
+        welcomed = true;
+        ctx.pipeline().get(FrameDecoder.class).maxFrameLength(maxFrameLength);
+        ctx.writeAndFlush(WelcomeFlyweight.encode(ctx.alloc(), version, 0, sessionIdHigh, sessionIdLow,
+            maxFrameLength, AgentServer.SOFTWARE));
+    }
+
+    private void onOpen(final ChannelHandlerContext ctx)
+    {
+        final String moduleName = open.module();
+        final ModuleConfig module = config.module(moduleName);
+        if (module == null)
+        {
+            throw new TransferException(ErrorCode.NO_SUCH_MODULE, "no module named '" + moduleName + "'");
+        }
+        final boolean push = open.direction() == OpenFlyweight.DIRECTION_PUSH;
+        if (push ? !module.mayWrite(identities) : !module.mayRead(identities))
+        {
+            throw new TransferException(ErrorCode.ACCESS_DENIED, "denied: " + identityName() + " may not " +
+                (push ? "write to" : "read from") + " module '" + moduleName + "'");
+        }
+        final String path = ModuleRoot.checkRelativePath(open.path());
+        final int chunkLength = grantChunkLength(ctx, open.chunkLength());
+        final TransferDispatcher.Request request = new TransferDispatcher.Request(
+            push, module, path, (open.options() & OpenFlyweight.OPTION_OVERWRITE) != 0,
+            (open.options() & OpenFlyweight.OPTION_CONTENTS) != 0 || path.isEmpty(), chunkLength,
+            identityName(), RANDOM.nextLong() & Long.MAX_VALUE);
+        cancelTimeout();
+        dispatcher.start(ctx, request);
+    }
+
+    private int grantChunkLength(final ChannelHandlerContext ctx, final int requested)
+    {
+        final int frameLimit = ctx.pipeline().get(FrameDecoder.class).maxFrameLength() -
+            DataFlyweight.HEADER_LENGTH;
+        int granted = requested <= 0 ? config.chunkLength() : Math.min(requested, config.chunkLength());
+        granted = Math.max((int)AgentConfig.CHUNK_LENGTH_MIN, Math.min(granted, frameLimit));
+        return granted;
+    }
+
+    private String identityName()
+    {
+        return identities.isEmpty() ? AgentConfig.ANONYMOUS : identities.get(0);
+    }
+
+    private String describePeer(final ChannelHandlerContext ctx)
+    {
+        return identityName() + " at " + ctx.channel().remoteAddress();
+    }
+
+    @Override
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        if (cause instanceof ProtocolException pe)
+        {
+            LOG.warning(() -> "protocol violation from " + describePeer(ctx) + ": " + pe.getMessage());
+            sendErrorAndClose(ctx, pe.errorCode(), pe.getMessage());
+            return;
+        }
+        LOG.warning(() -> "connection " + ctx.channel().remoteAddress() + " failed: " + cause);
+        ctx.close();
+    }
+
+    private void sendErrorAndClose(final ChannelHandlerContext ctx, final ErrorCode code, final String message)
+    {
+        cancelTimeout();
+        if (ctx.channel().isActive())
+        {
+            ctx.writeAndFlush(ErrorFlyweight.encode(ctx.alloc(), code, ErrorFlyweight.CONNECTION, message))
+                .addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private void cancelTimeout()
+    {
+        if (handshakeTimeout != null)
+        {
+            handshakeTimeout.cancel(false);
+            handshakeTimeout = null;
+        }
+    }
+}

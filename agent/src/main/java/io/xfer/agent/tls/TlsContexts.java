@@ -1,0 +1,84 @@
+package io.xfer.agent.tls;
+
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * Builds the TLS contexts of agent and client: TLS 1.3 only, BoringSSL through netty-tcnative when it loads, the
+ * JDK provider otherwise (the choice is logged), trust limited to the configured CA, and mutual authentication.
+ */
+public final class TlsContexts
+{
+    private static final Logger LOG = Logger.getLogger(TlsContexts.class.getName());
+    private static final String TLS_13 = "TLSv1.3";
+
+    private TlsContexts()
+    {
+    }
+
+    /**
+     * @return the provider used: OPENSSL (BoringSSL) when netty-tcnative loaded, else JDK.
+     */
+    public static SslProvider provider()
+    {
+        return OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+    }
+
+    public static String describeProvider()
+    {
+        if (OpenSsl.isAvailable())
+        {
+            return "BoringSSL (" + OpenSsl.versionString() + ")";
+        }
+        final Throwable cause = OpenSsl.unavailabilityCause();
+        return "JDK (netty-tcnative unavailable: " + (cause == null ? "unknown" : cause.getMessage()) + ")";
+    }
+
+    public static SslContext server(
+        final Path certificate, final Path privateKey, final Path ca, final boolean requireClientCertificate)
+        throws IOException
+    {
+        final SslProvider provider = provider();
+        final List<X509Certificate> chain = Pem.readCertificates(certificate);
+        final PrivateKey key = Pem.readPrivateKey(privateKey);
+        final List<X509Certificate> trusted = Pem.readCertificates(ca);
+        LOG.info(() -> "TLS provider: " + describeProvider());
+        return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
+            .sslProvider(provider)
+            .protocols(TLS_13)
+            .trustManager(trusted.toArray(new X509Certificate[0]))
+            .clientAuth(requireClientCertificate ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL)
+            .build();
+    }
+
+    /**
+     * @param certificate client certificate, or null to connect without one.
+     * @param privateKey  its key, or null.
+     * @param ca          the CA that signed the agent's certificate.
+     */
+    public static SslContext client(final Path certificate, final Path privateKey, final Path ca) throws IOException
+    {
+        final List<X509Certificate> trusted = Pem.readCertificates(ca);
+        final SslContextBuilder builder = SslContextBuilder.forClient()
+            .sslProvider(provider())
+            .protocols(TLS_13)
+            .trustManager(trusted.toArray(new X509Certificate[0]))
+            .endpointIdentificationAlgorithm("HTTPS");
+        if (certificate != null)
+        {
+            builder.keyManager(Pem.readPrivateKey(privateKey),
+                Pem.readCertificates(certificate).toArray(new X509Certificate[0]));
+        }
+        return builder.build();
+    }
+}

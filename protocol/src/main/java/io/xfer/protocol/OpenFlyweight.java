@@ -1,0 +1,106 @@
+package io.xfer.protocol;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+
+/**
+ * OPEN: the client asks to open a transfer on a module path. With {@link #DIRECTION_PUSH} the client sends and the
+ * agent receives into the path; with {@link #DIRECTION_PULL} the agent sends the path and the client receives.
+ *
+ * <pre>
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *  |                    Frame Header (type 3)                      |
+ *  |                                                               |
+ *  +---------------+-----------------------------------------------+
+ *  |  Direction    |                  Reserved                     |
+ *  +---------------+-----------------------------------------------+
+ *  |                       Options (64 bits)                       |
+ *  |                                                               |
+ *  +---------------------------------------------------------------+
+ *  |                  Chunk Length (requested)                     |
+ *  +-------------------------------+-------------------------------+
+ *  |    Module Length (16 bits)    |  Module (UTF-8) ...           |
+ *  +-------------------------------+-------------------------------+
+ *  |     Path Length (16 bits)     |  Path (UTF-8, relative) ...   |
+ *  +-------------------------------+-------------------------------+
+ * </pre>
+ */
+public final class OpenFlyweight extends Flyweight
+{
+    public static final int DIRECTION_OFFSET = HEADER_LENGTH;
+    public static final int OPTIONS_OFFSET = DIRECTION_OFFSET + Integer.BYTES;
+    public static final int CHUNK_LENGTH_OFFSET = OPTIONS_OFFSET + Long.BYTES;
+    public static final int MODULE_OFFSET = CHUNK_LENGTH_OFFSET + Integer.BYTES;
+    public static final int MIN_LENGTH = MODULE_OFFSET + 2 * Short.BYTES;
+
+    /** The client sends, the agent receives. */
+    public static final int DIRECTION_PUSH = 1;
+    /** The agent sends, the client receives. */
+    public static final int DIRECTION_PULL = 2;
+
+    /** Replace existing destination files that differ from the source. */
+    public static final long OPTION_OVERWRITE = 1L;
+    /** The path names the contents of a directory rather than the directory itself (a trailing slash). */
+    public static final long OPTION_CONTENTS = 1L << 1;
+
+    public int direction()
+    {
+        return buffer.getUnsignedByte(offset + DIRECTION_OFFSET);
+    }
+
+    public long options()
+    {
+        return buffer.getLong(offset + OPTIONS_OFFSET);
+    }
+
+    public int chunkLength()
+    {
+        return buffer.getInt(offset + CHUNK_LENGTH_OFFSET);
+    }
+
+    public String module()
+    {
+        return string(MODULE_OFFSET);
+    }
+
+    public String path()
+    {
+        return string(stringEnd(MODULE_OFFSET));
+    }
+
+    @Override
+    public void validate()
+    {
+        final int direction = direction();
+        if (direction != DIRECTION_PUSH && direction != DIRECTION_PULL)
+        {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "OPEN: unknown direction " + direction);
+        }
+        checkEnd(checkString(checkString(MODULE_OFFSET, "module"), "path"));
+    }
+
+    public static ByteBuf encode(
+        final ByteBufAllocator allocator,
+        final int direction,
+        final long options,
+        final int chunkLength,
+        final String module,
+        final String path)
+    {
+        final byte[] moduleBytes = utf8(module);
+        final byte[] pathBytes = utf8(path);
+        final int length = MIN_LENGTH + moduleBytes.length + pathBytes.length;
+        final ByteBuf buf = allocator.buffer(length);
+        final OpenFlyweight open = new OpenFlyweight();
+        open.wrap(buf, 0);
+        open.header(length, FrameType.OPEN, 0);
+        buf.setInt(DIRECTION_OFFSET, 0);
+        buf.setByte(DIRECTION_OFFSET, direction);
+        buf.setLong(OPTIONS_OFFSET, options);
+        buf.setInt(CHUNK_LENGTH_OFFSET, chunkLength);
+        open.string(open.string(MODULE_OFFSET, moduleBytes), pathBytes);
+        return buf.writerIndex(length);
+    }
+}

@@ -1,0 +1,157 @@
+package io.xfer.tools;
+
+import io.xfer.agent.engine.TransferEvent;
+import io.xfer.agent.engine.TransferListener;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.protocol.FileEntryFlyweight;
+
+import java.io.PrintStream;
+import java.util.Locale;
+
+/**
+ * Writes what a command does: human lines, or with {@code --json} one JSON object per line per event and a final
+ * summary object. Problems go to stderr in human mode; in JSON mode everything is on stdout so one stream holds the
+ * whole record.
+ */
+final class Output implements TransferListener
+{
+    private final PrintStream out;
+    private final PrintStream err;
+    private final boolean json;
+    private final boolean quiet;
+    private final boolean verbose;
+
+    Output(final PrintStream out, final PrintStream err, final boolean json, final boolean quiet, final boolean verbose)
+    {
+        this.out = out;
+        this.err = err;
+        this.json = json;
+        this.quiet = quiet;
+        this.verbose = verbose;
+    }
+
+    boolean json()
+    {
+        return json;
+    }
+
+    @Override
+    public void onEvent(final TransferEvent event)
+    {
+        final boolean problem = event.kind() == TransferEvent.Kind.FAILED ||
+            event.kind() == TransferEvent.Kind.REFUSED || event.kind() == TransferEvent.Kind.VANISHED;
+        if (json)
+        {
+            final Json line = new Json()
+                .field("event", event.kind().name().toLowerCase(Locale.ROOT))
+                .field("path", event.path())
+                .field("type", typeName(event.fileType()))
+                .field("bytes", event.bytes());
+            if (event.code() != null)
+            {
+                line.field("error", event.code().name()).field("code", event.code().code())
+                    .field("message", event.message());
+            }
+            out.println(line);
+        }
+        else if (problem)
+        {
+            err.println("xfer: " + event.kind().name().toLowerCase(Locale.ROOT) + ": " + event.path() + ": " +
+                event.message());
+        }
+        else if (verbose && !quiet)
+        {
+            out.println(event.kind().name().toLowerCase(Locale.ROOT) + " " + event.path());
+        }
+    }
+
+    void summary(final String operation, final String endpoint, final TransferReport report, final int exitCode)
+    {
+        if (json)
+        {
+            out.println(summaryJson(operation, endpoint, report, exitCode));
+            return;
+        }
+        if (quiet)
+        {
+            return;
+        }
+        out.println(String.format(Locale.ROOT,
+            "%s %s: %d committed, %d skipped, %d refused, %d failed, %d vanished; %s in %.2f s (%s/s)",
+            operation, endpoint, report.committed(), report.skipped(), report.refused(), report.failed(),
+            report.vanished(), bytes(report.bytes()), report.durationNs() / 1e9, bytes((long)report.bytesPerSecond())));
+    }
+
+    static String summaryJson(
+        final String operation, final String endpoint, final TransferReport report, final int exitCode)
+    {
+        return new Json()
+            .field("event", "summary")
+            .field("operation", operation)
+            .field("endpoint", endpoint)
+            .field("committed", report.committed())
+            .field("skipped", report.skipped())
+            .field("refused", report.refused())
+            .field("failed", report.failed())
+            .field("vanished", report.vanished())
+            .field("bytes", report.bytes())
+            .field("seconds", report.durationNs() / 1e9)
+            .field("bytes_per_second", report.bytesPerSecond())
+            .field("exit_code", exitCode)
+            .toString();
+    }
+
+    void error(final String message, final String errorName, final int exitCode)
+    {
+        if (json)
+        {
+            out.println(new Json().field("event", "error").field("error", errorName).field("message", message)
+                .field("exit_code", exitCode));
+        }
+        else
+        {
+            err.println("xfer: " + message);
+        }
+    }
+
+    void raw(final String line)
+    {
+        out.println(line);
+    }
+
+    void info(final String message)
+    {
+        if (!json && !quiet)
+        {
+            out.println(message);
+        }
+    }
+
+    static String typeName(final int fileType)
+    {
+        switch (fileType)
+        {
+            case FileEntryFlyweight.TYPE_FILE: return "file";
+            case FileEntryFlyweight.TYPE_DIRECTORY: return "directory";
+            case FileEntryFlyweight.TYPE_SYMLINK: return "symlink";
+            default: return "unknown";
+        }
+    }
+
+    static String bytes(final long bytes)
+    {
+        if (bytes < 1024)
+        {
+            return bytes + " B";
+        }
+        final String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+        double value = bytes;
+        int unit = -1;
+        while (value >= 1024 && unit < units.length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
+    }
+}

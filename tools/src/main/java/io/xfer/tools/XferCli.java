@@ -1,0 +1,400 @@
+package io.xfer.tools;
+
+import io.xfer.agent.LogFormat;
+import io.xfer.agent.client.ClientOptions;
+import io.xfer.agent.client.Endpoint;
+import io.xfer.agent.client.PingReport;
+import io.xfer.agent.client.XferClient;
+import io.xfer.agent.config.ConfigurationException;
+import io.xfer.agent.config.Units;
+import io.xfer.agent.engine.TransferException;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.agent.net.Version;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+
+/**
+ * The {@code xfer} command: send, get, ping, pki, demo. Never prompts; exit codes are {@link ExitCode}.
+ */
+@Command(
+    name = "xfer",
+    mixinStandardHelpOptions = true,
+    versionProvider = XferCli.VersionProvider.class,
+    description = "Fast, verified, mutually authenticated bulk transfers to and from xfer-agent.",
+    subcommands = {
+        XferCli.Send.class, XferCli.Get.class, XferCli.Ping.class, PkiCommand.class, DemoCommand.class,
+        CommandLine.HelpCommand.class})
+public final class XferCli implements Callable<Integer>
+{
+    private static PrintStream stdout = System.out;
+    private static PrintStream stderr = System.err;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    static PrintStream stdout()
+    {
+        return stdout;
+    }
+
+    static PrintStream stderr()
+    {
+        return stderr;
+    }
+
+    public static void main(final String[] args)
+    {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /**
+     * Run a command line; returns the exit code. Used by main and by tests.
+     */
+    public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        stdout = out;
+        stderr = err;
+        LogFormat.install(Level.WARNING);
+        final CommandLine commandLine = new CommandLine(new XferCli());
+        commandLine.setOut(new java.io.PrintWriter(out, true));
+        commandLine.setErr(new java.io.PrintWriter(err, true));
+        commandLine.setExitCodeExceptionMapper(ex -> ExitCode.INTERNAL);
+        commandLine.setParameterExceptionHandler((ex, arguments) ->
+        {
+            err.println("xfer: " + ex.getMessage());
+            err.println("Run 'xfer " + (ex.getCommandLine().getCommandName().equals("xfer") ? "" :
+                ex.getCommandLine().getCommandName() + " ") + "--help' for usage.");
+            return ExitCode.USAGE;
+        });
+        commandLine.setExecutionExceptionHandler((ex, cl, parseResult) ->
+        {
+            err.println("xfer: internal error: " + ex);
+            return ExitCode.INTERNAL;
+        });
+        return commandLine.execute(args);
+    }
+
+    @Override
+    public Integer call()
+    {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return ExitCode.USAGE;
+    }
+
+    /** Prints the software version. */
+    static final class VersionProvider implements CommandLine.IVersionProvider
+    {
+        @Override
+        public String[] getVersion()
+        {
+            return new String[] {"xfer " + Version.VERSION};
+        }
+    }
+
+    /** Options shared by the commands that talk to an agent. */
+    static final class ConnectionOptions
+    {
+        @Option(names = "--cert", paramLabel = "FILE",
+            description = "Client certificate (PEM). Default: $XFER_HOME/client.crt or ~/.xfer/client.crt.")
+        Path certificate;
+
+        @Option(names = "--key", paramLabel = "FILE",
+            description = "Private key of the client certificate. Default: beside the certificate, client.key.")
+        Path privateKey;
+
+        @Option(names = "--ca", paramLabel = "FILE",
+            description = "CA certificate that signed the agent's certificate. Default: ~/.xfer/ca.crt.")
+        Path ca;
+
+        @Option(names = "--connect-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "Connect and handshake timeout (default: ${DEFAULT-VALUE}).")
+        String connectTimeout;
+
+        @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "120s",
+            description = "Give up when the peer is silent this long (default: ${DEFAULT-VALUE}).")
+        String idleTimeout;
+
+        @Option(names = "--json", description = "One JSON object per line per event, then a summary object.")
+        boolean json;
+
+        @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
+        boolean quiet;
+
+        @Option(names = {"-v", "--verbose"}, description = "Print every entry as it completes.")
+        boolean verbose;
+
+        ClientOptions clientOptions()
+        {
+            final ClientOptions options = new ClientOptions()
+                .connectTimeoutNs(Units.parseDurationNs("--connect-timeout", connectTimeout))
+                .idleTimeoutNs(Units.parseDurationNs("--idle-timeout", idleTimeout));
+            if (certificate != null)
+            {
+                options.certificate(certificate);
+                options.privateKey(privateKey != null ? privateKey :
+                    certificate.resolveSibling(certificate.getFileName().toString().replaceAll("\\.(crt|pem)$", "") +
+                    ".key"));
+            }
+            else if (privateKey != null)
+            {
+                options.privateKey(privateKey);
+            }
+            if (ca != null)
+            {
+                options.ca(ca);
+            }
+            return options;
+        }
+
+        Output output(final CommandLine.Model.CommandSpec spec)
+        {
+            return new Output(stdout, stderr, json, quiet, verbose);
+        }
+    }
+
+    /** Shared body of send and get: connect, run, report, map the exit code. */
+    abstract static class TransferCommand implements Callable<Integer>
+    {
+        @Mixin
+        ConnectionOptions connection;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--overwrite", description = "Replace destination files that differ from the source.")
+        boolean overwrite;
+
+        @Option(names = "--chunk-size", paramLabel = "SIZE", defaultValue = "1m",
+            description = "Chunk size to ask for; the agent may grant less (default: ${DEFAULT-VALUE}).")
+        String chunkSize;
+
+        abstract String operation();
+
+        abstract String endpointText();
+
+        abstract TransferReport transfer(XferClient client, Output output) throws InterruptedException;
+
+        @Override
+        public Integer call()
+        {
+            final Output output = connection.output(spec);
+            final ClientOptions options;
+            try
+            {
+                options = connection.clientOptions()
+                    .overwrite(overwrite)
+                    .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)));
+            }
+            catch (final ConfigurationException ex)
+            {
+                output.error(ex.getMessage(), "USAGE", ExitCode.USAGE);
+                return ExitCode.USAGE;
+            }
+            try (XferClient client = new XferClient(options))
+            {
+                final TransferReport report = transfer(client, output);
+                final int exitCode = ExitCodes.of(report);
+                output.summary(operation(), endpointText(), report, exitCode);
+                return exitCode;
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                output.error(ex.getMessage(), "USAGE", ExitCode.USAGE);
+                return ExitCode.USAGE;
+            }
+            catch (final IOException ex)
+            {
+                output.error("cannot use TLS files: " + ex.getMessage() + " (see 'xfer pki --help')", "CONFIG",
+                    ExitCode.CONFIG);
+                return ExitCode.CONFIG;
+            }
+            catch (final TransferException ex)
+            {
+                final int exitCode = ExitCodes.of(ex);
+                String message = ex.getMessage();
+                if (exitCode == ExitCode.TLS)
+                {
+                    message += " (check --cert, --key and --ca; the agent must trust the client certificate's CA)";
+                }
+                output.error(message, ex.errorCode() == null ? (exitCode == ExitCode.TLS ? "TLS" : "CONNECTION") :
+                    ex.errorCode().name(), exitCode);
+                return exitCode;
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                output.error("interrupted", "INTERRUPTED", ExitCode.INTERNAL);
+                return ExitCode.INTERNAL;
+            }
+        }
+    }
+
+    @Command(name = "send", mixinStandardHelpOptions = true,
+        description = {
+            "Send files and directory trees to an agent's module.",
+            "SRC/ (trailing slash) sends the directory's contents; SRC sends the entry under its own name.",
+            "Existing identical files (same size and mtime) are skipped, so re-running resumes."})
+    static final class Send extends TransferCommand
+    {
+        @Parameters(arity = "2..*", paramLabel = "SRC... DEST",
+            description = "Sources, then the destination xfer://HOST[:PORT]/MODULE/PATH or HOST:/MODULE/PATH.")
+        List<String> arguments = new ArrayList<>();
+
+        @Override
+        String operation()
+        {
+            return "send";
+        }
+
+        @Override
+        String endpointText()
+        {
+            return arguments.get(arguments.size() - 1);
+        }
+
+        @Override
+        TransferReport transfer(final XferClient client, final Output output) throws InterruptedException
+        {
+            final Endpoint endpoint = Endpoint.parse(endpointText());
+            return client.push(endpoint, arguments.subList(0, arguments.size() - 1), output);
+        }
+    }
+
+    @Command(name = "get", mixinStandardHelpOptions = true,
+        description = {
+            "Fetch a file or tree from an agent's module into a local directory.",
+            "PATH/ (trailing slash) or the module root fetches the contents; PATH fetches the entry itself."})
+    static final class Get extends TransferCommand
+    {
+        @Parameters(index = "0", paramLabel = "SOURCE", description = "xfer://HOST[:PORT]/MODULE/PATH")
+        String source;
+
+        @Parameters(index = "1", paramLabel = "DEST", description = "Local directory (created when missing).")
+        Path destination;
+
+        @Override
+        String operation()
+        {
+            return "get";
+        }
+
+        @Override
+        String endpointText()
+        {
+            return source;
+        }
+
+        @Override
+        TransferReport transfer(final XferClient client, final Output output) throws InterruptedException
+        {
+            return client.pull(Endpoint.parse(source), destination, output);
+        }
+    }
+
+    @Command(name = "ping", mixinStandardHelpOptions = true,
+        description = "Check the TLS handshake with an agent and measure round-trip times.")
+    static final class Ping implements Callable<Integer>
+    {
+        @Mixin
+        ConnectionOptions connection;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "HOST[:PORT]", description = "The agent.")
+        String target;
+
+        @Option(names = {"-c", "--count"}, defaultValue = "4", description = "Round trips (default: ${DEFAULT-VALUE}).")
+        int count;
+
+        @Option(names = {"-i", "--interval"}, defaultValue = "200ms",
+            description = "Time between round trips (default: ${DEFAULT-VALUE}).")
+        String interval;
+
+        @Override
+        public Integer call()
+        {
+            final Output output = connection.output(spec);
+            try (XferClient client = new XferClient(connection.clientOptions()))
+            {
+                if (count < 1)
+                {
+                    throw new IllegalArgumentException("--count must be at least 1");
+                }
+                final Endpoint endpoint = Endpoint.parseHost(target);
+                final PingReport report = client.ping(endpoint, count, Units.parseDurationNs("--interval", interval));
+                printPing(endpoint, report, output);
+                return ExitCode.OK;
+            }
+            catch (final IllegalArgumentException | ConfigurationException ex)
+            {
+                output.error(ex.getMessage(), "USAGE", ExitCode.USAGE);
+                return ExitCode.USAGE;
+            }
+            catch (final IOException ex)
+            {
+                output.error("cannot use TLS files: " + ex.getMessage(), "CONFIG", ExitCode.CONFIG);
+                return ExitCode.CONFIG;
+            }
+            catch (final TransferException ex)
+            {
+                final int exitCode = ExitCodes.of(ex);
+                output.error(ex.getMessage(), ex.errorCode() == null ? (exitCode == ExitCode.TLS ? "TLS" :
+                    "CONNECTION") : ex.errorCode().name(), exitCode);
+                return exitCode;
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return ExitCode.INTERNAL;
+            }
+        }
+
+        private void printPing(final Endpoint endpoint, final PingReport report, final Output output)
+        {
+            final long[] rtts = report.roundTripsNs().clone();
+            java.util.Arrays.sort(rtts);
+            long sum = 0;
+            for (final long rtt : rtts)
+            {
+                sum += rtt;
+            }
+            final double avgUs = sum / 1e3 / rtts.length;
+            if (output.json())
+            {
+                final StringBuilder array = new StringBuilder("[");
+                for (int i = 0; i < report.roundTripsNs().length; i++)
+                {
+                    array.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.1f",
+                        report.roundTripsNs()[i] / 1e3));
+                }
+                output.raw(new Json().field("event", "ping").field("endpoint", endpoint.host() + ":" +
+                    endpoint.port()).field("software", report.software()).field("protocol", report.version())
+                    .field("connect_ms", report.connectNs() / 1e6).raw("rtt_us", array.append(']').toString())
+                    .field("min_us", rtts[0] / 1e3).field("avg_us", avgUs).field("max_us", rtts[rtts.length - 1] / 1e3)
+                    .field("exit_code", ExitCode.OK).toString());
+                return;
+            }
+            output.info(String.format(Locale.ROOT, "%s:%d: %s, protocol %d, connect+TLS+handshake %.1f ms",
+                endpoint.host(), endpoint.port(), report.software(), report.version(), report.connectNs() / 1e6));
+            for (int i = 0; i < report.roundTripsNs().length; i++)
+            {
+                output.info(String.format(Locale.ROOT, "pong %d: %.1f us", i, report.roundTripsNs()[i] / 1e3));
+            }
+            output.info(String.format(Locale.ROOT, "rtt min/avg/max = %.1f/%.1f/%.1f us", rtts[0] / 1e3, avgUs,
+                rtts[rtts.length - 1] / 1e3));
+        }
+    }
+}
