@@ -1,6 +1,7 @@
 package io.xfer.agent.client;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -195,6 +196,9 @@ public final class XferClient implements AutoCloseable
             .channel(transports.clientChannel())
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)TimeUnit.NANOSECONDS.toMillis(options.connectTimeoutNs()))
             .option(ChannelOption.TCP_NODELAY, true)
+            // pooled arenas serve the 1 MiB chunk buffers and frame cumulations; the adaptive default falls back
+            // to unpooled, zeroed allocations at that size (measured: 7% of receiver CPU)
+            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
                 (int)(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT / 2), (int)AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT))
             .handler(new ChannelInitializer<SocketChannel>()
@@ -325,6 +329,7 @@ public final class XferClient implements AutoCloseable
          */
         ByteBuf expect(final int type) throws InterruptedException
         {
+            connection.flush();
             final Object message = connection.inbox().poll(options.connectTimeoutNs());
             if (message == null)
             {

@@ -33,6 +33,10 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     private final PingFlyweight ping = new PingFlyweight();
     private volatile Throwable failure;
     private volatile boolean inactive;
+    private long unflushedBytes;
+
+    /** Pending bytes of small frames that force a flush. */
+    static final int FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
     public FrameConnection(final Channel channel, final long inboxHighBytes)
     {
@@ -123,20 +127,38 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     }
 
     /**
-     * Write a frame; flushes. Safe from any thread.
+     * Write a frame without flushing; a flush follows when enough is pending or the role is about to wait
+     * ({@link #flush()}), so a burst of small frames shares TLS records and system calls. Role thread only.
      */
     public void send(final ByteBuf frame)
     {
-        channel.writeAndFlush(frame).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        unflushedBytes += frame.readableBytes();
+        channel.write(frame).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        if (unflushedBytes >= FLUSH_THRESHOLD_BYTES)
+        {
+            flush();
+        }
     }
 
     /**
-     * Write a DATA header and its payload back to back; flushes.
+     * Write a DATA header and its payload back to back, flushing as {@link #send(ByteBuf)} does. Role thread only.
      */
     public void send(final ByteBuf header, final ByteBuf payload)
     {
+        unflushedBytes += header.readableBytes() + payload.readableBytes();
         channel.write(header).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-        channel.writeAndFlush(payload).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        channel.write(payload).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        if (unflushedBytes >= FLUSH_THRESHOLD_BYTES)
+        {
+            flush();
+        }
+    }
+
+    /** Flush what {@link #send(ByteBuf)} left pending. */
+    public void flush()
+    {
+        unflushedBytes = 0;
+        channel.flush();
     }
 
     /**
@@ -144,6 +166,7 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
      */
     public void closeAfterFlush()
     {
+        unflushedBytes = 0;
         channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 

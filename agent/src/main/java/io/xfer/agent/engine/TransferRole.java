@@ -34,6 +34,10 @@ abstract class TransferRole
      */
     protected ByteBuf nextFrame(final boolean block) throws InterruptedException
     {
+        if (block)
+        {
+            connection.flush();
+        }
         final Object message = connection.inbox().poll(block ? idleTimeoutNs : 0);
         if (message == null)
         {

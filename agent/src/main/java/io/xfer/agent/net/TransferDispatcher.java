@@ -93,6 +93,7 @@ final class TransferDispatcher implements AutoCloseable
         final FrameConnection connection = new FrameConnection(ctx.channel(), config.receiveQueueBytes());
         ctx.pipeline().replace(ctx.handler(), "session", connection);
         connection.send(OpenAckFlyweight.encode(ctx.alloc(), request.transferId(), request.chunkLength()));
+        connection.flush();
 
         final String what = String.format(Locale.ROOT, "transfer %016x %s by %s from %s, module %s path '%s'",
             request.transferId(), request.push() ? "push" : "pull", request.identity(),
