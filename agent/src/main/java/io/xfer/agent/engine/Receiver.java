@@ -74,7 +74,7 @@ public final class Receiver extends TransferRole
         final String relativePath;
         final Path target;
         final Path temp;
-        final FileChannel channel;
+        FileChannel channel;
         final long size;
         final int mode;
         final long mtimeNs;
@@ -83,13 +83,12 @@ public final class Receiver extends TransferRole
 
         IncomingFile(
             final int fileId, final String relativePath, final Path target, final Path temp,
-            final FileChannel channel, final long size, final int mode, final long mtimeNs, final boolean replace)
+            final long size, final int mode, final long mtimeNs, final boolean replace)
         {
             this.fileId = fileId;
             this.relativePath = relativePath;
             this.target = target;
             this.temp = temp;
-            this.channel = channel;
             this.size = size;
             this.mode = mode;
             this.mtimeNs = mtimeNs;
@@ -349,19 +348,10 @@ public final class Receiver extends TransferRole
             replace = true;
         }
 
-        final Path temp = tempPath(target, fileId);
-        final FileChannel channel;
-        try
-        {
-            channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
-        }
-        catch (final IOException ex)
-        {
-            throw storageFailure("cannot create " + relative, ex);
-        }
-        files.put(fileId, new IncomingFile(fileId, relative, target, temp, channel, size, fileEntry.mode(), mtimeNs,
-            replace));
+        // the temporary file is created when its data starts, so a long window of pending entries holds no
+        // file descriptors
+        files.put(fileId, new IncomingFile(fileId, relative, target, tempPath(target, fileId), size,
+            fileEntry.mode(), mtimeNs, replace));
         reply(fileId, FileStatusFlyweight.SEND, null, "");
     }
 
@@ -409,10 +399,11 @@ public final class Receiver extends TransferRole
         }
         try
         {
+            final FileChannel channel = open(file);
             long position = offset;
             while (payload.hasRemaining())
             {
-                position += file.channel.write(payload, position);
+                position += channel.write(payload, position);
             }
         }
         catch (final IOException ex)
@@ -459,8 +450,9 @@ public final class Receiver extends TransferRole
 
         try
         {
-            file.channel.force(true);
-            file.channel.close();
+            final FileChannel channel = open(file);
+            channel.force(true);
+            channel.close();
             FileMetadata.writeMode(file.temp, file.mode);
             FileMetadata.writeMtime(file.temp, file.mtimeNs);
             commit(file);
@@ -482,6 +474,17 @@ public final class Receiver extends TransferRole
         reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
             file.size, null, ""));
+    }
+
+    private static FileChannel open(final IncomingFile file) throws IOException
+    {
+        if (file.channel == null)
+        {
+            file.channel = FileChannel.open(file.temp, Set.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
+        }
+        return file.channel;
     }
 
     /**
@@ -611,6 +614,10 @@ public final class Receiver extends TransferRole
 
     private static void closeAndDelete(final IncomingFile file)
     {
+        if (file.channel == null)
+        {
+            return;
+        }
         try
         {
             file.channel.close();
