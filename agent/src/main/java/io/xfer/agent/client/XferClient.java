@@ -13,6 +13,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
@@ -57,6 +58,8 @@ import javax.net.ssl.SSLException;
  */
 public final class XferClient implements AutoCloseable
 {
+    private static final AttributeKey<FrameConnection> CONNECTION = AttributeKey.valueOf("xfer.connection");
+
     private final ClientOptions options;
     private final Transports transports;
     private final EventLoopGroup group;
@@ -206,11 +209,14 @@ public final class XferClient implements AutoCloseable
                 @Override
                 protected void initChannel(final SocketChannel channel)
                 {
+                    final FrameConnection connection =
+                        new FrameConnection(channel, AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT);
+                    channel.attr(CONNECTION).set(connection);
                     channel.pipeline()
                         .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
                         .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
                         .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
-                        .addLast("session", new FrameConnection(channel, AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT));
+                        .addLast("session", connection);
                 }
             });
 
@@ -234,7 +240,8 @@ public final class XferClient implements AutoCloseable
                 endpoint.port() + " failed: " + cause.getMessage(), cause);
         }
 
-        final Session session = new Session(channel, channel.pipeline().get(FrameConnection.class));
+        // kept from initChannel: once the agent closes the channel the pipeline no longer holds the handler
+        final Session session = new Session(channel, channel.attr(CONNECTION).get());
         try
         {
             session.hello();
@@ -273,7 +280,23 @@ public final class XferClient implements AutoCloseable
         {
             connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, 0, 0, 0,
                 ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
-            final ByteBuf frame = expect(FrameType.WELCOME);
+            final ByteBuf frame;
+            try
+            {
+                frame = expect(FrameType.WELCOME);
+            }
+            catch (final TransferException ex)
+            {
+                if (ex.errorCode() == null && !(ex.getCause() instanceof SSLException))
+                {
+                    // With TLS 1.3 the client's handshake completes before the agent checks the client
+                    // certificate; a close before WELCOME is the agent refusing it, whatever alert got lost.
+                    throw TransferException.connectionLost("the agent closed the connection right after the TLS " +
+                        "handshake: it refused the client certificate (" + ex.getMessage() + ")",
+                        new SSLException("client certificate refused", ex));
+                }
+                throw ex;
+            }
             try
             {
                 final WelcomeFlyweight welcome = new WelcomeFlyweight();
@@ -371,7 +394,10 @@ public final class XferClient implements AutoCloseable
 
         void close()
         {
-            connection.dispose();
+            if (connection != null)
+            {
+                connection.dispose();
+            }
             channel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         }
     }

@@ -15,6 +15,7 @@ import io.xfer.protocol.FrameType;
 import io.xfer.protocol.PingFlyweight;
 import io.xfer.protocol.ProtocolException;
 
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -31,9 +32,14 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     private final Inbox inbox;
     private final Object writability = new Object();
     private final PingFlyweight ping = new PingFlyweight();
+    private final ErrorFlyweight error = new ErrorFlyweight();
     private volatile Throwable failure;
     private volatile boolean inactive;
     private long unflushedBytes;
+    private volatile boolean closing;
+
+    /** How long a connection failed by this side keeps draining input before it closes. */
+    static final long LINGER_MS = 2000;
 
     /** Pending bytes of small frames that force a flush. */
     static final int FLUSH_THRESHOLD_BYTES = 64 * 1024;
@@ -58,7 +64,28 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
         final ByteBuf frame = (ByteBuf)msg;
-        if (FrameDecoder.type(frame) == FrameType.PING)
+        final int type = FrameDecoder.type(frame);
+        if (type == FrameType.ERROR && failure == null)
+        {
+            // remembered so that a role blocked on writability reports the peer's reason, not a lost connection
+            error.wrap(frame, frame.readerIndex());
+            if (error.fileId() == ErrorFlyweight.CONNECTION)
+            {
+                final ErrorCode code = ErrorCode.get(error.code());
+                failure = new TransferException(code == null ? ErrorCode.INTERNAL : code, "peer: " + error.message(),
+                    true, null);
+                synchronized (writability)
+                {
+                    writability.notifyAll();
+                }
+            }
+        }
+        if (closing)
+        {
+            frame.release();
+            return;
+        }
+        if (type == FrameType.PING)
         {
             ping.wrap(frame, frame.readerIndex());
             ctx.writeAndFlush(PingFlyweight.encode(ctx.alloc(), FrameType.PONG, ping.nonce(), ping.timestampNs()));
@@ -171,16 +198,21 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     }
 
     /**
-     * Send an ERROR frame for the whole connection and close once it is written.
+     * Send an ERROR frame for the whole connection, then close. The close lingers: inbound data is discarded for up
+     * to {@link #LINGER_MS} or until the peer closes, because closing a socket with unread input makes the kernel
+     * send a reset that can destroy the ERROR frame before the peer reads it.
      */
     public void sendErrorAndClose(final ErrorCode code, final String message)
     {
-        if (!channel.isActive())
+        if (!channel.isActive() || closing)
         {
             return;
         }
+        closing = true;
+        channel.config().setAutoRead(true);
         channel.writeAndFlush(ErrorFlyweight.encode(channel.alloc(), code, ErrorFlyweight.CONNECTION, message))
-            .addListener(ChannelFutureListener.CLOSE);
+            .addListener(future -> channel.eventLoop().schedule(() -> channel.close(), LINGER_MS,
+                TimeUnit.MILLISECONDS));
     }
 
     /**
@@ -199,8 +231,16 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         {
             while (!channel.isWritable())
             {
+                if (failure instanceof TransferException te && te.isRemote())
+                {
+                    throw te;
+                }
                 if (inactive || !channel.isActive())
                 {
+                    if (failure instanceof TransferException te)
+                    {
+                        throw te;
+                    }
                     throw TransferException.connectionLost("connection closed by peer", failure);
                 }
                 final long remainingNs = deadlineNs - System.nanoTime();

@@ -68,7 +68,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -84,6 +83,7 @@ class AgentBadInputTest
 {
     private static final String MODULE = "mod";
     private static final long TIMEOUT_MS = 10_000;
+    private static final String ABSOLUTE_EVIL = "/tmp/xfer-bad-input-test-evil";
 
     @TempDir
     Path work;
@@ -309,8 +309,7 @@ class AgentBadInputTest
                 List.of(FrameType.WELCOME, FrameType.OPEN_ACK), ErrorCode.INVALID_PATH),
             Arguments.of("FILE_ENTRY a/../../evil", List.of(hello, openPush, fileEntry("a/../../evil")),
                 List.of(FrameType.WELCOME, FrameType.OPEN_ACK), ErrorCode.INVALID_PATH),
-            Arguments.of("FILE_ENTRY absolute", List.of(hello, openPush, fileEntry(
-                "/tmp/xfer-evil-" + Long.toHexString(new Random().nextLong()))),
+            Arguments.of("FILE_ENTRY absolute", List.of(hello, openPush, fileEntry(ABSOLUTE_EVIL)),
                 List.of(FrameType.WELCOME, FrameType.OPEN_ACK), ErrorCode.INVALID_PATH));
     }
 
@@ -340,6 +339,7 @@ class AgentBadInputTest
 
         assertEquals(before, tree(work), "nothing may be created anywhere");
         assertTrue(Files.notExists(work.resolve("evil")));
+        assertTrue(Files.notExists(Path.of(ABSOLUTE_EVIL)));
         assertGoodClientStillServed();
     }
 
@@ -640,9 +640,10 @@ class AgentBadInputTest
         try (LogCapture audit = new LogCapture(TransferDispatcher.class);
             XferClient client = new XferClient(pki.options(alice)))
         {
-            assertThrows(TransferException.class, () -> client.push(
+            final TransferException ex = assertThrows(TransferException.class, () -> client.push(
                 new Endpoint("localhost", agent.port(), "small", "in"), List.of(big.toString()),
                 TransferListener.NONE));
+            assertEquals(ErrorCode.NO_SPACE, ex.errorCode(), ex::getMessage);
             // the agent's verdict, from its audit line
             audit.await(line -> line.contains("failed: NO_SPACE"));
         }
@@ -756,16 +757,6 @@ class AgentBadInputTest
     private static void assertNoTemporaryFiles(final Path root) throws IOException
     {
         assertEquals(List.of(), temporaryFiles(root), "temporary files left behind");
-    }
-
-    private static String describe(final Throwable ex)
-    {
-        final StringBuilder text = new StringBuilder();
-        for (Throwable t = ex; t != null; t = t.getCause())
-        {
-            text.append(text.length() == 0 ? "" : " <- ").append(t);
-        }
-        return text.toString();
     }
 
     private static int run(final String... command) throws IOException, InterruptedException
