@@ -39,6 +39,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
         validators[FrameType.ERROR] = new ErrorFlyweight();
         validators[FrameType.PING] = new PingFlyweight();
         validators[FrameType.PONG] = new PingFlyweight();
+        validators[FrameType.CHUNK_ACK] = new ChunkAckFlyweight();
     }
 
     /**

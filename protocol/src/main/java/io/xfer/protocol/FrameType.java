@@ -19,9 +19,10 @@ public final class FrameType
     public static final int ERROR = 11;
     public static final int PING = 12;
     public static final int PONG = 13;
+    public static final int CHUNK_ACK = 14;
 
     /** Highest type code defined by this version. */
-    public static final int MAX_KNOWN = PONG;
+    public static final int MAX_KNOWN = CHUNK_ACK;
 
     private static final int[] MIN_LENGTH = new int[MAX_KNOWN + 1];
 
@@ -40,6 +41,7 @@ public final class FrameType
         MIN_LENGTH[ERROR] = ErrorFlyweight.MIN_LENGTH;
         MIN_LENGTH[PING] = PingFlyweight.LENGTH;
         MIN_LENGTH[PONG] = PingFlyweight.LENGTH;
+        MIN_LENGTH[CHUNK_ACK] = ChunkAckFlyweight.LENGTH;
     }
 
     private FrameType()
@@ -77,6 +79,7 @@ public final class FrameType
             case ERROR: return "ERROR";
             case PING: return "PING";
             case PONG: return "PONG";
+            case CHUNK_ACK: return "CHUNK_ACK";
             default: return "UNKNOWN(" + type + ")";
         }
     }

@@ -4,7 +4,10 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 
 /**
- * OPEN_ACK: the agent accepted an OPEN. A refused OPEN is answered with an ERROR frame instead.
+ * OPEN_ACK: the agent accepted an OPEN. It grants the chunk length, the number of streams (the control connection
+ * plus Streams - 1 data connections that join with HELLO kind DATA and the session id), and the window: the most
+ * unacknowledged DATA payload bytes a sender may have outstanding on one stream. A refused OPEN is answered with an
+ * ERROR frame instead.
  *
  * <pre>
  *   0                   1                   2                   3
@@ -18,7 +21,10 @@ import io.netty.buffer.ByteBufAllocator;
  *  +---------------------------------------------------------------+
  *  |                  Chunk Length (granted)                       |
  *  +---------------------------------------------------------------+
- *  |                         Reserved                              |
+ *  |                    Streams (granted)                          |
+ *  +---------------------------------------------------------------+
+ *  |               Window per Stream (bytes, 64 bits)              |
+ *  |                                                               |
  *  +---------------------------------------------------------------+
  * </pre>
  */
@@ -26,8 +32,9 @@ public final class OpenAckFlyweight extends Flyweight
 {
     public static final int TRANSFER_ID_OFFSET = HEADER_LENGTH;
     public static final int CHUNK_LENGTH_OFFSET = TRANSFER_ID_OFFSET + Long.BYTES;
-    public static final int RESERVED_OFFSET = CHUNK_LENGTH_OFFSET + Integer.BYTES;
-    public static final int LENGTH = RESERVED_OFFSET + Integer.BYTES;
+    public static final int STREAMS_OFFSET = CHUNK_LENGTH_OFFSET + Integer.BYTES;
+    public static final int WINDOW_OFFSET = STREAMS_OFFSET + Integer.BYTES;
+    public static final int LENGTH = WINDOW_OFFSET + Long.BYTES;
 
     public long transferId()
     {
@@ -39,13 +46,33 @@ public final class OpenAckFlyweight extends Flyweight
         return buffer.getInt(offset + CHUNK_LENGTH_OFFSET);
     }
 
+    public int streams()
+    {
+        return buffer.getInt(offset + STREAMS_OFFSET);
+    }
+
+    public long windowBytes()
+    {
+        return buffer.getLong(offset + WINDOW_OFFSET);
+    }
+
     @Override
     public void validate()
     {
         checkEnd(LENGTH);
+        if (streams() < 1 || windowBytes() < 1 || chunkLength() < 1)
+        {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "OPEN_ACK: streams " + streams() + ", window " +
+                windowBytes() + " and chunk length " + chunkLength() + " must be positive");
+        }
     }
 
-    public static ByteBuf encode(final ByteBufAllocator allocator, final long transferId, final int chunkLength)
+    public static ByteBuf encode(
+        final ByteBufAllocator allocator,
+        final long transferId,
+        final int chunkLength,
+        final int streams,
+        final long windowBytes)
     {
         final ByteBuf buf = allocator.buffer(LENGTH);
         final OpenAckFlyweight ack = new OpenAckFlyweight();
@@ -53,7 +80,8 @@ public final class OpenAckFlyweight extends Flyweight
         ack.header(LENGTH, FrameType.OPEN_ACK, 0);
         buf.setLong(TRANSFER_ID_OFFSET, transferId);
         buf.setInt(CHUNK_LENGTH_OFFSET, chunkLength);
-        buf.setInt(RESERVED_OFFSET, 0);
+        buf.setInt(STREAMS_OFFSET, streams);
+        buf.setLong(WINDOW_OFFSET, windowBytes);
         return buf.writerIndex(LENGTH);
     }
 }

@@ -13,9 +13,9 @@ import io.netty.buffer.ByteBufAllocator;
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *  |                    Frame Header (type 3)                      |
  *  |                                                               |
- *  +---------------+-----------------------------------------------+
- *  |  Direction    |                  Reserved                     |
- *  +---------------+-----------------------------------------------+
+ *  +---------------+---------------+-------------------------------+
+ *  |  Direction    |    Streams    |           Reserved            |
+ *  +---------------+---------------+-------------------------------+
  *  |                       Options (64 bits)                       |
  *  |                                                               |
  *  +---------------------------------------------------------------+
@@ -30,6 +30,7 @@ import io.netty.buffer.ByteBufAllocator;
 public final class OpenFlyweight extends Flyweight
 {
     public static final int DIRECTION_OFFSET = HEADER_LENGTH;
+    public static final int STREAMS_OFFSET = DIRECTION_OFFSET + Byte.BYTES;
     public static final int OPTIONS_OFFSET = DIRECTION_OFFSET + Integer.BYTES;
     public static final int CHUNK_LENGTH_OFFSET = OPTIONS_OFFSET + Long.BYTES;
     public static final int MODULE_OFFSET = CHUNK_LENGTH_OFFSET + Integer.BYTES;
@@ -44,10 +45,20 @@ public final class OpenFlyweight extends Flyweight
     public static final long OPTION_OVERWRITE = 1L;
     /** The path names the contents of a directory rather than the directory itself (a trailing slash). */
     public static final long OPTION_CONTENTS = 1L << 1;
+    /** The sender compresses chunks with LZ4 where they shrink enough, backing off on data that does not. */
+    public static final long OPTION_COMPRESS_AUTO = 1L << 2;
+    /** The sender tries LZ4 on every chunk (still sending a chunk raw when it does not shrink). */
+    public static final long OPTION_COMPRESS_ALWAYS = 1L << 3;
 
     public int direction()
     {
         return buffer.getUnsignedByte(offset + DIRECTION_OFFSET);
+    }
+
+    /** @return the number of parallel streams (connections) the client asks for, at least 1. */
+    public int streams()
+    {
+        return Math.max(1, buffer.getUnsignedByte(offset + STREAMS_OFFSET));
     }
 
     public long options()
@@ -84,6 +95,7 @@ public final class OpenFlyweight extends Flyweight
     public static ByteBuf encode(
         final ByteBufAllocator allocator,
         final int direction,
+        final int streams,
         final long options,
         final int chunkLength,
         final String module,
@@ -98,6 +110,7 @@ public final class OpenFlyweight extends Flyweight
         open.header(length, FrameType.OPEN, 0);
         buf.setInt(DIRECTION_OFFSET, 0);
         buf.setByte(DIRECTION_OFFSET, direction);
+        buf.setByte(STREAMS_OFFSET, Math.max(1, Math.min(255, streams)));
         buf.setLong(OPTIONS_OFFSET, options);
         buf.setInt(CHUNK_LENGTH_OFFSET, chunkLength);
         open.string(open.string(MODULE_OFFSET, moduleBytes), pathBytes);

@@ -47,6 +47,7 @@ class FrameDecoderFuzzTest
         }
     }
 
+    private final boolean[] typesEmitted = new boolean[256];
     private int framesEmitted;
     private int inputsRejected;
 
@@ -96,6 +97,10 @@ class FrameDecoderFuzzTest
             assertTrue(framesEmitted > count);
         }
         assertEquals(0, inputsRejected);
+        for (int type = FrameType.HELLO; type <= FrameType.MAX_KNOWN; type++)
+        {
+            assertTrue(typesEmitted[type], "no " + FrameType.name(type) + " frame decoded");
+        }
     }
 
     private void feed(final Random random, final byte[] input, final String context)
@@ -148,6 +153,10 @@ class FrameDecoderFuzzTest
             fail(context + " input=" + ByteBufUtil.hexDump(input), ex);
         }
         framesEmitted += frames.size();
+        for (final byte[] frame : frames)
+        {
+            typesEmitted[frame[Flyweight.TYPE_OFFSET] & 0xFF] = true;
+        }
         inputsRejected += failed ? 1 : 0;
     }
 

@@ -137,6 +137,71 @@ class FrameDecoderMalformedInputTest
     }
 
     @Test
+    void shouldRejectChunkAckShorterThanItsLengthNamingTheType()
+    {
+        final ProtocolException ex = assertRejected(
+            Frames.withLength(Arrays.copyOf(Frames.sample(FrameType.CHUNK_ACK), 16), 16), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("CHUNK_ACK"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("24"), ex.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {ChunkAckFlyweight.FILE_ID_OFFSET, ChunkAckFlyweight.RAW_LENGTH_OFFSET,
+        ChunkAckFlyweight.FILE_OFFSET_OFFSET})
+    void shouldRejectChunkAckWithNegativeField(final int fieldOffset)
+    {
+        final ProtocolException ex = assertRejected(
+            patch(FrameType.CHUNK_ACK, (buf) -> buf.setByte(fieldOffset, 0x80)), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("CHUNK_ACK"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("negative"), ex.getMessage());
+    }
+
+    @Test
+    void shouldRejectChunkAckWithTrailingBytes()
+    {
+        final ProtocolException ex = assertRejected(
+            Frames.withTrailing(Frames.sample(FrameType.CHUNK_ACK), new byte[3]), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("CHUNK_ACK"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("3 unexpected trailing bytes"), ex.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {OpenAckFlyweight.CHUNK_LENGTH_OFFSET, OpenAckFlyweight.STREAMS_OFFSET,
+        OpenAckFlyweight.WINDOW_OFFSET})
+    void shouldRejectOpenAckWithNonPositiveGrant(final int fieldOffset)
+    {
+        final ProtocolException ex = assertRejected(patch(FrameType.OPEN_ACK, (buf) ->
+        {
+            if (fieldOffset == OpenAckFlyweight.WINDOW_OFFSET)
+            {
+                buf.setLong(fieldOffset, 0L);
+            }
+            else
+            {
+                buf.setInt(fieldOffset, 0);
+            }
+        }), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("OPEN_ACK"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("must be positive"), ex.getMessage());
+    }
+
+    @Test
+    void shouldAcceptOpenWithStreamsByteZero()
+    {
+        final byte[] frame = patch(FrameType.OPEN, (buf) -> buf.setByte(OpenFlyweight.STREAMS_OFFSET, 0));
+
+        assertTrue(channel.writeInbound(Frames.tracked(frame)));
+
+        final List<byte[]> frames = Frames.readAll(channel);
+        assertEquals(1, frames.size());
+        assertArrayEquals(frame, frames.get(0));
+    }
+
+    @Test
     void shouldRejectTruncatedFrameOnlyWhenComplete()
     {
         final byte[] frame = Frames.sample(FrameType.FILE_STATUS);
@@ -236,6 +301,20 @@ class FrameDecoderMalformedInputTest
             arguments("OPEN path length field beyond frame", openWithoutPathLength(), ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN trailing byte", trailing(FrameType.OPEN), ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN_ACK trailing byte", trailing(FrameType.OPEN_ACK), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK of the old 24-byte layout", Frames.withLength(
+                Arrays.copyOf(Frames.sample(FrameType.OPEN_ACK), 24), 24), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK streams 0", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setInt(OpenAckFlyweight.STREAMS_OFFSET, 0)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK negative streams", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setInt(OpenAckFlyweight.STREAMS_OFFSET, Integer.MIN_VALUE)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK window 0", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setLong(OpenAckFlyweight.WINDOW_OFFSET, 0L)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK negative window", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setLong(OpenAckFlyweight.WINDOW_OFFSET, -1L)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK chunk length 0", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setInt(OpenAckFlyweight.CHUNK_LENGTH_OFFSET, 0)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN_ACK negative chunk length", patch(FrameType.OPEN_ACK,
+                (buf) -> buf.setInt(OpenAckFlyweight.CHUNK_LENGTH_OFFSET, -4096)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY path invalid UTF-8", fileEntryWithPath(new byte[]{'a', (byte)0xC3, '(' }),
                 ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY path overlong '/'", fileEntryWithPath(new byte[]{(byte)0xC0, (byte)0xAF}),
@@ -304,11 +383,25 @@ class FrameDecoderMalformedInputTest
             arguments("ERROR trailing byte", trailing(FrameType.ERROR), ErrorCode.PROTOCOL_ERROR),
             arguments("PING trailing byte", trailing(FrameType.PING), ErrorCode.PROTOCOL_ERROR),
             arguments("PONG trailing byte", trailing(FrameType.PONG), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK trailing byte", trailing(FrameType.CHUNK_ACK), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK trailing long", Frames.withTrailing(Frames.sample(FrameType.CHUNK_ACK),
+                new byte[Long.BYTES]), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK negative file id", patch(FrameType.CHUNK_ACK,
+                (buf) -> buf.setInt(ChunkAckFlyweight.FILE_ID_OFFSET, -1)), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK negative raw length", patch(FrameType.CHUNK_ACK,
+                (buf) -> buf.setInt(ChunkAckFlyweight.RAW_LENGTH_OFFSET, Integer.MIN_VALUE)), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK negative offset", patch(FrameType.CHUNK_ACK,
+                (buf) -> buf.setLong(ChunkAckFlyweight.FILE_OFFSET_OFFSET, -1L)), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK length 23", Frames.withLength(
+                Arrays.copyOf(Frames.sample(FrameType.CHUNK_ACK), 23), 23), ErrorCode.PROTOCOL_ERROR),
+            arguments("CHUNK_ACK header only", Frames.withLength(
+                Arrays.copyOf(Frames.sample(FrameType.CHUNK_ACK), Flyweight.HEADER_LENGTH), Flyweight.HEADER_LENGTH),
+                ErrorCode.PROTOCOL_ERROR),
             arguments("length below type minimum", Frames.withLength(Frames.sample(FrameType.FILE_END), 63),
                 ErrorCode.PROTOCOL_ERROR),
             arguments("length above max", Frames.withLength(Frames.sample(FrameType.PING), MAX_FRAME_LENGTH + 1),
                 ErrorCode.FRAME_TOO_LONG),
-            arguments("unknown type", patch(FrameType.PING, (buf) -> buf.setByte(Flyweight.TYPE_OFFSET, 14)),
+            arguments("unknown type", patch(FrameType.PING, (buf) -> buf.setByte(Flyweight.TYPE_OFFSET, 15)),
                 ErrorCode.UNKNOWN_FRAME_TYPE),
             arguments("wrong version", patch(FrameType.PING, (buf) -> buf.setByte(Flyweight.VERSION_OFFSET, 2)),
                 ErrorCode.UNSUPPORTED_VERSION));

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
+import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
@@ -99,12 +101,13 @@ class FrameDecoderRoundTripTest
     void shouldRoundTripOpen(final ByteBufAllocator alloc)
     {
         final long options = OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS;
-        final ByteBuf frame = OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PULL, options, 4 << 20,
+        final ByteBuf frame = OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PULL, 8, options, 4 << 20,
             "корпус", UNICODE_PATH);
 
         roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
         {
             assertEquals(OpenFlyweight.DIRECTION_PULL, open.direction());
+            assertEquals(8, open.streams());
             assertEquals(options, open.options());
             assertEquals(4 << 20, open.chunkLength());
             assertEquals("корпус", open.module());
@@ -113,15 +116,98 @@ class FrameDecoderRoundTripTest
     }
 
     @ParameterizedTest
+    @MethodSource("compressOptions")
+    void shouldRoundTripOpenWithCompressionOptions(final long options)
+    {
+        final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PUSH, 1, options,
+            0, "m", "");
+
+        roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
+        {
+            assertEquals(options, open.options());
+            assertEquals(1, open.streams());
+            assertEquals(0, open.chunkLength());
+            assertEquals("m", open.module());
+            assertEquals("", open.path());
+        });
+    }
+
+    static LongStream compressOptions()
+    {
+        return LongStream.of(
+            OpenFlyweight.OPTION_COMPRESS_AUTO,
+            OpenFlyweight.OPTION_COMPRESS_ALWAYS,
+            OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS | OpenFlyweight.OPTION_COMPRESS_AUTO,
+            -1L);
+    }
+
+    @ParameterizedTest(name = "requested {0}, sent {1}")
+    @CsvSource({"1, 1", "2, 2", "16, 16", "255, 255", "256, 255", "100000, 255", "0, 1", "-1, 1",
+        "-2147483648, 1"})
+    void shouldClampRequestedStreamsToOneByteWhenEncodingOpen(final int requested, final int sent)
+    {
+        final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PUSH, requested,
+            0L, 0, "m", "p");
+
+        roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
+        {
+            assertEquals(sent, open.buffer().getUnsignedByte(open.buffer().readerIndex() +
+                OpenFlyweight.STREAMS_OFFSET), "streams byte on the wire");
+            assertEquals(sent, open.streams());
+            assertEquals(OpenFlyweight.DIRECTION_PUSH, open.direction());
+        });
+    }
+
+    @Test
+    void shouldReadOpenStreamsByteZeroAsOne()
+    {
+        final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PULL, 9,
+            OpenFlyweight.OPTION_CONTENTS, 1 << 20, "m", "p");
+        frame.setByte(OpenFlyweight.STREAMS_OFFSET, 0);
+
+        roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
+        {
+            assertEquals(1, open.streams());
+            assertEquals(OpenFlyweight.DIRECTION_PULL, open.direction());
+            assertEquals(OpenFlyweight.OPTION_CONTENTS, open.options());
+            assertEquals(1 << 20, open.chunkLength());
+        });
+    }
+
+    @ParameterizedTest
     @MethodSource("allocators")
     void shouldRoundTripOpenAck(final ByteBufAllocator alloc)
     {
-        roundTrip(OpenAckFlyweight.encode(alloc, Long.MIN_VALUE + 3, 16 << 20), FrameType.OPEN_ACK,
+        roundTrip(OpenAckFlyweight.encode(alloc, Long.MIN_VALUE + 3, 16 << 20, 7, 64L << 20), FrameType.OPEN_ACK,
             new OpenAckFlyweight(), (ack) ->
             {
                 assertEquals(Long.MIN_VALUE + 3, ack.transferId());
                 assertEquals(16 << 20, ack.chunkLength());
+                assertEquals(7, ack.streams());
+                assertEquals(64L << 20, ack.windowBytes());
                 assertEquals(OpenAckFlyweight.LENGTH, ack.frameLength());
+                assertEquals(32, ack.frameLength());
+            });
+    }
+
+    @Test
+    void shouldRoundTripOpenAckWithSmallestAndLargestGrants()
+    {
+        roundTrip(OpenAckFlyweight.encode(ByteBufAllocator.DEFAULT, 0L, 1, 1, 1L), FrameType.OPEN_ACK,
+            new OpenAckFlyweight(), (ack) ->
+            {
+                assertEquals(0L, ack.transferId());
+                assertEquals(1, ack.chunkLength());
+                assertEquals(1, ack.streams());
+                assertEquals(1L, ack.windowBytes());
+            });
+        roundTrip(OpenAckFlyweight.encode(ByteBufAllocator.DEFAULT, -1L, Integer.MAX_VALUE, Integer.MAX_VALUE,
+            Long.MAX_VALUE), FrameType.OPEN_ACK, new OpenAckFlyweight(), (ack) ->
+            {
+                assertEquals(-1L, ack.transferId());
+                assertEquals(Integer.MAX_VALUE, ack.chunkLength());
+                assertEquals(Integer.MAX_VALUE, ack.streams());
+                assertEquals(Long.MAX_VALUE, ack.windowBytes());
             });
     }
 
@@ -441,6 +527,63 @@ class FrameDecoderRoundTripTest
     static IntStream pingTypes()
     {
         return IntStream.of(FrameType.PING, FrameType.PONG);
+    }
+
+    @ParameterizedTest
+    @MethodSource("allocators")
+    void shouldRoundTripChunkAck(final ByteBufAllocator alloc)
+    {
+        roundTrip(ChunkAckFlyweight.encode(alloc, 17, 5L << 30, 1 << 20), FrameType.CHUNK_ACK,
+            new ChunkAckFlyweight(), (ack) ->
+            {
+                assertEquals(17, ack.fileId());
+                assertEquals(5L << 30, ack.fileOffset());
+                assertEquals(1 << 20, ack.rawLength());
+                assertEquals(0, ack.flags());
+                assertEquals(ChunkAckFlyweight.LENGTH, ack.frameLength());
+                assertEquals(24, ack.frameLength());
+            });
+    }
+
+    @Test
+    void shouldRoundTripChunkAckAtFieldLimits()
+    {
+        roundTrip(ChunkAckFlyweight.encode(ByteBufAllocator.DEFAULT, 0, 0L, 0), FrameType.CHUNK_ACK,
+            new ChunkAckFlyweight(), (ack) ->
+            {
+                assertEquals(0, ack.fileId());
+                assertEquals(0L, ack.fileOffset());
+                assertEquals(0, ack.rawLength());
+            });
+        roundTrip(ChunkAckFlyweight.encode(ByteBufAllocator.DEFAULT, Integer.MAX_VALUE, Long.MAX_VALUE,
+            Integer.MAX_VALUE), FrameType.CHUNK_ACK, new ChunkAckFlyweight(), (ack) ->
+            {
+                assertEquals(Integer.MAX_VALUE, ack.fileId());
+                assertEquals(Long.MAX_VALUE, ack.fileOffset());
+                assertEquals(Integer.MAX_VALUE, ack.rawLength());
+            });
+    }
+
+    @Test
+    void shouldAcknowledgeDataChunkWithItsOwnFields()
+    {
+        final byte[] payload = randomPayload(333);
+        final ByteBuf header = DataFlyweight.encodeHeader(
+            ByteBufAllocator.DEFAULT, 0, 4, 3L << 20, payload.length, crc32c(payload), payload.length);
+        assertTrue(channel.writeInbound(header, Frames.tracked(payload)));
+        final ByteBuf dataFrame = channel.readInbound();
+        final DataFlyweight data = new DataFlyweight();
+        data.wrap(dataFrame, dataFrame.readerIndex());
+        final ByteBuf ackFrame = ChunkAckFlyweight.encode(
+            ByteBufAllocator.DEFAULT, data.fileId(), data.fileOffset(), data.rawLength());
+        dataFrame.release();
+
+        roundTrip(ackFrame, FrameType.CHUNK_ACK, new ChunkAckFlyweight(), (ack) ->
+        {
+            assertEquals(4, ack.fileId());
+            assertEquals(3L << 20, ack.fileOffset());
+            assertEquals(333, ack.rawLength());
+        });
     }
 
     @Test

@@ -111,10 +111,11 @@ final class Frames
                 return bytes(WelcomeFlyweight.encode(alloc, 1, Capabilities.SHA256, 0x0123456789ABCDEFL,
                     0xFEDCBA9876543210L, 1 << 20, "xfer-agent/0.1 ✓"));
             case FrameType.OPEN:
-                return bytes(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, OpenFlyweight.OPTION_OVERWRITE,
-                    1 << 20, "corpus-α", UNICODE_PATH));
+                return bytes(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 4,
+                    OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_COMPRESS_AUTO, 1 << 20, "corpus-α",
+                    UNICODE_PATH));
             case FrameType.OPEN_ACK:
-                return bytes(OpenAckFlyweight.encode(alloc, 42L, 1 << 20));
+                return bytes(OpenAckFlyweight.encode(alloc, 42L, 1 << 20, 4, 8L << 20));
             case FrameType.FILE_ENTRY:
                 return bytes(FileEntryFlyweight.encode(alloc, 7, FileEntryFlyweight.TYPE_SYMLINK, 0777, 0L,
                     1_700_000_000_123_456_789L, UNICODE_PATH, "../目标"));
@@ -139,6 +140,8 @@ final class Frames
             case FrameType.PING:
             case FrameType.PONG:
                 return bytes(PingFlyweight.encode(alloc, type, 0xCAFEBABEL, 123_456_789L));
+            case FrameType.CHUNK_ACK:
+                return bytes(ChunkAckFlyweight.encode(alloc, 7, 1L << 20, 1 << 20));
             default:
                 throw new IllegalArgumentException("unknown type " + type);
         }
@@ -222,6 +225,7 @@ final class Frames
             case FrameType.ERROR: return new ErrorFlyweight();
             case FrameType.PING:
             case FrameType.PONG: return new PingFlyweight();
+            case FrameType.CHUNK_ACK: return new ChunkAckFlyweight();
             default: throw new IllegalArgumentException("unknown type " + type);
         }
     }
@@ -247,13 +251,14 @@ final class Frames
         if (flyweight instanceof OpenFlyweight)
         {
             final OpenFlyweight f = (OpenFlyweight)flyweight;
-            return header + " direction=" + f.direction() + " options=" + f.options() + " chunk=" +
-                f.chunkLength() + " module=" + f.module() + " path=" + f.path();
+            return header + " direction=" + f.direction() + " streams=" + f.streams() + " options=" + f.options() +
+                " chunk=" + f.chunkLength() + " module=" + f.module() + " path=" + f.path();
         }
         if (flyweight instanceof OpenAckFlyweight)
         {
             final OpenAckFlyweight f = (OpenAckFlyweight)flyweight;
-            return header + " transfer=" + f.transferId() + " chunk=" + f.chunkLength();
+            return header + " transfer=" + f.transferId() + " chunk=" + f.chunkLength() + " streams=" +
+                f.streams() + " window=" + f.windowBytes();
         }
         if (flyweight instanceof FileEntryFlyweight)
         {
@@ -295,6 +300,11 @@ final class Frames
         {
             final ErrorFlyweight f = (ErrorFlyweight)flyweight;
             return header + " code=" + f.code() + " file=" + f.fileId() + " message=" + f.message();
+        }
+        if (flyweight instanceof ChunkAckFlyweight)
+        {
+            final ChunkAckFlyweight f = (ChunkAckFlyweight)flyweight;
+            return header + " file=" + f.fileId() + " raw=" + f.rawLength() + " offset=" + f.fileOffset();
         }
         final PingFlyweight f = (PingFlyweight)flyweight;
         return header + " nonce=" + f.nonce() + " timestamp=" + f.timestampNs();

@@ -1,6 +1,8 @@
 package io.xfer.protocol;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -24,21 +26,24 @@ class WireFormatTest
         final String[] names =
         {
             "HELLO", "WELCOME", "OPEN", "OPEN_ACK", "FILE_ENTRY", "FILE_STATUS", "DATA", "FILE_END", "TRANSFER_END",
-            "TRANSFER_DONE", "ERROR", "PING", "PONG"
+            "TRANSFER_DONE", "ERROR", "PING", "PONG", "CHUNK_ACK"
         };
-        final int[] minLengths = {46, 42, 28, 24, 36, 30, 32, 64, 24, 48, 18, 24, 24};
+        final int[] minLengths = {46, 42, 28, 32, 36, 30, 32, 64, 24, 48, 18, 24, 24, 24};
 
-        assertEquals(13, FrameType.MAX_KNOWN);
-        for (int type = 1; type <= 13; type++)
+        assertEquals(14, FrameType.MAX_KNOWN);
+        assertEquals(14, FrameType.CHUNK_ACK);
+        for (int type = 1; type <= 14; type++)
         {
             assertTrue(FrameType.isKnown(type));
             assertEquals(names[type - 1], FrameType.name(type));
             assertEquals(minLengths[type - 1], FrameType.minLength(type), names[type - 1]);
         }
         assertFalse(FrameType.isKnown(0));
-        assertFalse(FrameType.isKnown(14));
-        assertEquals("UNKNOWN(14)", FrameType.name(14));
+        assertFalse(FrameType.isKnown(15));
+        assertEquals("UNKNOWN(15)", FrameType.name(15));
         assertEquals(8, Flyweight.HEADER_LENGTH);
+        assertEquals(24, ChunkAckFlyweight.LENGTH);
+        assertEquals(32, OpenAckFlyweight.LENGTH);
     }
 
     @Test
@@ -79,24 +84,89 @@ class WireFormatTest
     }
 
     @Test
+    void shouldKeepOpenOptionBits()
+    {
+        assertEquals(1L, OpenFlyweight.OPTION_OVERWRITE);
+        assertEquals(2L, OpenFlyweight.OPTION_CONTENTS);
+        assertEquals(4L, OpenFlyweight.OPTION_COMPRESS_AUTO);
+        assertEquals(8L, OpenFlyweight.OPTION_COMPRESS_ALWAYS);
+        assertEquals(1, OpenFlyweight.DIRECTION_PUSH);
+        assertEquals(2, OpenFlyweight.DIRECTION_PULL);
+    }
+
+    @Test
     void shouldEncodeOpenAsSpecified()
     {
         final byte[] module = utf8("data");
         final byte[] path = utf8("a/b");
         final ByteBuffer expected = header(28 + module.length + path.length, 3, 0)
-            .put((byte)2).put(new byte[3]).putLong(3L).putInt(1 << 20)
+            .put((byte)2).put((byte)6).put(new byte[2]).putLong(0xFL).putInt(1 << 20)
             .putShort((short)module.length).put(module).putShort((short)path.length).put(path);
 
-        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PULL,
-            OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS, 1 << 20, "data", "a/b"));
+        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PULL, 6,
+            OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS | OpenFlyweight.OPTION_COMPRESS_AUTO |
+            OpenFlyweight.OPTION_COMPRESS_ALWAYS, 1 << 20, "data", "a/b"));
+    }
+
+    @Test
+    void shouldEncodeOpenStreamsAsOneUnsignedByte()
+    {
+        final ByteBuffer expected = header(28, 3, 0)
+            .put((byte)1).put((byte)0xFF).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0);
+
+        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PUSH, 255, 0L, 0, "", ""));
+    }
+
+    @Test
+    void shouldDecodeOpenBuiltFromSpecification()
+    {
+        final byte[] module = utf8("m");
+        final byte[] path = utf8("p/q");
+        final ByteBuffer frame = header(28 + module.length + path.length, 3, 0)
+            .put((byte)1).put((byte)200).put(new byte[2]).putLong(4L).putInt(65_536)
+            .putShort((short)module.length).put(module).putShort((short)path.length).put(path);
+
+        final OpenFlyweight open = decode(frame, new OpenFlyweight());
+
+        assertEquals(OpenFlyweight.DIRECTION_PUSH, open.direction());
+        assertEquals(200, open.streams());
+        assertEquals(OpenFlyweight.OPTION_COMPRESS_AUTO, open.options());
+        assertEquals(65_536, open.chunkLength());
+        assertEquals("m", open.module());
+        assertEquals("p/q", open.path());
+    }
+
+    @Test
+    void shouldReadOpenStreamsZeroAsOne()
+    {
+        final ByteBuffer frame = header(28, 3, 0)
+            .put((byte)2).put((byte)0).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0);
+
+        final OpenFlyweight open = decode(frame, new OpenFlyweight());
+
+        assertEquals(1, open.streams());
+        assertEquals(OpenFlyweight.DIRECTION_PULL, open.direction());
     }
 
     @Test
     void shouldEncodeOpenAckAsSpecified()
     {
-        final ByteBuffer expected = header(24, 4, 0).putLong(77L).putInt(4096).putInt(0);
+        final ByteBuffer expected = header(32, 4, 0).putLong(77L).putInt(4096).putInt(3).putLong(1L << 24);
 
-        assertEncoded(expected, OpenAckFlyweight.encode(HEAP, 77L, 4096));
+        assertEncoded(expected, OpenAckFlyweight.encode(HEAP, 77L, 4096, 3, 1L << 24));
+    }
+
+    @Test
+    void shouldDecodeOpenAckBuiltFromSpecification()
+    {
+        final ByteBuffer frame = header(32, 4, 0).putLong(-5L).putInt(1 << 20).putInt(8).putLong(0x1_0000_0001L);
+
+        final OpenAckFlyweight ack = decode(frame, new OpenAckFlyweight());
+
+        assertEquals(-5L, ack.transferId());
+        assertEquals(1 << 20, ack.chunkLength());
+        assertEquals(8, ack.streams());
+        assertEquals(0x1_0000_0001L, ack.windowBytes());
     }
 
     @Test
@@ -182,10 +252,53 @@ class WireFormatTest
         assertEncoded(header(24, 13, 0).putLong(5L).putLong(6L), PingFlyweight.encode(HEAP, FrameType.PONG, 5L, 6L));
     }
 
+    @Test
+    void shouldEncodeChunkAckAsSpecified()
+    {
+        final ByteBuffer expected = header(24, 14, 0).putInt(12).putInt(4096).putLong(3L << 20);
+
+        assertEncoded(expected, ChunkAckFlyweight.encode(HEAP, 12, 3L << 20, 4096));
+    }
+
+    @Test
+    void shouldDecodeChunkAckBuiltFromSpecification()
+    {
+        final ByteBuffer frame = header(24, 14, 0).putInt(0x01020304).putInt(0x00050607).putLong(0x08090A0B0C0D0E0FL);
+
+        final ChunkAckFlyweight ack = decode(frame, new ChunkAckFlyweight());
+
+        assertEquals(0x01020304, ack.fileId());
+        assertEquals(0x00050607, ack.rawLength());
+        assertEquals(0x08090A0B0C0D0E0FL, ack.fileOffset());
+    }
+
     private static ByteBuffer header(final int length, final int type, final int flags)
     {
         // ByteBuffer is big-endian by default, as is the wire.
         return ByteBuffer.allocate(length).putInt(length).put((byte)1).put((byte)type).putShort((short)flags);
+    }
+
+    /**
+     * Pass a frame built from the specification through {@link FrameDecoder} (all checks) and read it.
+     */
+    private static <F extends Flyweight> F decode(final ByteBuffer frame, final F flyweight)
+    {
+        assertEquals(frame.capacity(), frame.position(), "frame fully specified");
+        final EmbeddedChannel channel = Frames.channel(ProtocolVersion.HANDSHAKE_FRAME_LENGTH);
+        assertTrue(channel.writeInbound(Unpooled.wrappedBuffer(frame.array())));
+        final ByteBuf decoded = channel.readInbound();
+        try
+        {
+            assertFalse(channel.finish(), "exactly one frame");
+            assertEquals(frame.capacity(), decoded.readableBytes());
+            Frames.checkFrame(decoded);
+        }
+        finally
+        {
+            decoded.release();
+        }
+        flyweight.wrap(Unpooled.wrappedBuffer(frame.array()), 0);
+        return flyweight;
     }
 
     private static void assertEncoded(final ByteBuffer expected, final ByteBuf actual)

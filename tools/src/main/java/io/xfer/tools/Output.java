@@ -65,11 +65,13 @@ final class Output implements TransferListener
         }
     }
 
-    void summary(final String operation, final String endpoint, final TransferReport report, final int exitCode)
+    void summary(
+        final String operation, final String endpoint, final TransferReport report, final int exitCode,
+        final long heapAllocatedBytes)
     {
         if (json)
         {
-            out.println(summaryJson(operation, endpoint, report, exitCode));
+            out.println(summaryJson(operation, endpoint, report, exitCode, heapAllocatedBytes));
             return;
         }
         if (quiet)
@@ -80,11 +82,27 @@ final class Output implements TransferListener
             "%s %s: %d committed, %d skipped, %d refused, %d failed, %d vanished; %s in %.2f s (%s/s)",
             operation, endpoint, report.committed(), report.skipped(), report.refused(), report.failed(),
             report.vanished(), bytes(report.bytes()), report.durationNs() / 1e9, bytes((long)report.bytesPerSecond())));
+        if (verbose)
+        {
+            out.println(String.format(Locale.ROOT, "  on the wire %s, re-sent %s", bytes(report.wireBytes()),
+                bytes(report.resentBytes())));
+            report.latency().forEach((metric, summary) -> out.println("  " + metric.key() + ": " + summary));
+        }
     }
 
     static String summaryJson(
-        final String operation, final String endpoint, final TransferReport report, final int exitCode)
+        final String operation, final String endpoint, final TransferReport report, final int exitCode,
+        final long heapAllocatedBytes)
     {
+        final Json latency = new Json();
+        report.latency().forEach((metric, summary) -> latency.raw(metric.key() + "_us", new Json()
+            .field("count", summary.count())
+            .field("p50", summary.p50Us())
+            .field("p90", summary.p90Us())
+            .field("p99", summary.p99Us())
+            .field("p999", summary.p999Us())
+            .field("max", summary.maxUs())
+            .toString()));
         return new Json()
             .field("event", "summary")
             .field("operation", operation)
@@ -95,8 +113,12 @@ final class Output implements TransferListener
             .field("failed", report.failed())
             .field("vanished", report.vanished())
             .field("bytes", report.bytes())
+            .field("wire_bytes", report.wireBytes())
+            .field("resent_bytes", report.resentBytes())
             .field("seconds", report.durationNs() / 1e9)
             .field("bytes_per_second", report.bytesPerSecond())
+            .field("heap_allocated_bytes", heapAllocatedBytes)
+            .raw("latency", latency.toString())
             .field("exit_code", exitCode)
             .toString();
     }

@@ -7,6 +7,7 @@ import io.xfer.agent.client.PingReport;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.config.ConfigurationException;
 import io.xfer.agent.config.Units;
+import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.net.Version;
@@ -180,6 +181,29 @@ public final class XferCli implements Callable<Integer>
             description = "Chunk size to ask for; the agent may grant less (default: ${DEFAULT-VALUE}).")
         String chunkSize;
 
+        @Option(names = "--streams", paramLabel = "N", defaultValue = "4",
+            description = "Parallel TLS connections to the agent's port (default: ${DEFAULT-VALUE}).")
+        int streams;
+
+        @Option(names = "--compress", paramLabel = "MODE", defaultValue = "auto",
+            description = "LZ4 per chunk: auto (compress what shrinks, back off on what does not), lz4 (try every " +
+                "chunk), none (default: ${DEFAULT-VALUE}).")
+        String compress;
+
+        @Option(names = "--window", paramLabel = "SIZE", defaultValue = "16m",
+            description = "Unacknowledged bytes per stream when sending; size it for the bandwidth-delay " +
+                "product divided by --streams (default: ${DEFAULT-VALUE}).")
+        String window;
+
+        @Option(names = "--socket-buffer", paramLabel = "SIZE", defaultValue = "0",
+            description = "SO_SNDBUF/SO_RCVBUF per connection; 0 leaves them to the kernel (default: " +
+                "${DEFAULT-VALUE}).")
+        String socketBuffer;
+
+        @Option(names = "--histogram-dir", paramLabel = "DIR",
+            description = "Write HdrHistogram .hgrm and .hlog files of the latencies measured into DIR.")
+        Path histogramDir;
+
         abstract String operation();
 
         abstract String endpointText();
@@ -195,18 +219,37 @@ public final class XferCli implements Callable<Integer>
             {
                 options = connection.clientOptions()
                     .overwrite(overwrite)
-                    .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)));
+                    .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))
+                    .streams(streams)
+                    .compression(Compression.parse(compress))
+                    .windowBytes(Math.max(1, Units.parseSize("--window", window)))
+                    .socketBufferBytes((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--socket-buffer",
+                        socketBuffer)));
             }
-            catch (final ConfigurationException ex)
+            catch (final ConfigurationException | IllegalArgumentException ex)
             {
                 output.error(ex.getMessage(), "USAGE", ExitCode.USAGE);
                 return ExitCode.USAGE;
             }
             try (XferClient client = new XferClient(options))
             {
+                final HeapAllocation heap = HeapAllocation.start();
                 final TransferReport report = transfer(client, output);
+                final long heapBytes = heap.allocatedBytes();
                 final int exitCode = ExitCodes.of(report);
-                output.summary(operation(), endpointText(), report, exitCode);
+                if (histogramDir != null)
+                {
+                    try
+                    {
+                        report.writeHistograms(histogramDir, operation() + "-");
+                    }
+                    catch (final IOException ex)
+                    {
+                        output.error("cannot write histograms to " + histogramDir + ": " + ex.getMessage(), "IO",
+                            ExitCode.IO);
+                    }
+                }
+                output.summary(operation(), endpointText(), report, exitCode, heapBytes);
                 return exitCode;
             }
             catch (final IllegalArgumentException ex)

@@ -119,6 +119,7 @@ class AgentProcessEndToEndTest
     {
         final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         final ProcessBuilder builder = new ProcessBuilder(java, "-Xmx256m", "-XX:MaxDirectMemorySize=256m",
+            "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
             "-cp", System.getProperty("java.class.path"), "io.xfer.agent.XferAgent", "--config", config.toString())
             .redirectErrorStream(true)
             .redirectOutput(work.resolve("agent.log").toFile());

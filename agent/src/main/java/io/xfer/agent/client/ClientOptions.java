@@ -1,6 +1,7 @@
 package io.xfer.agent.client;
 
 import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.engine.Compression;
 
 import java.nio.file.Path;
 
@@ -11,6 +12,7 @@ public final class ClientOptions
 {
     public static final long CONNECT_TIMEOUT_NS_DEFAULT = 10_000_000_000L;
     public static final long IDLE_TIMEOUT_NS_DEFAULT = AgentConfig.IDLE_TIMEOUT_NS_DEFAULT;
+    public static final int STREAMS_DEFAULT = 4;
 
     private Path certificate;
     private Path privateKey;
@@ -20,6 +22,12 @@ public final class ClientOptions
     private int chunkLength = (int)AgentConfig.CHUNK_LENGTH_DEFAULT;
     private boolean overwrite;
     private AgentConfig.Transport transport = AgentConfig.Transport.AUTO;
+    private int streams = STREAMS_DEFAULT;
+    private Compression compression = Compression.AUTO;
+    private long windowBytes = AgentConfig.STREAM_WINDOW_BYTES_DEFAULT;
+    private long sendBudgetBytes = AgentConfig.SEND_BUDGET_BYTES_DEFAULT;
+    private long receiveQueueBytes = AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT;
+    private int socketBufferBytes;
 
     /** @return {@code $XFER_HOME} if set, else {@code ~/.xfer}. */
     public static Path defaultDir()
@@ -102,6 +110,81 @@ public final class ClientOptions
     public ClientOptions overwrite(final boolean overwrite)
     {
         this.overwrite = overwrite;
+        return this;
+    }
+
+    /** Parallel connections to ask for (the agent may grant fewer). */
+    public int streams()
+    {
+        return streams;
+    }
+
+    public ClientOptions streams(final int streams)
+    {
+        if (streams < 1 || streams > 255)
+        {
+            throw new IllegalArgumentException("--streams must be between 1 and 255, was " + streams);
+        }
+        this.streams = streams;
+        return this;
+    }
+
+    public Compression compression()
+    {
+        return compression;
+    }
+
+    public ClientOptions compression(final Compression compression)
+    {
+        this.compression = compression;
+        return this;
+    }
+
+    /** Unacknowledged bytes per stream when this side sends. */
+    public long windowBytes()
+    {
+        return windowBytes;
+    }
+
+    public ClientOptions windowBytes(final long windowBytes)
+    {
+        this.windowBytes = windowBytes;
+        return this;
+    }
+
+    /** Payload bytes read ahead of the network when this side sends. */
+    public long sendBudgetBytes()
+    {
+        return sendBudgetBytes;
+    }
+
+    public ClientOptions sendBudgetBytes(final long sendBudgetBytes)
+    {
+        this.sendBudgetBytes = sendBudgetBytes;
+        return this;
+    }
+
+    /** Bytes queued between the network and the disk when this side receives. */
+    public long receiveQueueBytes()
+    {
+        return receiveQueueBytes;
+    }
+
+    public ClientOptions receiveQueueBytes(final long receiveQueueBytes)
+    {
+        this.receiveQueueBytes = receiveQueueBytes;
+        return this;
+    }
+
+    /** SO_SNDBUF/SO_RCVBUF for each connection; 0 leaves them to the kernel. */
+    public int socketBufferBytes()
+    {
+        return socketBufferBytes;
+    }
+
+    public ClientOptions socketBufferBytes(final int socketBufferBytes)
+    {
+        this.socketBufferBytes = socketBufferBytes;
         return this;
     }
 

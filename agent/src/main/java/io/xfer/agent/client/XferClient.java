@@ -5,6 +5,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -17,6 +18,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
 import io.xfer.agent.engine.Receiver;
@@ -31,6 +33,7 @@ import io.xfer.agent.net.Transports;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.SourceWalker;
 import io.xfer.agent.tls.TlsContexts;
+import io.xfer.protocol.Capabilities;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
 import io.xfer.protocol.FrameDecoder;
@@ -48,7 +51,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.logging.Logger;
 import javax.net.ssl.SSLException;
 
 /**
@@ -59,6 +68,10 @@ import javax.net.ssl.SSLException;
 public final class XferClient implements AutoCloseable
 {
     private static final AttributeKey<FrameConnection> CONNECTION = AttributeKey.valueOf("xfer.connection");
+    private static final Logger LOG = Logger.getLogger(XferClient.class.getName());
+
+    /** What this client implements of the optional capabilities. */
+    static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS;
 
     private final ClientOptions options;
     private final Transports transports;
@@ -102,11 +115,15 @@ public final class XferClient implements AutoCloseable
         final Session session = connect(endpoint);
         try
         {
-            final int chunkLength = session.open(OpenFlyweight.DIRECTION_PUSH, endpoint);
+            session.open(OpenFlyweight.DIRECTION_PUSH, endpoint);
             final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
                 stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
-            return new Sender(session.connection, walker, stats, chunkLength, options.idleTimeoutNs()).run();
+            final Sender sender = new Sender(session.connection, walker, stats, session.chunkLength,
+                Math.min(session.windowBytes, options.windowBytes()), options.sendBudgetBytes(),
+                session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs());
+            session.joinDataConnections(endpoint, sender::addStream);
+            return sender.run();
         }
         finally
         {
@@ -137,9 +154,11 @@ public final class XferClient implements AutoCloseable
         final Session session = connect(endpoint);
         try
         {
-            final int chunkLength = session.open(OpenFlyweight.DIRECTION_PULL, endpoint);
-            return new Receiver(session.connection, root, "", options.overwrite(), session.transferId, stats,
-                chunkLength, options.idleTimeoutNs()).run();
+            session.open(OpenFlyweight.DIRECTION_PULL, endpoint);
+            final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
+                session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs());
+            session.joinDataConnections(endpoint, receiver::addStream);
+            return receiver.run();
         }
         finally
         {
@@ -194,42 +213,13 @@ public final class XferClient implements AutoCloseable
 
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
-        final Bootstrap bootstrap = new Bootstrap()
-            .group(group)
-            .channel(transports.clientChannel())
-            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)TimeUnit.NANOSECONDS.toMillis(options.connectTimeoutNs()))
-            .option(ChannelOption.TCP_NODELAY, true)
-            // pooled arenas serve the 1 MiB chunk buffers and frame cumulations; the adaptive default falls back
-            // to unpooled, zeroed allocations at that size (measured: 7% of receiver CPU)
-            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
-                (int)(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT / 2), (int)AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT))
-            .handler(new ChannelInitializer<SocketChannel>()
-            {
-                @Override
-                protected void initChannel(final SocketChannel channel)
-                {
-                    final FrameConnection connection =
-                        new FrameConnection(channel, AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT);
-                    channel.attr(CONNECTION).set(connection);
-                    channel.pipeline()
-                        .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
-                        .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
-                        .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
-                        .addLast("session", connection);
-                }
-            });
-
-        final ChannelFuture connectFuture = bootstrap.connect(endpoint.host(), endpoint.port());
-        if (!connectFuture.await(options.connectTimeoutNs() + 1_000_000_000L, TimeUnit.NANOSECONDS) ||
-            !connectFuture.isSuccess())
+        final Inbox inbox = new Inbox(options.receiveQueueBytes());
+        final Channel channel = openChannel(endpoint, ch ->
         {
-            connectFuture.channel().close();
-            final Throwable cause = connectFuture.cause();
-            throw TransferException.connectionLost("cannot connect to " + endpoint.host() + ":" + endpoint.port() +
-                ": " + (cause == null ? "timed out" : cause.getMessage()), cause);
-        }
-        final Channel channel = connectFuture.channel();
+            final FrameConnection connection = new FrameConnection(ch, inbox, true);
+            ch.attr(CONNECTION).set(connection);
+            return connection;
+        });
         final Future<Channel> handshake = channel.pipeline().get(SslHandler.class).handshakeFuture();
         if (!handshake.await(options.connectTimeoutNs(), TimeUnit.NANOSECONDS) || !handshake.isSuccess())
         {
@@ -254,6 +244,52 @@ public final class XferClient implements AutoCloseable
         return session;
     }
 
+    /**
+     * Connect with TLS; the session handler comes from {@code sessionHandler}.
+     */
+    private Channel openChannel(final Endpoint endpoint, final Function<SocketChannel, ChannelHandler> sessionHandler)
+        throws InterruptedException
+    {
+        final Bootstrap bootstrap = new Bootstrap()
+            .group(group)
+            .channel(transports.clientChannel())
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)TimeUnit.NANOSECONDS.toMillis(options.connectTimeoutNs()))
+            .option(ChannelOption.TCP_NODELAY, true)
+            // pooled arenas serve the 1 MiB chunk buffers and frame cumulations; the adaptive default falls back
+            // to unpooled, zeroed allocations at that size (measured: 7% of receiver CPU)
+            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
+                (int)(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT / 2), (int)AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT))
+            .handler(new ChannelInitializer<SocketChannel>()
+            {
+                @Override
+                protected void initChannel(final SocketChannel channel)
+                {
+                    if (options.socketBufferBytes() > 0)
+                    {
+                        channel.config().setSendBufferSize(options.socketBufferBytes());
+                        channel.config().setReceiveBufferSize(options.socketBufferBytes());
+                    }
+                    channel.pipeline()
+                        .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
+                        .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
+                        .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
+                        .addLast("session", sessionHandler.apply(channel));
+                }
+            });
+
+        final ChannelFuture connectFuture = bootstrap.connect(endpoint.host(), endpoint.port());
+        if (!connectFuture.await(options.connectTimeoutNs() + 1_000_000_000L, TimeUnit.NANOSECONDS) ||
+            !connectFuture.isSuccess())
+        {
+            connectFuture.channel().close();
+            final Throwable cause = connectFuture.cause();
+            throw TransferException.connectionLost("cannot connect to " + endpoint.host() + ":" + endpoint.port() +
+                ": " + (cause == null ? "timed out" : cause.getMessage()), cause);
+        }
+        return connectFuture.channel();
+    }
+
     @Override
     public void close()
     {
@@ -266,9 +302,17 @@ public final class XferClient implements AutoCloseable
         final Channel channel;
         final FrameConnection connection;
         final ErrorFlyweight error = new ErrorFlyweight();
+        final List<Channel> dataChannels = new ArrayList<>();
         String software;
         int version;
+        long capabilities;
+        long sessionIdHigh;
+        long sessionIdLow;
         long transferId;
+        int chunkLength;
+        int streams;
+        long windowBytes;
+        boolean lz4;
 
         Session(final Channel channel, final FrameConnection connection)
         {
@@ -278,7 +322,7 @@ public final class XferClient implements AutoCloseable
 
         void hello() throws InterruptedException
         {
-            connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, 0, 0, 0,
+            connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, CAPABILITIES, 0, 0,
                 ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
             final ByteBuf frame;
             try
@@ -303,6 +347,10 @@ public final class XferClient implements AutoCloseable
                 welcome.wrap(frame, frame.readerIndex());
                 software = welcome.software();
                 version = welcome.protocolVersion();
+                capabilities = welcome.capabilities() & CAPABILITIES;
+                lz4 = Capabilities.has(capabilities, Capabilities.LZ4);
+                sessionIdHigh = welcome.sessionIdHigh();
+                sessionIdLow = welcome.sessionIdLow();
                 final int maxFrameLength = Math.min(welcome.maxFrameLength(), ProtocolVersion.MAX_FRAME_LENGTH);
                 final FrameDecoder decoder = channel.pipeline().get(FrameDecoder.class);
                 channel.eventLoop().execute(() -> decoder.maxFrameLength(maxFrameLength));
@@ -313,7 +361,7 @@ public final class XferClient implements AutoCloseable
             }
         }
 
-        int open(final int direction, final Endpoint endpoint) throws InterruptedException
+        void open(final int direction, final Endpoint endpoint) throws InterruptedException
         {
             if (endpoint.module().isEmpty())
             {
@@ -326,24 +374,82 @@ public final class XferClient implements AutoCloseable
                 openOptions |= OpenFlyweight.OPTION_CONTENTS;
                 path = path.substring(0, path.length() - 1);
             }
-            connection.send(OpenFlyweight.encode(channel.alloc(), direction, openOptions, options.chunkLength(),
-                endpoint.module(), path));
+            if (options.compression() == Compression.AUTO)
+            {
+                openOptions |= OpenFlyweight.OPTION_COMPRESS_AUTO;
+            }
+            else if (options.compression() == Compression.LZ4)
+            {
+                openOptions |= OpenFlyweight.OPTION_COMPRESS_ALWAYS;
+            }
+            final int wantedStreams = Capabilities.has(capabilities, Capabilities.PARALLEL_STREAMS) ?
+                options.streams() : 1;
+            connection.send(OpenFlyweight.encode(channel.alloc(), direction, wantedStreams, openOptions,
+                options.chunkLength(), endpoint.module(), path));
             final ByteBuf frame = expect(FrameType.OPEN_ACK);
             try
             {
                 final OpenAckFlyweight ack = new OpenAckFlyweight();
                 ack.wrap(frame, frame.readerIndex());
                 transferId = ack.transferId();
-                final int chunkLength = ack.chunkLength();
+                chunkLength = ack.chunkLength();
+                streams = ack.streams();
+                windowBytes = ack.windowBytes();
                 if (chunkLength < AgentConfig.CHUNK_LENGTH_MIN || chunkLength > AgentConfig.CHUNK_LENGTH_MAX)
                 {
                     throw new TransferException(ErrorCode.PROTOCOL_ERROR, "agent granted chunk length " + chunkLength);
                 }
-                return chunkLength;
+                if (streams > wantedStreams)
+                {
+                    throw new TransferException(ErrorCode.PROTOCOL_ERROR, "agent granted " + streams +
+                        " streams, " + wantedStreams + " were asked for");
+                }
             }
             finally
             {
                 frame.release();
+            }
+        }
+
+        /**
+         * Open the granted data connections in parallel and attach each to the running role as it joins. A data
+         * connection that fails only costs its stream: the transfer goes on with the others.
+         */
+        void joinDataConnections(final Endpoint endpoint, final Consumer<FrameConnection> attach)
+            throws InterruptedException
+        {
+            final List<CompletableFuture<FrameConnection>> joins = new ArrayList<>();
+            for (int i = 1; i < streams; i++)
+            {
+                final DataJoinHandler[] handler = new DataJoinHandler[1];
+                try
+                {
+                    final Channel dataChannel = openChannel(endpoint, ch ->
+                    {
+                        handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, CAPABILITIES,
+                            connection.inbox(), attach);
+                        return handler[0];
+                    });
+                    dataChannels.add(dataChannel);
+                    joins.add(handler[0].joined());
+                }
+                catch (final TransferException ex)
+                {
+                    LOG.warning(() -> "data connection " + dataChannels.size() + " not opened: " + ex.getMessage());
+                }
+            }
+            final long deadlineNs = System.nanoTime() + options.connectTimeoutNs();
+            for (final CompletableFuture<FrameConnection> join : joins)
+            {
+                try
+                {
+                    join.get(Math.max(1, deadlineNs - System.nanoTime()), TimeUnit.NANOSECONDS);
+                }
+                catch (final ExecutionException | TimeoutException ex)
+                {
+                    LOG.warning(() -> "a data connection did not join, going on with fewer streams: " +
+                        (ex.getCause() != null ? ex.getCause().getMessage() : "timed out"));
+                }
             }
         }
 
@@ -369,7 +475,7 @@ public final class XferClient implements AutoCloseable
                 throw TransferException.connectionLost("agent closed the connection" +
                     (cause == null ? "" : ": " + cause.getMessage()), cause);
             }
-            final ByteBuf frame = (ByteBuf)message;
+            final ByteBuf frame = ((Inbox.Inbound)message).frame();
             final int actual = FrameDecoder.type(frame);
             if (actual == type)
             {
@@ -394,6 +500,10 @@ public final class XferClient implements AutoCloseable
 
         void close()
         {
+            for (final Channel dataChannel : dataChannels)
+            {
+                dataChannel.close();
+            }
             if (connection != null)
             {
                 connection.dispose();

@@ -40,6 +40,10 @@ public final class AgentConfig
     public static final long WRITE_BUFFER_HIGH_BYTES_DEFAULT = 8L << 20;
     public static final long RECEIVE_QUEUE_BYTES_DEFAULT = 32L << 20;
     public static final int IO_THREADS_DEFAULT = 0;
+    public static final int MAX_STREAMS_DEFAULT = 16;
+    public static final long STREAM_WINDOW_BYTES_DEFAULT = 16L << 20;
+    public static final long SEND_BUDGET_BYTES_DEFAULT = 64L << 20;
+    public static final long SOCKET_BUFFER_BYTES_DEFAULT = 0;
 
     /** The identity of a client that presented no certificate, when {@code client_auth = optional}. */
     public static final String ANONYMOUS = "anonymous";
@@ -74,6 +78,10 @@ public final class AgentConfig
     private long idleTimeoutNs = IDLE_TIMEOUT_NS_DEFAULT;
     private long writeBufferHighBytes = WRITE_BUFFER_HIGH_BYTES_DEFAULT;
     private long receiveQueueBytes = RECEIVE_QUEUE_BYTES_DEFAULT;
+    private int maxStreams = MAX_STREAMS_DEFAULT;
+    private long streamWindowBytes = STREAM_WINDOW_BYTES_DEFAULT;
+    private long sendBudgetBytes = SEND_BUDGET_BYTES_DEFAULT;
+    private long socketBufferBytes = SOCKET_BUFFER_BYTES_DEFAULT;
     private final Map<String, ModuleConfig> modules = new LinkedHashMap<>();
     private InetSocketAddress listenAddress;
 
@@ -226,6 +234,53 @@ public final class AgentConfig
         return this;
     }
 
+    public int maxStreams()
+    {
+        return maxStreams;
+    }
+
+    public AgentConfig maxStreams(final int maxStreams)
+    {
+        this.maxStreams = maxStreams;
+        return this;
+    }
+
+    /** Unacknowledged payload bytes a sender may have outstanding on one stream (granted in OPEN_ACK). */
+    public long streamWindowBytes()
+    {
+        return streamWindowBytes;
+    }
+
+    public AgentConfig streamWindowBytes(final long streamWindowBytes)
+    {
+        this.streamWindowBytes = streamWindowBytes;
+        return this;
+    }
+
+    /** Payload bytes a sending transfer may hold read but not yet written to its sockets. */
+    public long sendBudgetBytes()
+    {
+        return sendBudgetBytes;
+    }
+
+    public AgentConfig sendBudgetBytes(final long sendBudgetBytes)
+    {
+        this.sendBudgetBytes = sendBudgetBytes;
+        return this;
+    }
+
+    /** SO_SNDBUF and SO_RCVBUF of each connection; 0 leaves them to the kernel's autotuning. */
+    public int socketBufferBytes()
+    {
+        return (int)socketBufferBytes;
+    }
+
+    public AgentConfig socketBufferBytes(final long socketBufferBytes)
+    {
+        this.socketBufferBytes = socketBufferBytes;
+        return this;
+    }
+
     public Map<String, ModuleConfig> modules()
     {
         return Collections.unmodifiableMap(modules);
@@ -281,6 +336,25 @@ public final class AgentConfig
         {
             throw new ConfigurationException("receive_queue: must hold at least two chunks (" + 2 * chunkLength +
                 " bytes), was " + receiveQueueBytes);
+        }
+        if (maxStreams < 1 || maxStreams > 255)
+        {
+            throw new ConfigurationException("max_streams: must be between 1 and 255, was " + maxStreams);
+        }
+        if (streamWindowBytes < chunkLength)
+        {
+            throw new ConfigurationException("stream_window: must hold at least one chunk (" + chunkLength +
+                " bytes), was " + streamWindowBytes);
+        }
+        if (sendBudgetBytes < 2 * chunkLength)
+        {
+            throw new ConfigurationException("send_budget: must hold at least two chunks (" + 2 * chunkLength +
+                " bytes), was " + sendBudgetBytes);
+        }
+        if (socketBufferBytes < 0 || socketBufferBytes > Integer.MAX_VALUE)
+        {
+            throw new ConfigurationException("socket_buffer: must be between 0 (kernel default) and 2g, was " +
+                socketBufferBytes);
         }
         if (handshakeTimeoutNs <= 0 || idleTimeoutNs <= 0)
         {
@@ -474,6 +548,10 @@ public final class AgentConfig
             case "idle_timeout": config.idleTimeoutNs(Units.parseDurationNs(key, value)); break;
             case "write_buffer": config.writeBufferHighBytes(Units.parseSize(key, value)); break;
             case "receive_queue": config.receiveQueueBytes(Units.parseSize(key, value)); break;
+            case "max_streams": config.maxStreams((int)parseLong(key, value)); break;
+            case "stream_window": config.streamWindowBytes(Units.parseSize(key, value)); break;
+            case "send_budget": config.sendBudgetBytes(Units.parseSize(key, value)); break;
+            case "socket_buffer": config.socketBufferBytes(Units.parseSize(key, value)); break;
             default: throw new ConfigurationException("unknown setting '" + key + "' in [agent]");
         }
     }

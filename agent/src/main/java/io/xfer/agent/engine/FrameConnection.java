@@ -3,11 +3,12 @@ package io.xfer.agent.engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.util.ReferenceCountUtil;
+import io.xfer.protocol.ChunkAckFlyweight;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
 import io.xfer.protocol.FrameDecoder;
@@ -20,34 +21,53 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The "session" handler of a connection whose frames a role thread consumes: queues frames in an {@link Inbox},
- * answers PING on the event loop, turns protocol violations into an ERROR frame and a close, and lets the role
- * thread wait for writability (backpressure from the socket).
+ * The "session" handler of a connection that belongs to a running transfer (its control connection or one of its
+ * data connections): queues frames in the transfer's {@link Inbox}, answers PING on the event loop, hands
+ * CHUNK_ACK to the sending stream on the event loop, turns protocol violations into an ERROR frame and a close, and
+ * lets the role thread wait for writability (backpressure from the socket).
  */
 public final class FrameConnection extends ChannelInboundHandlerAdapter
 {
-    private static final Logger LOG = Logger.getLogger(FrameConnection.class.getName());
+    /** Receives this connection's CHUNK_ACK frames and its close, on its event loop. */
+    public interface StreamListener
+    {
+        void onChunkAck(ChunkAckFlyweight ack);
 
-    private final Channel channel;
-    private final Inbox inbox;
-    private final Object writability = new Object();
-    private final PingFlyweight ping = new PingFlyweight();
-    private final ErrorFlyweight error = new ErrorFlyweight();
-    private volatile Throwable failure;
-    private volatile boolean inactive;
-    private long unflushedBytes;
-    private volatile boolean closing;
+        void onWritable();
 
-    /** How long a connection failed by this side keeps draining input before it closes. */
-    static final long LINGER_MS = 2000;
+        void onClosed();
+    }
 
     /** Pending bytes of small frames that force a flush. */
     static final int FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
-    public FrameConnection(final Channel channel, final long inboxHighBytes)
+    /** How long a connection failed by this side keeps draining input before it closes. */
+    static final long LINGER_MS = 2000;
+
+    private static final Logger LOG = Logger.getLogger(FrameConnection.class.getName());
+
+    private final Channel channel;
+    private final boolean control;
+    private final Object writability = new Object();
+    private final PingFlyweight ping = new PingFlyweight();
+    private final ErrorFlyweight error = new ErrorFlyweight();
+    private final ChunkAckFlyweight chunkAck = new ChunkAckFlyweight();
+    private volatile Inbox inbox;
+    private volatile StreamListener streamListener;
+    private volatile Throwable failure;
+    private volatile boolean inactive;
+    private volatile boolean closing;
+    private long unflushedBytes;
+
+    /**
+     * @param inbox   where frames go; may be set later with {@link #inbox(Inbox)} (before the first frame).
+     * @param control whether this is the transfer's control connection (its loss ends the transfer).
+     */
+    public FrameConnection(final Channel channel, final Inbox inbox, final boolean control)
     {
         this.channel = channel;
-        this.inbox = new Inbox(channel, inboxHighBytes);
+        this.inbox = inbox;
+        this.control = control;
     }
 
     public Channel channel()
@@ -55,9 +75,28 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         return channel;
     }
 
+    public boolean isControl()
+    {
+        return control;
+    }
+
     public Inbox inbox()
     {
         return inbox;
+    }
+
+    public void inbox(final Inbox inbox)
+    {
+        this.inbox = inbox;
+    }
+
+    public void streamListener(final StreamListener listener)
+    {
+        this.streamListener = listener;
+        if (inactive)
+        {
+            channel.eventLoop().execute(listener::onClosed);
+        }
     }
 
     @Override
@@ -92,7 +131,21 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
             frame.release();
             return;
         }
-        inbox.offer(frame);
+        final StreamListener listener = streamListener;
+        if (type == FrameType.CHUNK_ACK && listener != null)
+        {
+            chunkAck.wrap(frame, frame.readerIndex());
+            try
+            {
+                listener.onChunkAck(chunkAck);
+            }
+            finally
+            {
+                frame.release();
+            }
+            return;
+        }
+        inbox.offer(this, frame);
     }
 
     @Override
@@ -102,6 +155,11 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         {
             writability.notifyAll();
         }
+        final StreamListener listener = streamListener;
+        if (listener != null && channel.isWritable())
+        {
+            listener.onWritable();
+        }
         ctx.fireChannelWritabilityChanged();
     }
 
@@ -109,7 +167,16 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     public void channelInactive(final ChannelHandlerContext ctx)
     {
         inactive = true;
-        inbox.close(failure);
+        final StreamListener listener = streamListener;
+        if (listener != null)
+        {
+            listener.onClosed();
+        }
+        final Inbox current = inbox;
+        if (current != null)
+        {
+            current.close(this, failure);
+        }
         synchronized (writability)
         {
             writability.notifyAll();
@@ -153,9 +220,14 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         return failure;
     }
 
+    public boolean isActive()
+    {
+        return !inactive && channel.isActive();
+    }
+
     /**
      * Write a frame without flushing; a flush follows when enough is pending or the role is about to wait
-     * ({@link #flush()}), so a burst of small frames shares TLS records and system calls. Role thread only.
+     * ({@link #flush()}), so a burst of small frames shares TLS records and system calls. One thread at a time.
      */
     public void send(final ByteBuf frame)
     {
@@ -168,24 +240,24 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     }
 
     /**
-     * Write a DATA header and its payload back to back, flushing as {@link #send(ByteBuf)} does. Role thread only.
+     * Write a DATA header and its payload back to back and flush; for the stream's event loop.
+     *
+     * @return the payload's write future.
      */
-    public void send(final ByteBuf header, final ByteBuf payload)
+    public ChannelFuture sendData(final ByteBuf header, final ByteBuf payload)
     {
-        unflushedBytes += header.readableBytes() + payload.readableBytes();
-        channel.write(header).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-        channel.write(payload).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-        if (unflushedBytes >= FLUSH_THRESHOLD_BYTES)
-        {
-            flush();
-        }
+        channel.write(header, channel.voidPromise());
+        return channel.writeAndFlush(payload);
     }
 
-    /** Flush what {@link #send(ByteBuf)} left pending. */
+    /** Flush what {@link #send(ByteBuf)} left pending, if anything. */
     public void flush()
     {
-        unflushedBytes = 0;
-        channel.flush();
+        if (unflushedBytes > 0)
+        {
+            unflushedBytes = 0;
+            channel.flush();
+        }
     }
 
     /**
@@ -215,6 +287,16 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
                 TimeUnit.MILLISECONDS));
     }
 
+    /** Release whatever is still queued in the inbox; later frames are released on arrival. */
+    public void dispose()
+    {
+        final Inbox current = inbox;
+        if (current != null)
+        {
+            current.drain();
+        }
+    }
+
     /**
      * Block the calling (role) thread until the channel accepts more writes.
      *
@@ -226,6 +308,7 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         {
             return;
         }
+        flush();
         final long deadlineNs = System.nanoTime() + timeoutNs;
         synchronized (writability)
         {
@@ -252,16 +335,5 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
                 writability.wait(Math.max(1, Math.min(100, remainingNs / 1_000_000)));
             }
         }
-    }
-
-    /** Release whatever is still queued. */
-    public void dispose()
-    {
-        inbox.drain();
-    }
-
-    static void release(final Object message)
-    {
-        ReferenceCountUtil.release(message);
     }
 }

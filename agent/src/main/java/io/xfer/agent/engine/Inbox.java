@@ -3,38 +3,49 @@ package io.xfer.agent.engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
+import io.xfer.protocol.ErrorCode;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Hands frames from a connection's event loop to the thread of the transfer role that consumes them, so the event
- * loop never touches the disk. Bounded in bytes: above the high mark the channel stops reading (TCP backpressure
- * reaches the peer), below half of it reading resumes.
+ * Hands frames from the event loops of a transfer's connections to the one thread that runs its role, so event
+ * loops never touch the disk. An Agrona many-to-one queue of references: payload stays in the pooled direct buffers
+ * the frames arrived in, nothing is copied. Bounded in bytes: above the high mark the connection that offered stops
+ * reading (TCP backpressure reaches the peer); below half of it every paused connection reads again.
  */
 public final class Inbox
 {
-    /** Delivered once after the connection closed; carries the cause when it failed. */
-    public record Closed(Throwable cause)
+    /** A frame and the connection it came from. */
+    public record Inbound(FrameConnection source, ByteBuf frame)
     {
     }
 
-    private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    /** A connection closed; carries the cause when it failed. */
+    public record Closed(FrameConnection source, Throwable cause)
+    {
+    }
+
+    private static final int CAPACITY = 1 << 18;
+    private static final int COUNT_HIGH_MARK = CAPACITY / 4;
+
+    private final ManyToOneConcurrentArrayQueue<Object> queue = new ManyToOneConcurrentArrayQueue<>(CAPACITY);
     private final AtomicLong queuedBytes = new AtomicLong();
+    private final Set<Channel> paused = ConcurrentHashMap.newKeySet();
     private final long highBytes;
-    private final Channel channel;
-    private volatile boolean readingPaused;
+    private volatile Thread consumer;
     private volatile boolean closed;
 
-    public Inbox(final Channel channel, final long highBytes)
+    public Inbox(final long highBytes)
     {
-        this.channel = channel;
         this.highBytes = highBytes;
     }
 
-    /** Called on the event loop. Takes ownership of the frame. */
-    public void offer(final ByteBuf frame)
+    /** Called on an event loop. Takes ownership of the frame. */
+    public void offer(final FrameConnection source, final ByteBuf frame)
     {
         if (closed)
         {
@@ -42,49 +53,104 @@ public final class Inbox
             return;
         }
         final long queued = queuedBytes.addAndGet(frame.readableBytes());
-        queue.add(frame);
-        if (queued > highBytes && !readingPaused)
+        if (!queue.offer(new Inbound(source, frame)))
         {
-            readingPaused = true;
-            channel.config().setAutoRead(false);
+            queuedBytes.addAndGet(-frame.readableBytes());
+            frame.release();
+            source.sendErrorAndClose(ErrorCode.LIMIT_EXCEEDED, "receiver queue overflow");
+            return;
         }
+        if ((queued > highBytes || queue.size() > COUNT_HIGH_MARK) && paused.add(source.channel()))
+        {
+            source.channel().config().setAutoRead(false);
+        }
+        wake();
     }
 
-    public void close(final Throwable cause)
+    /** Post a message of the role's own (from any thread). */
+    public void post(final Object message)
     {
-        queue.add(new Closed(cause));
+        while (!queue.offer(message))
+        {
+            Thread.onSpinWait();
+        }
+        wake();
+    }
+
+    public void close(final FrameConnection source, final Throwable cause)
+    {
+        post(new Closed(source, cause));
+    }
+
+    private void wake()
+    {
+        final Thread waiting = consumer;
+        if (waiting != null)
+        {
+            LockSupport.unpark(waiting);
+        }
     }
 
     /**
-     * @return a frame (owned by the caller), a {@link Closed}, or null when nothing came within the timeout.
+     * Consumer thread only.
+     *
+     * @return an {@link Inbound} (whose frame the caller owns), a {@link Closed}, a posted message, or null when
+     * nothing came within the timeout (0: do not wait).
      */
     public Object poll(final long timeoutNs) throws InterruptedException
     {
-        final Object message = timeoutNs <= 0 ? queue.poll() : queue.poll(timeoutNs, TimeUnit.NANOSECONDS);
-        if (message instanceof ByteBuf frame)
+        Object message = queue.poll();
+        if (message == null && timeoutNs > 0)
         {
-            final long queued = queuedBytes.addAndGet(-frame.readableBytes());
-            if (readingPaused && queued < highBytes / 2)
+            final long deadlineNs = System.nanoTime() + timeoutNs;
+            consumer = Thread.currentThread();
+            try
             {
-                readingPaused = false;
-                channel.config().setAutoRead(true);
+                while ((message = queue.poll()) == null)
+                {
+                    final long remainingNs = deadlineNs - System.nanoTime();
+                    if (remainingNs <= 0)
+                    {
+                        return null;
+                    }
+                    LockSupport.parkNanos(this, remainingNs);
+                    if (Thread.interrupted())
+                    {
+                        throw new InterruptedException();
+                    }
+                }
+            }
+            finally
+            {
+                consumer = null;
             }
         }
-        else if (message instanceof Closed)
+        if (message instanceof Inbound inbound)
         {
-            closed = true;
+            final long queued = queuedBytes.addAndGet(-inbound.frame().readableBytes());
+            if (!paused.isEmpty() && queued < highBytes / 2 && queue.size() < COUNT_HIGH_MARK / 2)
+            {
+                for (final Channel channel : paused)
+                {
+                    paused.remove(channel);
+                    channel.config().setAutoRead(true);
+                }
+            }
         }
         return message;
     }
 
-    /** Release every frame still queued. */
+    /** Release every frame still queued; later offers are released at once. */
     public void drain()
     {
         closed = true;
         Object message;
         while ((message = queue.poll()) != null)
         {
-            ReferenceCountUtil.release(message);
+            if (message instanceof Inbound inbound)
+            {
+                ReferenceCountUtil.release(inbound.frame());
+            }
         }
     }
 }

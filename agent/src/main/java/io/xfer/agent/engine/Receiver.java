@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.xfer.agent.storage.FileMetadata;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.StorageErrors;
+import io.xfer.protocol.ChunkAckFlyweight;
 import io.xfer.protocol.DataFlyweight;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
@@ -15,6 +16,9 @@ import io.xfer.protocol.FrameDecoder;
 import io.xfer.protocol.FrameType;
 import io.xfer.protocol.TransferDoneFlyweight;
 import io.xfer.protocol.TransferEndFlyweight;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -64,8 +68,12 @@ public final class Receiver extends TransferRole
     private final FileEndFlyweight fileEnd = new FileEndFlyweight();
     private final TransferEndFlyweight transferEnd = new TransferEndFlyweight();
     private final CRC32C crc = new CRC32C();
+    private final Set<FrameConnection> ackedConnections = new HashSet<>();
+    private final LZ4SafeDecompressor decompressor;
     private long entriesSeen;
     private int lastFileId = -1;
+    private boolean transferEndSeen;
+    private long transferEndCount;
     private boolean done;
 
     private static final class IncomingFile
@@ -80,6 +88,12 @@ public final class Receiver extends TransferRole
         final long mtimeNs;
         final ChunkDigest digest = new ChunkDigest();
         final boolean replace;
+        long chunksWritten;
+        boolean endSeen;
+        long endSize;
+        long endMtimeNs;
+        int endDigestType;
+        byte[] endDigest;
 
         IncomingFile(
             final int fileId, final String relativePath, final Path target, final Path temp,
@@ -111,6 +125,7 @@ public final class Receiver extends TransferRole
         final long transferId,
         final TransferStats stats,
         final int chunkLength,
+        final boolean lz4,
         final long idleTimeoutNs)
     {
         super(connection, stats, chunkLength, idleTimeoutNs);
@@ -119,6 +134,15 @@ public final class Receiver extends TransferRole
         this.overwrite = overwrite;
         this.transferId = transferId;
         this.allocator = connection.channel().alloc();
+        this.decompressor = lz4 ? LZ4Factory.fastestInstance().safeDecompressor() : null;
+    }
+
+    /**
+     * Add a data connection; its DATA frames join the same inbox. Any thread.
+     */
+    public void addStream(final FrameConnection data)
+    {
+        data.inbox(connection.inbox());
     }
 
     /**
@@ -133,8 +157,28 @@ public final class Receiver extends TransferRole
         {
             while (!done)
             {
-                onFrame(nextFrame(true));
+                stats.latency().sample(System.nanoTime());
+                Object message = connection.inbox().poll(0);
+                if (message == null)
+                {
+                    flushAll();
+                    message = connection.inbox().poll(idleTimeoutNs);
+                    if (message == null)
+                    {
+                        throw new TransferException(ErrorCode.TIMEOUT, "no word from the peer for " +
+                            idleTimeoutNs / 1_000_000_000L + " s");
+                    }
+                }
+                if (message instanceof Inbox.Inbound inbound)
+                {
+                    onFrame(inbound.source(), inbound.frame());
+                }
+                else if (message instanceof Inbox.Closed closed && closed.source() == connection)
+                {
+                    throw closedException(closed.cause());
+                }
             }
+            flushAll();
             connection.closeAfterFlush();
             return stats.report();
         }
@@ -150,11 +194,29 @@ public final class Receiver extends TransferRole
         }
     }
 
-    private void onFrame(final ByteBuf frame)
+    private void flushAll()
+    {
+        connection.flush();
+        for (final FrameConnection acked : ackedConnections)
+        {
+            acked.flush();
+        }
+        ackedConnections.clear();
+    }
+
+    private void onFrame(final FrameConnection source, final ByteBuf frame)
     {
         try
         {
             final int type = FrameDecoder.type(frame);
+            if (source != connection && type != FrameType.DATA)
+            {
+                if (type == FrameType.ERROR)
+                {
+                    return;
+                }
+                throw unexpected(type, "on a data connection");
+            }
             switch (type)
             {
                 case FrameType.FILE_ENTRY:
@@ -163,7 +225,7 @@ public final class Receiver extends TransferRole
                     break;
                 case FrameType.DATA:
                     data.wrap(frame, frame.readerIndex());
-                    onData(frame);
+                    onData(source, frame);
                     break;
                 case FrameType.FILE_END:
                     fileEnd.wrap(frame, frame.readerIndex());
@@ -355,25 +417,29 @@ public final class Receiver extends TransferRole
         reply(fileId, FileStatusFlyweight.SEND, null, "");
     }
 
-    private void onData(final ByteBuf frame)
+    private void onData(final FrameConnection source, final ByteBuf frame)
     {
         final int fileId = data.fileId();
+        final long offset = data.fileOffset();
+        final int length = data.rawLength();
         final IncomingFile file = files.get(fileId);
         if (file == null)
         {
             if (discarded.contains(fileId))
             {
+                // the file failed; its chunks are dropped but still acknowledged, or the stream's credit would leak
+                acknowledge(source, fileId, offset, length);
+                return;
+            }
+            if (fileId <= lastFileId)
+            {
+                // a re-sent chunk of a file that is already complete: acknowledge it again
+                acknowledge(source, fileId, offset, length);
                 return;
             }
             throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "DATA for file id " + fileId +
                 " that was not asked for");
         }
-        if (data.isCompressed())
-        {
-            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "DATA compressed although LZ4 was not negotiated");
-        }
-        final long offset = data.fileOffset();
-        final int length = data.rawLength();
         if (offset % chunkLength != 0 || offset >= file.size ||
             length != (int)Math.min(chunkLength, file.size - offset))
         {
@@ -382,41 +448,107 @@ public final class Receiver extends TransferRole
                 file.size);
         }
 
-        final ByteBuffer payload = frame.nioBuffer(data.payloadOffset(), length);
-        crc.reset();
-        crc.update(payload.duplicate());
-        final int checksum = (int)crc.getValue();
-        if (checksum != data.checksum())
-        {
-            failFile(file, ErrorCode.CHECKSUM_MISMATCH, "chunk at offset " + offset + ": CRC32C 0x" +
-                Integer.toHexString(checksum) + " expected 0x" + Integer.toHexString(data.checksum()));
-            return;
-        }
-        if (!file.digest.add(offset / chunkLength, checksum))
-        {
-            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "DATA for " + file.relativePath + " at offset " +
-                offset + " sent twice");
-        }
+        ByteBuf decompressed = null;
         try
         {
-            final FileChannel channel = open(file);
-            long position = offset;
-            while (payload.hasRemaining())
+            final ByteBuffer payload;
+            if (data.isCompressed())
             {
-                position += channel.write(payload, position);
+                if (decompressor == null)
+                {
+                    throw new TransferException(ErrorCode.PROTOCOL_ERROR,
+                        "DATA compressed although LZ4 was not negotiated");
+                }
+                // the raw length was checked against the granted chunk length above: never trust the peer's size
+                decompressed = allocator.directBuffer(length);
+                final int produced;
+                try
+                {
+                    produced = decompressor.decompress(frame.nioBuffer(data.payloadOffset(), data.payloadLength()),
+                        0, data.payloadLength(), decompressed.nioBuffer(0, length), 0, length);
+                }
+                catch (final LZ4Exception ex)
+                {
+                    failFile(file, ErrorCode.CHECKSUM_MISMATCH, "corrupt compressed chunk at offset " + offset);
+                    acknowledge(source, fileId, offset, length);
+                    return;
+                }
+                if (produced != length)
+                {
+                    failFile(file, ErrorCode.CHECKSUM_MISMATCH, "compressed chunk at offset " + offset +
+                        " decompressed to " + produced + " bytes, expected " + length);
+                    acknowledge(source, fileId, offset, length);
+                    return;
+                }
+                payload = decompressed.nioBuffer(0, length);
+            }
+            else
+            {
+                payload = frame.nioBuffer(data.payloadOffset(), length);
+            }
+
+            crc.reset();
+            crc.update(payload.duplicate());
+            final int checksum = (int)crc.getValue();
+            if (checksum != data.checksum())
+            {
+                failFile(file, ErrorCode.CHECKSUM_MISMATCH, "chunk at offset " + offset + ": CRC32C 0x" +
+                    Integer.toHexString(checksum) + " expected 0x" + Integer.toHexString(data.checksum()));
+                acknowledge(source, fileId, offset, length);
+                return;
+            }
+            if (!file.digest.add(offset / chunkLength, checksum))
+            {
+                // already written: a re-send after a stream died before its acknowledgement arrived
+                acknowledge(source, fileId, offset, length);
+                return;
+            }
+            final long startNs = System.nanoTime();
+            try
+            {
+                final FileChannel channel = open(file);
+                long position = offset;
+                while (payload.hasRemaining())
+                {
+                    position += channel.write(payload, position);
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw storageFailure("cannot write " + file.relativePath, ex);
+            }
+            stats.latency().record(LatencyRecorder.Metric.DISK_WRITE, System.nanoTime() - startNs);
+            stats.addBytes(length);
+            stats.addWireBytes(data.payloadLength());
+            file.chunksWritten++;
+            acknowledge(source, fileId, offset, length);
+            if (file.endSeen && file.chunksWritten == ChunkDigest.chunkCount(file.size, chunkLength))
+            {
+                commitFile(file);
             }
         }
-        catch (final IOException ex)
+        finally
         {
-            throw storageFailure("cannot write " + file.relativePath, ex);
+            if (decompressed != null)
+            {
+                decompressed.release();
+            }
         }
-        stats.addBytes(length);
+    }
+
+    private void acknowledge(final FrameConnection source, final int fileId, final long offset, final int length)
+    {
+        source.send(ChunkAckFlyweight.encode(allocator, fileId, offset, length));
+        if (source != connection)
+        {
+            ackedConnections.add(source);
+        }
     }
 
     private void onFileEnd()
     {
         final int fileId = fileEnd.fileId();
-        final IncomingFile file = files.remove(fileId);
+        final IncomingFile file = files.get(fileId);
         if (file == null)
         {
             if (discarded.remove(fileId))
@@ -426,22 +558,34 @@ public final class Receiver extends TransferRole
             throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_END for file id " + fileId +
                 " that was not asked for");
         }
-        if (fileEnd.size() != file.size || !FileMetadata.sameMtime(fileEnd.mtimeNs(), file.mtimeNs))
+        if (file.endSeen)
+        {
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "second FILE_END for " + file.relativePath);
+        }
+        file.endSeen = true;
+        file.endSize = fileEnd.size();
+        file.endMtimeNs = fileEnd.mtimeNs();
+        file.endDigestType = fileEnd.digestType();
+        file.endDigest = fileEnd.digest();
+        // chunks still in flight on other streams may arrive after FILE_END
+        if (file.chunksWritten == ChunkDigest.chunkCount(file.size, chunkLength))
+        {
+            commitFile(file);
+        }
+    }
+
+    private void commitFile(final IncomingFile file)
+    {
+        final int fileId = file.fileId;
+        files.remove(fileId);
+        if (file.endSize != file.size || !FileMetadata.sameMtime(file.endMtimeNs, file.mtimeNs))
         {
             failFile(file, ErrorCode.SOURCE_CHANGED, "source changed while being sent");
             discarded.remove(fileId);
             return;
         }
-        final long expectedChunks = ChunkDigest.chunkCount(file.size, chunkLength);
-        if (file.digest.contiguousChunks() != expectedChunks)
-        {
-            failFile(file, ErrorCode.DIGEST_MISMATCH, "received " + file.digest.contiguousChunks() + " of " +
-                expectedChunks + " chunks");
-            discarded.remove(fileId);
-            return;
-        }
-        if (fileEnd.digestType() != FileEndFlyweight.DIGEST_CHUNK_ROOT ||
-            !Arrays.equals(file.digest.finish(), fileEnd.digest()))
+        if (file.endDigestType != FileEndFlyweight.DIGEST_CHUNK_ROOT ||
+            !Arrays.equals(file.digest.finish(), file.endDigest))
         {
             failFile(file, ErrorCode.DIGEST_MISMATCH, "whole-file digest does not verify");
             discarded.remove(fileId);
@@ -463,6 +607,7 @@ public final class Receiver extends TransferRole
             reply(fileId, FileStatusFlyweight.REFUSED, ErrorCode.EXISTS, "appeared at the destination meanwhile");
             stats.record(new TransferEvent(TransferEvent.Kind.REFUSED, file.relativePath,
                 FileEntryFlyweight.TYPE_FILE, 0, ErrorCode.EXISTS, "appeared at the destination meanwhile"));
+            maybeFinishTransfer();
             return;
         }
         catch (final IOException ex)
@@ -474,6 +619,7 @@ public final class Receiver extends TransferRole
         reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
             file.size, null, ""));
+        maybeFinishTransfer();
     }
 
     private static FileChannel open(final IncomingFile file) throws IOException
@@ -529,15 +675,38 @@ public final class Receiver extends TransferRole
 
     private void onTransferEnd()
     {
+        if (transferEndSeen)
+        {
+            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "second TRANSFER_END");
+        }
+        transferEndSeen = true;
+        transferEndCount = transferEnd.entryCount();
+        maybeFinishTransfer();
+    }
+
+    /** After TRANSFER_END, once the last file is committed or failed: apply directory metadata and answer. */
+    private void maybeFinishTransfer()
+    {
+        if (!transferEndSeen || done)
+        {
+            return;
+        }
+        for (final IncomingFile file : files.values())
+        {
+            if (!file.endSeen)
+            {
+                throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "TRANSFER_END before FILE_END of " +
+                    file.relativePath);
+            }
+        }
         if (!files.isEmpty())
         {
-            throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "TRANSFER_END while " + files.size() +
-                " files are incomplete");
+            return;
         }
-        if (transferEnd.entryCount() != entriesSeen)
+        if (transferEndCount != entriesSeen)
         {
-            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "TRANSFER_END counts " +
-                transferEnd.entryCount() + " entries, received " + entriesSeen);
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "TRANSFER_END counts " + transferEndCount +
+                " entries, received " + entriesSeen);
         }
         // deepest first, so setting a parent's mtime comes after every change inside it
         directories.sort(Comparator.comparingInt((DirectoryMetadata d) -> d.path().getNameCount()).reversed());

@@ -16,6 +16,8 @@ import io.xfer.protocol.FrameDecoder;
 import io.xfer.protocol.FrameType;
 import io.xfer.protocol.TransferDoneFlyweight;
 import io.xfer.protocol.TransferEndFlyweight;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Factory;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -24,41 +26,95 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
- * The sending role, on its own thread: walks the source, streams FILE_ENTRY frames without waiting for answers
- * (up to {@link #MAX_PENDING_ENTRIES} unresolved), sends the data of each file the receiver asks for as CRC32C
- * checked chunks read with positional I/O into pooled direct buffers, and collects the receiver's verdicts.
- * Serves both {@code xfer send} (in the client) and pulls (in the agent).
+ * The sending role. Its thread walks the source and streams FILE_ENTRY frames without waiting for answers (up to
+ * {@link #MAX_PENDING_ENTRIES} unresolved), reads the files the receiver asks for in chunks with positional I/O into
+ * pooled direct buffers, checksums (CRC32C) and optionally LZ4-compresses them, and hands them to the
+ * {@link ChunkScheduler}; the connections' event loops ({@link DataStream}s) send them on whichever stream has
+ * credit. Chunks lost with a dead stream are read again and re-sent. Serves {@code xfer send} in the client and
+ * pulls in the agent.
  */
 public final class Sender extends TransferRole
 {
     /** Manifest entries sent but not yet resolved; bounds memory whatever the tree size. */
     public static final int MAX_PENDING_ENTRIES = 4096;
 
+    private static final long BUDGET_POLL_NS = 5_000_000L;
+    private static final int MAX_COMPRESSION_BACKOFF = 64;
+
+    /** Chunks that a dead stream left unacknowledged, posted by its event loop. */
+    private record Lost(List<Chunk> chunks)
+    {
+    }
+
     private final SourceWalker walker;
     private final ByteBufAllocator allocator;
+    private final ChunkScheduler scheduler;
+    private final long windowBytes;
+    private final Compression compression;
+    private final LZ4Compressor compressor;
     private final Map<Integer, SourceEntry> pending = new HashMap<>();
+    private final Map<Integer, OutgoingFile> open = new HashMap<>();
+    private final ArrayDeque<OutgoingFile> toRead = new ArrayDeque<>();
+    private final ArrayDeque<Chunk> toResend = new ArrayDeque<>();
+    private final List<DataStream> streams = new ArrayList<>();
     private final FileStatusFlyweight fileStatus = new FileStatusFlyweight();
     private final TransferDoneFlyweight transferDone = new TransferDoneFlyweight();
     private final CRC32C crc = new CRC32C();
     private long entriesSent;
+    private boolean walkDone;
+    private boolean endSent;
     private boolean done;
     private int remoteStatus;
+    private int nextFileId;
+    private long budgetWaitStartNs;
 
+    /**
+     * @param control     the control connection; it carries DATA as well, as the first stream.
+     * @param windowBytes unacknowledged payload bytes allowed per stream.
+     * @param budgetBytes payload bytes the sender may hold in buffers at once (read but not yet written).
+     */
     public Sender(
-        final FrameConnection connection,
+        final FrameConnection control,
         final SourceWalker walker,
         final TransferStats stats,
         final int chunkLength,
+        final long windowBytes,
+        final long budgetBytes,
+        final Compression compression,
         final long idleTimeoutNs)
     {
-        super(connection, stats, chunkLength, idleTimeoutNs);
+        super(control, stats, chunkLength, idleTimeoutNs);
         this.walker = walker;
-        this.allocator = connection.channel().alloc();
+        this.allocator = control.channel().alloc();
+        this.windowBytes = windowBytes;
+        this.compression = compression;
+        this.compressor = compression == Compression.NONE ? null : LZ4Factory.fastestInstance().fastCompressor();
+        this.scheduler = new ChunkScheduler(Math.max(budgetBytes, 2L * Chunk.charge(chunkLength)));
+        addStream(control);
+    }
+
+    /**
+     * Add a connection that carries chunks; any thread, at any time before the transfer ends.
+     */
+    public void addStream(final FrameConnection connection)
+    {
+        final DataStream stream = new DataStream(connection, scheduler, windowBytes, stats.latency(),
+            lost -> connection.inbox().post(new Lost(lost)));
+        connection.inbox(this.connection.inbox());
+        connection.streamListener(stream);
+        synchronized (streams)
+        {
+            streams.add(stream);
+        }
+        scheduler.addStream(stream);
     }
 
     /**
@@ -71,44 +127,53 @@ public final class Sender extends TransferRole
     {
         try
         {
-            int nextFileId = 0;
-            SourceEntry entry;
-            while ((entry = walker.next()) != null)
-            {
-                final int fileId = nextFileId++;
-                pending.put(fileId, entry);
-                entriesSent++;
-                connection.send(FileEntryFlyweight.encode(allocator, fileId, entry.fileType(), entry.mode(),
-                    entry.size(), entry.mtimeNs(), entry.relativePath(), entry.linkTarget()));
-                ByteBuf frame;
-                while ((frame = nextFrame(false)) != null)
-                {
-                    onFrame(frame);
-                }
-                while (pending.size() >= MAX_PENDING_ENTRIES)
-                {
-                    onFrame(nextFrame(true));
-                }
-            }
-            while (!pending.isEmpty())
-            {
-                onFrame(nextFrame(true));
-            }
-            connection.send(TransferEndFlyweight.encode(allocator, entriesSent, stats.bytesMoved()));
             while (!done)
             {
-                onFrame(nextFrame(true));
+                stats.latency().sample(System.nanoTime());
+                Object message;
+                while ((message = nextMessage(false)) != null)
+                {
+                    onMessage(message);
+                }
+                if (!toResend.isEmpty())
+                {
+                    resend(toResend.peek());
+                }
+                else if (!toRead.isEmpty())
+                {
+                    readNextChunk(toRead.peek());
+                }
+                else if (!walkDone && pending.size() < MAX_PENDING_ENTRIES)
+                {
+                    walkOne();
+                }
+                else if (walkDone && pending.isEmpty() && !endSent)
+                {
+                    connection.send(TransferEndFlyweight.encode(allocator, entriesSent, stats.bytesMoved()));
+                    endSent = true;
+                }
+                else
+                {
+                    onMessage(nextMessage(true));
+                }
             }
-            connection.channel().close();
+            closeStreams();
             return stats.report();
         }
         catch (final TransferException ex)
         {
             abort(ex);
+            closeStreams();
             throw ex;
         }
         finally
         {
+            scheduler.drain();
+            for (final OutgoingFile file : open.values())
+            {
+                file.close();
+            }
+            open.clear();
             connection.dispose();
         }
     }
@@ -117,6 +182,88 @@ public final class Sender extends TransferRole
     public int remoteStatus()
     {
         return remoteStatus;
+    }
+
+    private void closeStreams()
+    {
+        synchronized (streams)
+        {
+            for (final DataStream stream : streams)
+            {
+                if (stream.connection() != connection)
+                {
+                    stream.connection().channel().close();
+                }
+            }
+        }
+        connection.closeAfterFlush();
+    }
+
+    private Object nextMessage(final boolean block) throws InterruptedException
+    {
+        if (block)
+        {
+            connection.flush();
+        }
+        final Object message = connection.inbox().poll(block ? idleTimeoutNs : 0);
+        if (message == null && block)
+        {
+            throw new TransferException(ErrorCode.TIMEOUT, "no word from the peer for " +
+                idleTimeoutNs / 1_000_000_000L + " s");
+        }
+        return message;
+    }
+
+    private void onMessage(final Object message) throws InterruptedException
+    {
+        if (message instanceof Inbox.Inbound inbound)
+        {
+            if (inbound.source() != connection)
+            {
+                // data connections carry nothing but CHUNK_ACK, which their streams take on the event loop, and
+                // perhaps an ERROR just before they close, which the close then reports
+                final int type = FrameDecoder.type(inbound.frame());
+                inbound.frame().release();
+                if (type != FrameType.ERROR)
+                {
+                    throw new TransferException(ErrorCode.UNEXPECTED_FRAME, FrameType.name(type) +
+                        " on a data connection");
+                }
+                return;
+            }
+            onFrame(inbound.frame());
+        }
+        else if (message instanceof Inbox.Closed closed)
+        {
+            if (closed.source() == connection)
+            {
+                throw closedException(closed.cause());
+            }
+            // a data connection died: its stream hands back its chunks (Lost), the others carry on
+            if (scheduler.liveStreams() == 0)
+            {
+                throw closedException(closed.cause());
+            }
+        }
+        else if (message instanceof Lost lost)
+        {
+            toResend.addAll(lost.chunks());
+        }
+    }
+
+    private void walkOne()
+    {
+        final SourceEntry entry = walker.next();
+        if (entry == null)
+        {
+            walkDone = true;
+            return;
+        }
+        final int fileId = nextFileId++;
+        pending.put(fileId, entry);
+        entriesSent++;
+        connection.send(FileEntryFlyweight.encode(allocator, fileId, entry.fileType(), entry.mode(),
+            entry.size(), entry.mtimeNs(), entry.relativePath(), entry.linkTarget()));
     }
 
     private void onFrame(final ByteBuf frame) throws InterruptedException
@@ -132,7 +279,7 @@ public final class Sender extends TransferRole
                         fileStatus.errorCode(), fileStatus.message());
                     break;
                 case FrameType.TRANSFER_DONE:
-                    if (!pending.isEmpty())
+                    if (!pending.isEmpty() || !endSent)
                     {
                         throw unexpected(type, "while " + pending.size() + " entries are unresolved");
                     }
@@ -143,15 +290,15 @@ public final class Sender extends TransferRole
                 case FrameType.ERROR:
                     final int fileId = errorFileId(frame);
                     final TransferException error = remoteError(frame);
-                    final SourceEntry entry = fileId == ErrorFlyweight.CONNECTION ? null : pending.remove(fileId);
+                    final SourceEntry entry = fileId == ErrorFlyweight.CONNECTION ? null : pending.get(fileId);
                     if (entry == null)
                     {
                         throw error;
                     }
-                    stats.record(new TransferEvent(TransferEvent.Kind.FAILED, entry.relativePath(),
-                        entry.fileType(), 0, error.errorCode(), error.getMessage()));
+                    resolve(fileId, entry, TransferEvent.Kind.FAILED, 0, error.errorCode(), error.getMessage());
                     break;
                 case FrameType.PONG:
+                case FrameType.CHUNK_ACK:
                     break;
                 default:
                     throw unexpected(type, "at the sender");
@@ -165,7 +312,6 @@ public final class Sender extends TransferRole
 
     private void onFileStatus(
         final int fileId, final int status, final long offset, final int errorCode, final String message)
-        throws InterruptedException
     {
         final SourceEntry entry = pending.get(fileId);
         if (entry == null)
@@ -175,12 +321,12 @@ public final class Sender extends TransferRole
         switch (status)
         {
             case FileStatusFlyweight.SEND:
-                if (entry.fileType() != FileEntryFlyweight.TYPE_FILE || offset > entry.size())
+                if (entry.fileType() != FileEntryFlyweight.TYPE_FILE || offset != 0 || open.containsKey(fileId))
                 {
                     throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS send of " +
                         entry.relativePath() + " at offset " + offset + " is not possible");
                 }
-                sendFile(fileId, entry, offset);
+                openFile(fileId, entry);
                 break;
             case FileStatusFlyweight.SKIPPED:
                 resolve(fileId, entry, TransferEvent.Kind.SKIPPED, 0, null, "");
@@ -212,66 +358,25 @@ public final class Sender extends TransferRole
         final String message)
     {
         pending.remove(fileId);
+        final OutgoingFile file = open.remove(fileId);
+        if (file != null)
+        {
+            file.failed = true;
+            toRead.remove(file);
+            file.close();
+        }
         stats.record(new TransferEvent(kind, entry.relativePath(), entry.fileType(), bytes, code, message));
     }
 
-    private void sendFile(final int fileId, final SourceEntry entry, final long startOffset)
-        throws InterruptedException
+    private void openFile(final int fileId, final SourceEntry entry)
     {
-        final long size = entry.size();
-        try (FileChannel file = FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        try
         {
-            final ChunkDigest digest = new ChunkDigest();
-            long position = startOffset;
-            while (position < size)
-            {
-                final int length = (int)Math.min(chunkLength, size - position);
-                connection.awaitWritable(idleTimeoutNs);
-                final ByteBuf payload = allocator.directBuffer(length);
-                final int checksum;
-                try
-                {
-                    while (payload.writerIndex() < length)
-                    {
-                        final int read = payload.writeBytes(file, position + payload.writerIndex(),
-                            length - payload.writerIndex());
-                        if (read < 0)
-                        {
-                            sourceChanged(fileId, entry, "shrank while being read");
-                            return;
-                        }
-                    }
-                    crc.reset();
-                    crc.update(payload.nioBuffer(0, length));
-                    checksum = (int)crc.getValue();
-                }
-                catch (final IOException | RuntimeException ex)
-                {
-                    payload.release();
-                    throw ex;
-                }
-                if (!digest.add(position / chunkLength, checksum))
-                {
-                    payload.release();
-                    throw new IllegalStateException("chunk added twice");
-                }
-                connection.send(
-                    DataFlyweight.encodeHeader(allocator, 0, fileId, position, length, checksum, length), payload);
-                position += length;
-                stats.addBytes(length);
-            }
-
-            final BasicFileAttributes after =
-                Files.readAttributes(entry.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            final long mtimeNs = FileMetadata.toNanos(after.lastModifiedTime());
-            if (after.size() != size || !FileMetadata.sameMtime(mtimeNs, entry.mtimeNs()))
-            {
-                sourceChanged(fileId, entry, "changed while being sent (size " + size + " -> " + after.size() +
-                    ", mtime changed: " + !FileMetadata.sameMtime(mtimeNs, entry.mtimeNs()) + ")");
-                return;
-            }
-            connection.send(FileEndFlyweight.encode(allocator, fileId, FileEndFlyweight.DIGEST_CHUNK_ROOT, size,
-                entry.mtimeNs(), digest.finish()));
+            final FileChannel channel =
+                FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            final OutgoingFile file = new OutgoingFile(fileId, entry, channel, 0);
+            open.put(fileId, file);
+            toRead.add(file);
         }
         catch (final NoSuchFileException ex)
         {
@@ -285,9 +390,208 @@ public final class Sender extends TransferRole
         }
     }
 
-    private void sourceChanged(final int fileId, final SourceEntry entry, final String why)
+    /**
+     * Read, checksum, compress and queue the next chunk of a file; send FILE_END after its last chunk. Returns
+     * without reading when the ring budget stays full for a few milliseconds, so messages keep being handled.
+     */
+    private void readNextChunk(final OutgoingFile file) throws InterruptedException
     {
-        failFile(fileId, entry, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, why);
+        final long size = file.entry.size();
+        if (file.fullyRead())
+        {
+            toRead.poll();
+            finishFile(file);
+            return;
+        }
+        final long offset = file.nextOffset;
+        final int length = (int)Math.min(chunkLength, size - offset);
+        if (!takeBudget(Chunk.charge(length)))
+        {
+            return;
+        }
+        final ByteBuf raw;
+        try
+        {
+            raw = read(file, offset, length);
+        }
+        catch (final IOException ex)
+        {
+            scheduler.release(Chunk.charge(length));
+            toRead.poll();
+            failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
+                TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
+            return;
+        }
+        if (raw == null)
+        {
+            scheduler.release(Chunk.charge(length));
+            toRead.poll();
+            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "shrank while being read");
+            return;
+        }
+        final int checksum = checksum(raw, length);
+        file.digest.add(offset / chunkLength, checksum);
+        file.nextOffset = offset + length;
+        scheduler.offer(compress(file, offset, length, checksum, raw));
+        stats.addBytes(length);
+    }
+
+    private boolean takeBudget(final int bytes) throws InterruptedException
+    {
+        final long startNs = System.nanoTime();
+        if (budgetWaitStartNs == 0)
+        {
+            budgetWaitStartNs = startNs;
+        }
+        if (!scheduler.acquire(bytes, BUDGET_POLL_NS))
+        {
+            return false;
+        }
+        stats.latency().record(LatencyRecorder.Metric.RING_WAIT, System.nanoTime() - budgetWaitStartNs);
+        budgetWaitStartNs = 0;
+        return true;
+    }
+
+    /**
+     * @return the chunk in a direct buffer, or null when the file ended early.
+     */
+    private ByteBuf read(final OutgoingFile file, final long offset, final int length) throws IOException
+    {
+        final ByteBuf payload = allocator.directBuffer(length);
+        final long startNs = System.nanoTime();
+        try
+        {
+            while (payload.writerIndex() < length)
+            {
+                final int read = payload.writeBytes(file.channel, offset + payload.writerIndex(),
+                    length - payload.writerIndex());
+                if (read < 0)
+                {
+                    payload.release();
+                    return null;
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            payload.release();
+            throw ex;
+        }
+        stats.latency().record(LatencyRecorder.Metric.DISK_READ, System.nanoTime() - startNs);
+        return payload;
+    }
+
+    private int checksum(final ByteBuf raw, final int length)
+    {
+        crc.reset();
+        crc.update(raw.nioBuffer(0, length));
+        return (int)crc.getValue();
+    }
+
+    private Chunk compress(
+        final OutgoingFile file, final long offset, final int length, final int checksum, final ByteBuf raw)
+    {
+        if (compressor == null || file.compressionSkip > 0)
+        {
+            file.compressionSkip = Math.max(0, file.compressionSkip - 1);
+            stats.addWireBytes(length);
+            return new Chunk(file, offset, length, checksum, 0, raw);
+        }
+        final int bound = compressor.maxCompressedLength(length);
+        final ByteBuf packed = allocator.directBuffer(bound);
+        final int packedLength = compressor.compress(raw.nioBuffer(0, length), 0, length,
+            packed.nioBuffer(0, bound), 0, bound);
+        // worth it only when it saves at least a tenth: decompressing costs the receiver CPU too
+        if (packedLength <= length - length / 10)
+        {
+            raw.release();
+            packed.writerIndex(packedLength);
+            file.compressionBackoff = 0;
+            stats.addWireBytes(packedLength);
+            return new Chunk(file, offset, length, checksum, DataFlyweight.FLAG_LZ4, packed);
+        }
+        packed.release();
+        if (compression == Compression.AUTO)
+        {
+            file.compressionBackoff = Math.min(MAX_COMPRESSION_BACKOFF, Math.max(1, file.compressionBackoff * 2));
+            file.compressionSkip = file.compressionBackoff;
+        }
+        stats.addWireBytes(length);
+        return new Chunk(file, offset, length, checksum, 0, raw);
+    }
+
+    private void finishFile(final OutgoingFile file)
+    {
+        try
+        {
+            final BasicFileAttributes after =
+                Files.readAttributes(file.entry.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            final long mtimeNs = FileMetadata.toNanos(after.lastModifiedTime());
+            if (after.size() != file.entry.size() || !FileMetadata.sameMtime(mtimeNs, file.entry.mtimeNs()))
+            {
+                failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "changed while being sent");
+                return;
+            }
+        }
+        catch (final IOException ex)
+        {
+            failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
+                TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
+            return;
+        }
+        connection.send(FileEndFlyweight.encode(allocator, file.fileId, FileEndFlyweight.DIGEST_CHUNK_ROOT,
+            file.entry.size(), file.entry.mtimeNs(), file.digest.finish()));
+    }
+
+    /**
+     * Read a chunk again for a stream that died before it was acknowledged. The data must be what was read the
+     * first time (same CRC32C), or the file changed and fails.
+     */
+    private void resend(final Chunk lost) throws InterruptedException
+    {
+        final OutgoingFile file = lost.file;
+        if (file.failed || !open.containsKey(file.fileId))
+        {
+            toResend.poll();
+            return;
+        }
+        if (!takeBudget(lost.chargeBytes))
+        {
+            return;
+        }
+        toResend.poll();
+        final ByteBuf raw;
+        try
+        {
+            raw = read(file, lost.offset, lost.rawLength);
+        }
+        catch (final IOException ex)
+        {
+            scheduler.release(lost.chargeBytes);
+            failOpenFile(file, TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read again: " +
+                StorageErrors.describe(ex));
+            return;
+        }
+        if (raw == null || checksum(raw, lost.rawLength) != lost.checksum)
+        {
+            if (raw != null)
+            {
+                raw.release();
+            }
+            scheduler.release(lost.chargeBytes);
+            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED,
+                "changed while being sent (a chunk read again differs)");
+            return;
+        }
+        stats.addResentBytes(lost.rawLength);
+        scheduler.offer(compress(file, lost.offset, lost.rawLength, lost.checksum, raw));
+    }
+
+    private void failOpenFile(
+        final OutgoingFile file, final TransferEvent.Kind kind, final ErrorCode code, final String message)
+    {
+        toRead.remove(file);
+        failFile(file.fileId, file.entry, kind, code, message);
     }
 
     private void failFile(

@@ -2,6 +2,10 @@ package io.xfer.agent.engine;
 
 import io.xfer.protocol.ErrorCode;
 
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
 /**
  * The outcome of a transfer as seen by the side that ran it.
  *
@@ -11,10 +15,14 @@ import io.xfer.protocol.ErrorCode;
  * @param failed               entries that failed.
  * @param vanished             source entries that vanished before they could be sent.
  * @param verificationFailures failures that were checksum or digest mismatches.
- * @param bytes                payload bytes moved.
+ * @param bytes                payload bytes moved (file bytes, before compression).
+ * @param wireBytes            payload bytes as sent on the network (after compression); as seen by this side.
+ * @param resentBytes          payload bytes sent again after a stream died.
  * @param durationNs           wall time of the transfer.
  * @param firstError           code of the first refusal or failure, null when none.
  * @param firstErrorMessage    its message, null when none.
+ * @param latency              percentiles of the latencies this side measured.
+ * @param recorder             the histograms behind them.
  */
 public record TransferReport(
     long committed,
@@ -24,14 +32,29 @@ public record TransferReport(
     long vanished,
     long verificationFailures,
     long bytes,
+    long wireBytes,
+    long resentBytes,
     long durationNs,
     ErrorCode firstError,
-    String firstErrorMessage)
+    String firstErrorMessage,
+    Map<LatencyRecorder.Metric, LatencyRecorder.Summary> latency,
+    LatencyRecorder recorder)
 {
     /** @return bytes per second over the whole transfer. */
     public double bytesPerSecond()
     {
         return durationNs <= 0 ? 0 : bytes * 1e9 / durationNs;
+    }
+
+    /**
+     * Write the HdrHistogram files of the latencies measured ({@code PREFIX}metric{@code .hgrm} and {@code .hlog}).
+     */
+    public void writeHistograms(final Path directory, final String prefix) throws IOException
+    {
+        if (recorder != null)
+        {
+            recorder.writeTo(directory, prefix);
+        }
     }
 
     public boolean complete()

@@ -28,33 +28,6 @@ abstract class TransferRole
         this.idleTimeoutNs = idleTimeoutNs;
     }
 
-    /**
-     * @param block wait up to the idle timeout when true; return null at once when nothing is queued otherwise.
-     * @return the next frame, owned by the caller.
-     */
-    protected ByteBuf nextFrame(final boolean block) throws InterruptedException
-    {
-        if (block)
-        {
-            connection.flush();
-        }
-        final Object message = connection.inbox().poll(block ? idleTimeoutNs : 0);
-        if (message == null)
-        {
-            if (!block)
-            {
-                return null;
-            }
-            throw new TransferException(ErrorCode.TIMEOUT, "no word from the peer for " +
-                idleTimeoutNs / 1_000_000_000L + " s");
-        }
-        if (message instanceof Inbox.Closed closed)
-        {
-            throw closedException(closed.cause());
-        }
-        return (ByteBuf)message;
-    }
-
     static TransferException closedException(final Throwable cause)
     {
         if (cause instanceof TransferException te)

@@ -8,6 +8,7 @@ import io.xfer.protocol.ErrorCode;
 public final class TransferStats
 {
     private final TransferListener listener;
+    private final LatencyRecorder latency = new LatencyRecorder();
     private final long startNs = System.nanoTime();
     private long committed;
     private long skipped;
@@ -15,6 +16,8 @@ public final class TransferStats
     private long failed;
     private long vanished;
     private long bytesMoved;
+    private long wireBytes;
+    private long resentBytes;
     private long verificationFailures;
     private ErrorCode firstError;
     private String firstErrorMessage;
@@ -54,9 +57,31 @@ public final class TransferStats
         }
     }
 
+    public LatencyRecorder latency()
+    {
+        return latency;
+    }
+
     public void addBytes(final long bytes)
     {
         bytesMoved += bytes;
+    }
+
+    /** Payload bytes as they crossed the network (after compression). */
+    public void addWireBytes(final long bytes)
+    {
+        wireBytes += bytes;
+    }
+
+    /** Payload bytes sent a second time because a stream died before they were acknowledged. */
+    public void addResentBytes(final long bytes)
+    {
+        resentBytes += bytes;
+    }
+
+    public long resentBytes()
+    {
+        return resentBytes;
     }
 
     public long bytesMoved()
@@ -87,6 +112,6 @@ public final class TransferStats
     public TransferReport report()
     {
         return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
-            System.nanoTime() - startNs, firstError, firstErrorMessage);
+            wireBytes, resentBytes, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
     }
 }

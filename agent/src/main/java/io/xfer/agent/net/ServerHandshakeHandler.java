@@ -10,9 +10,11 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
+import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.tls.CertificateIdentity;
+import io.xfer.protocol.Capabilities;
 import io.xfer.protocol.DataFlyweight;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
@@ -53,6 +55,10 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
     private boolean welcomed;
     private long sessionIdHigh;
     private long sessionIdLow;
+    private long capabilities;
+
+    /** What this agent implements of the capabilities a client may ask for. */
+    static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS;
     private ScheduledFuture<?> handshakeTimeout;
 
     ServerHandshakeHandler(final AgentConfig config, final TransferDispatcher dispatcher)
@@ -174,18 +180,27 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
                 hello.minVersion() + "-" + hello.maxVersion() + ", this agent " + ProtocolVersion.MIN_SUPPORTED +
                 "-" + ProtocolVersion.MAX_SUPPORTED);
         }
-        if (hello.connectionKind() == HelloFlyweight.KIND_DATA)
-        {
-            throw new TransferException(ErrorCode.UNKNOWN_SESSION,
-                "this agent does not accept data connections joining a session");
-        }
         final int maxFrameLength = Math.min(ProtocolVersion.MAX_FRAME_LENGTH,
             Math.max(ProtocolVersion.HANDSHAKE_FRAME_LENGTH, hello.maxFrameLength()));
+        capabilities = hello.capabilities() & SUPPORTED_CAPABILITIES;
+        if (hello.connectionKind() == HelloFlyweight.KIND_DATA)
+        {
+            final TransferDispatcher.SessionKey key =
+                new TransferDispatcher.SessionKey(hello.sessionIdHigh(), hello.sessionIdLow());
+            ctx.pipeline().get(FrameDecoder.class).maxFrameLength(maxFrameLength);
+            // WELCOME first: once joined, the transfer may send DATA on this connection at once
+            ctx.write(WelcomeFlyweight.encode(ctx.alloc(), version, capabilities, key.high(), key.low(),
+                maxFrameLength, AgentServer.SOFTWARE));
+            cancelTimeout();
+            dispatcher.join(ctx, key, identityName());
+            ctx.flush();
+            return;
+        }
         sessionIdHigh = RANDOM.nextLong();
         sessionIdLow = RANDOM.nextLong();
         welcomed = true;
         ctx.pipeline().get(FrameDecoder.class).maxFrameLength(maxFrameLength);
-        ctx.writeAndFlush(WelcomeFlyweight.encode(ctx.alloc(), version, 0, sessionIdHigh, sessionIdLow,
+        ctx.writeAndFlush(WelcomeFlyweight.encode(ctx.alloc(), version, capabilities, sessionIdHigh, sessionIdLow,
             maxFrameLength, AgentServer.SOFTWARE));
     }
 
@@ -205,12 +220,17 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         }
         final String path = ModuleRoot.checkRelativePath(open.path());
         final int chunkLength = grantChunkLength(ctx, open.chunkLength());
+        final long options = open.options();
+        final int streams = Capabilities.has(capabilities, Capabilities.PARALLEL_STREAMS) ?
+            Math.min(open.streams(), config.maxStreams()) : 1;
+        final Compression compression = (options & OpenFlyweight.OPTION_COMPRESS_ALWAYS) != 0 ? Compression.LZ4 :
+            (options & OpenFlyweight.OPTION_COMPRESS_AUTO) != 0 ? Compression.AUTO : Compression.NONE;
         final TransferDispatcher.Request request = new TransferDispatcher.Request(
-            push, module, path, (open.options() & OpenFlyweight.OPTION_OVERWRITE) != 0,
-            (open.options() & OpenFlyweight.OPTION_CONTENTS) != 0 || path.isEmpty(), chunkLength,
-            identityName(), RANDOM.nextLong() & Long.MAX_VALUE);
+            push, module, path, (options & OpenFlyweight.OPTION_OVERWRITE) != 0,
+            (options & OpenFlyweight.OPTION_CONTENTS) != 0 || path.isEmpty(), chunkLength, streams, compression,
+            Capabilities.has(capabilities, Capabilities.LZ4), identityName(), RANDOM.nextLong() & Long.MAX_VALUE);
         cancelTimeout();
-        dispatcher.start(ctx, request);
+        dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }
 
     private int grantChunkLength(final ChannelHandlerContext ctx, final int requested)

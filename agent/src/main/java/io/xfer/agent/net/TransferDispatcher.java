@@ -3,7 +3,9 @@ package io.xfer.agent.net;
 import io.netty.channel.ChannelHandlerContext;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
+import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
+import io.xfer.agent.engine.Inbox;
 import io.xfer.agent.engine.Receiver;
 import io.xfer.agent.engine.Sender;
 import io.xfer.agent.engine.TransferException;
@@ -20,16 +22,20 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Starts the role of an accepted OPEN on a transfer thread, so that disk I/O never runs on an event loop, and logs
- * one audit line per transfer: who moved what, where, and how it ended.
+ * Starts the role of an accepted OPEN on a transfer thread, so that disk I/O never runs on an event loop; lets the
+ * transfer's data connections join it by session id; and logs one audit line per transfer: who moved what, where,
+ * and how it ended.
  */
 final class TransferDispatcher implements AutoCloseable
 {
@@ -37,6 +43,7 @@ final class TransferDispatcher implements AutoCloseable
 
     private final AgentConfig config;
     private final ExecutorService executor;
+    private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
 
     /** An OPEN that passed the access checks. */
     record Request(
@@ -46,9 +53,35 @@ final class TransferDispatcher implements AutoCloseable
         boolean overwrite,
         boolean contents,
         int chunkLength,
+        int streams,
+        Compression compression,
+        boolean lz4,
         String identity,
         long transferId)
     {
+    }
+
+    record SessionKey(long high, long low)
+    {
+    }
+
+    /** A running transfer that data connections may join. */
+    private static final class Session
+    {
+        final String identity;
+        final int dataConnections;
+        final AtomicInteger joined = new AtomicInteger();
+        final Consumer<FrameConnection> attach;
+        final Inbox inbox;
+
+        Session(final String identity, final int dataConnections, final Consumer<FrameConnection> attach,
+            final Inbox inbox)
+        {
+            this.identity = identity;
+            this.dataConnections = dataConnections;
+            this.attach = attach;
+            this.inbox = inbox;
+        }
     }
 
     TransferDispatcher(final AgentConfig config)
@@ -67,7 +100,7 @@ final class TransferDispatcher implements AutoCloseable
      * Called on the event loop with the OPEN accepted: resolve the paths, switch the pipeline to a
      * {@link FrameConnection}, acknowledge, and run the role on a transfer thread.
      */
-    void start(final ChannelHandlerContext ctx, final Request request)
+    void start(final ChannelHandlerContext ctx, final Request request, final SessionKey sessionKey)
     {
         final ModuleRoot root;
         final Path source;
@@ -90,41 +123,96 @@ final class TransferDispatcher implements AutoCloseable
                 "' is not usable: " + ex.getMessage(), ex);
         }
 
-        final FrameConnection connection = new FrameConnection(ctx.channel(), config.receiveQueueBytes());
+        final Inbox inbox = new Inbox(config.receiveQueueBytes());
+        final FrameConnection connection = new FrameConnection(ctx.channel(), inbox, true);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
-        connection.send(OpenAckFlyweight.encode(ctx.alloc(), request.transferId(), request.chunkLength()));
-        connection.flush();
 
         final String what = String.format(Locale.ROOT, "transfer %016x %s by %s from %s, module %s path '%s'",
             request.transferId(), request.push() ? "push" : "pull", request.identity(),
             ctx.channel().remoteAddress(), request.module().name(), request.path());
-        LOG.info(() -> what + ": started, chunk " + request.chunkLength() + " bytes");
-        executor.execute(() -> run(connection, request, root, source, what));
+        final TransferStats stats = new TransferStats(TransferListener.NONE);
+        final Runnable role;
+        final Consumer<FrameConnection> attach;
+        if (request.push())
+        {
+            final Receiver receiver = new Receiver(connection, root, request.path(), request.overwrite(),
+                request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs());
+            attach = receiver::addStream;
+            role = () -> run(connection, what, stats, receiver::run);
+        }
+        else
+        {
+            final String name = request.contents() ? "" : source.getFileName().toString();
+            final SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(source, name)),
+                (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
+            final Sender sender = new Sender(connection, walker, stats, request.chunkLength(),
+                config.streamWindowBytes(), config.sendBudgetBytes(),
+                request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs());
+            attach = sender::addStream;
+            role = () -> run(connection, what, stats, sender::run);
+        }
+        if (request.streams() > 1)
+        {
+            sessions.put(sessionKey, new Session(request.identity(), request.streams() - 1, attach, inbox));
+        }
+        connection.send(OpenAckFlyweight.encode(ctx.alloc(), request.transferId(), request.chunkLength(),
+            request.streams(), config.streamWindowBytes()));
+        connection.flush();
+        LOG.info(() -> what + ": started, " + request.streams() + " streams, chunk " + request.chunkLength() +
+            " bytes, compression " + (request.push() ? "by client" : request.compression().name().toLowerCase(
+            Locale.ROOT)));
+        executor.execute(() ->
+        {
+            try
+            {
+                role.run();
+            }
+            finally
+            {
+                sessions.remove(sessionKey);
+            }
+        });
     }
 
-    private void run(
-        final FrameConnection connection,
-        final Request request,
-        final ModuleRoot root,
-        final Path source,
-        final String what)
+    /**
+     * Called on the event loop for HELLO kind DATA: attach the connection to its session's running transfer.
+     *
+     * @throws TransferException when there is no such session, it belongs to another identity, or it is full.
+     */
+    void join(final ChannelHandlerContext ctx, final SessionKey sessionKey, final String identity)
     {
-        final TransferStats stats = new TransferStats(TransferListener.NONE);
+        final Session session = sessions.get(sessionKey);
+        if (session == null)
+        {
+            throw new TransferException(ErrorCode.UNKNOWN_SESSION, "no running transfer with that session id");
+        }
+        if (!session.identity.equals(identity))
+        {
+            throw new TransferException(ErrorCode.ACCESS_DENIED, "the session belongs to another identity");
+        }
+        if (session.joined.incrementAndGet() > session.dataConnections)
+        {
+            throw new TransferException(ErrorCode.LIMIT_EXCEEDED, "all " + session.dataConnections +
+                " data connections of the session have joined");
+        }
+        final FrameConnection connection = new FrameConnection(ctx.channel(), session.inbox, false);
+        ctx.pipeline().replace(ctx.handler(), "session", connection);
+        session.attach.accept(connection);
+    }
+
+    /** The body of a transfer thread. */
+    @FunctionalInterface
+    private interface RoleBody
+    {
+        TransferReport run() throws InterruptedException;
+    }
+
+    private void run(final FrameConnection connection, final String what, final TransferStats stats,
+        final RoleBody body)
+    {
         try
         {
-            final TransferReport report;
-            if (request.push())
-            {
-                report = new Receiver(connection, root, request.path(), request.overwrite(), request.transferId(),
-                    stats, request.chunkLength(), config.idleTimeoutNs()).run();
-            }
-            else
-            {
-                final String name = request.contents() ? "" : source.getFileName().toString();
-                final SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(source, name)),
-                    (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
-                report = new Sender(connection, walker, stats, request.chunkLength(), config.idleTimeoutNs()).run();
-            }
+            final TransferReport report = body.run();
             LOG.info(() -> what + ": " + (report.complete() ? "completed" : "ended with problems") + ": " +
                 describe(report));
         }
@@ -150,9 +238,12 @@ final class TransferDispatcher implements AutoCloseable
     static String describe(final TransferReport report)
     {
         return String.format(Locale.ROOT,
-            "%d committed, %d skipped, %d refused, %d failed, %d vanished, %d bytes in %.3f s (%.1f MB/s)",
+            "%d committed, %d skipped, %d refused, %d failed, %d vanished, %d bytes (%d on the wire, %d re-sent) " +
+            "in %.3f s (%.1f MB/s)",
             report.committed(), report.skipped(), report.refused(), report.failed(), report.vanished(),
-            report.bytes(), report.durationNs() / 1e9, report.bytesPerSecond() / 1e6);
+            report.bytes(), report.wireBytes(), report.resentBytes(), report.durationNs() / 1e9,
+            report.bytesPerSecond() / 1e6) +
+            (report.latency().isEmpty() ? "" : "; latency " + report.latency());
     }
 
     @Override

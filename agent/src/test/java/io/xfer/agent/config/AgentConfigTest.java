@@ -35,7 +35,8 @@ class AgentConfigTest
 
     private static final Set<String> AGENT_SETTINGS = Set.of("listen", "certificate", "private_key", "ca",
         "client_auth", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
-        "idle_timeout", "write_buffer", "receive_queue");
+        "idle_timeout", "write_buffer", "receive_queue", "max_streams", "stream_window", "send_budget",
+        "socket_buffer");
 
     @TempDir
     Path dir;
@@ -58,6 +59,10 @@ class AgentConfigTest
         assertEquals(AgentConfig.IDLE_TIMEOUT_NS_DEFAULT, config.idleTimeoutNs());
         assertEquals(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT, config.writeBufferHighBytes());
         assertEquals(AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT, config.receiveQueueBytes());
+        assertEquals(AgentConfig.MAX_STREAMS_DEFAULT, config.maxStreams());
+        assertEquals(AgentConfig.STREAM_WINDOW_BYTES_DEFAULT, config.streamWindowBytes());
+        assertEquals(AgentConfig.SEND_BUDGET_BYTES_DEFAULT, config.sendBudgetBytes());
+        assertEquals(AgentConfig.SOCKET_BUFFER_BYTES_DEFAULT, config.socketBufferBytes());
 
         assertEquals(List.of("ingest", "outbox"), new ArrayList<>(config.modules().keySet()));
         final ModuleConfig ingest = config.module("ingest");
@@ -116,6 +121,10 @@ class AgentConfigTest
         assertEquals(defaults.idleTimeoutNs(), config.idleTimeoutNs());
         assertEquals(defaults.writeBufferHighBytes(), config.writeBufferHighBytes());
         assertEquals(defaults.receiveQueueBytes(), config.receiveQueueBytes());
+        assertEquals(defaults.maxStreams(), config.maxStreams());
+        assertEquals(defaults.streamWindowBytes(), config.streamWindowBytes());
+        assertEquals(defaults.sendBudgetBytes(), config.sendBudgetBytes());
+        assertEquals(defaults.socketBufferBytes(), config.socketBufferBytes());
         assertEquals(2, config.modules().size());
     }
 

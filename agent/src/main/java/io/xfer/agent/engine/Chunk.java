@@ -1,0 +1,51 @@
+package io.xfer.agent.engine;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Descriptor of one chunk between the sender's reader and the streams: the payload sits in a pooled direct buffer
+ * (raw or LZ4), the descriptor carries what the DATA header needs and what a re-send must check.
+ */
+final class Chunk
+{
+    /** Ring accounting unit: a chunk costs at least this many bytes of ring budget. */
+    static final int MIN_CHARGE_BYTES = 4096;
+
+    final OutgoingFile file;
+    final long offset;
+    final int rawLength;
+    final int checksum;
+    final int flags;
+    final int wireLength;
+    final int chargeBytes;
+    ByteBuf payload;
+    long sentNs;
+
+    Chunk(final OutgoingFile file, final long offset, final int rawLength, final int checksum, final int flags,
+        final ByteBuf payload)
+    {
+        this.file = file;
+        this.offset = offset;
+        this.rawLength = rawLength;
+        this.checksum = checksum;
+        this.flags = flags;
+        this.payload = payload;
+        this.wireLength = payload.readableBytes();
+        this.chargeBytes = charge(rawLength);
+    }
+
+    static int charge(final int rawLength)
+    {
+        return Math.max(MIN_CHARGE_BYTES, rawLength);
+    }
+
+    /** Identity of a chunk on the wire: file id and offset. */
+    record Key(int fileId, long offset)
+    {
+    }
+
+    Key key()
+    {
+        return new Key(file.fileId, offset);
+    }
+}

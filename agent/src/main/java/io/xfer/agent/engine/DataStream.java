@@ -1,0 +1,150 @@
+package io.xfer.agent.engine;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.xfer.protocol.ChunkAckFlyweight;
+import io.xfer.protocol.DataFlyweight;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * One connection of a sending transfer, as seen by the sender: confined to the connection's event loop, it pulls
+ * chunks from the {@link ChunkScheduler} while it has credit (unacknowledged bytes below the window) and the socket
+ * is writable, writes them, and on CHUNK_ACK frees the credit and records the round trip. When the connection dies
+ * its unacknowledged chunks go back to the sender to be read and sent again on the streams that remain.
+ */
+final class DataStream implements FrameConnection.StreamListener
+{
+    private final FrameConnection connection;
+    private final Channel channel;
+    private final ChunkScheduler scheduler;
+    private final long windowBytes;
+    private final LatencyRecorder latency;
+    private final Consumer<List<Chunk>> onLost;
+    private final Map<Chunk.Key, Chunk> inFlight = new HashMap<>();
+    private final AtomicBoolean starving = new AtomicBoolean(false);
+    private long inFlightBytes;
+    private boolean dead;
+
+    DataStream(
+        final FrameConnection connection,
+        final ChunkScheduler scheduler,
+        final long windowBytes,
+        final LatencyRecorder latency,
+        final Consumer<List<Chunk>> onLost)
+    {
+        this.connection = connection;
+        this.channel = connection.channel();
+        this.scheduler = scheduler;
+        this.windowBytes = windowBytes;
+        this.latency = latency;
+        this.onLost = onLost;
+        this.starving.set(true);
+    }
+
+    FrameConnection connection()
+    {
+        return connection;
+    }
+
+    /**
+     * Any thread: schedule a pump if this stream is idle for want of chunks.
+     *
+     * @return true when this call woke the stream.
+     */
+    boolean wake()
+    {
+        if (starving.compareAndSet(true, false))
+        {
+            channel.eventLoop().execute(this::pump);
+            return true;
+        }
+        return false;
+    }
+
+    private void pump()
+    {
+        if (dead)
+        {
+            return;
+        }
+        boolean wrote = false;
+        while (inFlightBytes < windowBytes && channel.isWritable())
+        {
+            final Chunk chunk = scheduler.poll();
+            if (chunk == null)
+            {
+                starving.set(true);
+                // a chunk offered between the poll and the flag would otherwise wait for the next offer
+                if (scheduler.isEmpty() || !starving.compareAndSet(true, false))
+                {
+                    break;
+                }
+                continue;
+            }
+            write(chunk);
+            wrote = true;
+        }
+        if (wrote)
+        {
+            channel.flush();
+        }
+    }
+
+    private void write(final Chunk chunk)
+    {
+        final ByteBuf payload = chunk.payload;
+        chunk.payload = null;
+        final ByteBuf header = DataFlyweight.encodeHeader(channel.alloc(), chunk.flags, chunk.file.fileId,
+            chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength);
+        inFlight.put(chunk.key(), chunk);
+        inFlightBytes += chunk.wireLength;
+        chunk.sentNs = System.nanoTime();
+        channel.write(header, channel.voidPromise());
+        channel.write(payload).addListener(future -> scheduler.release(chunk.chargeBytes));
+    }
+
+    @Override
+    public void onChunkAck(final ChunkAckFlyweight ack)
+    {
+        final Chunk chunk = inFlight.remove(new Chunk.Key(ack.fileId(), ack.fileOffset()));
+        if (chunk == null)
+        {
+            return;
+        }
+        inFlightBytes -= chunk.wireLength;
+        latency.record(LatencyRecorder.Metric.CHUNK_RTT, System.nanoTime() - chunk.sentNs);
+        pump();
+    }
+
+    @Override
+    public void onWritable()
+    {
+        pump();
+    }
+
+    @Override
+    public void onClosed()
+    {
+        if (dead)
+        {
+            return;
+        }
+        dead = true;
+        scheduler.removeStream(this);
+        final List<Chunk> lost = new ArrayList<>(inFlight.values());
+        inFlight.clear();
+        inFlightBytes = 0;
+        if (!lost.isEmpty())
+        {
+            onLost.accept(lost);
+        }
+        // what this stream would have taken goes to the others
+        scheduler.offerWakeAll();
+    }
+}

@@ -1,0 +1,163 @@
+package io.xfer.agent.engine;
+
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogWriter;
+import org.HdrHistogram.Recorder;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * HdrHistogram latencies of one transfer: each chunk's round trip (sent to acknowledged), disk read and write time
+ * per chunk, and time spent waiting for ring space. Recording is wait-free ({@link Recorder}) from any thread; the
+ * role thread takes interval histograms about once a second, which become the .hlog, and sums them for the
+ * end-of-transfer percentiles.
+ */
+public final class LatencyRecorder
+{
+    /** What is measured. */
+    public enum Metric
+    {
+        CHUNK_RTT("chunk_rtt"),
+        DISK_READ("disk_read"),
+        DISK_WRITE("disk_write"),
+        RING_WAIT("ring_wait");
+
+        private final String key;
+
+        Metric(final String key)
+        {
+            this.key = key;
+        }
+
+        public String key()
+        {
+            return key;
+        }
+    }
+
+    /** Percentiles in microseconds. */
+    public record Summary(long count, double p50Us, double p90Us, double p99Us, double p999Us, double maxUs)
+    {
+        @Override
+        public String toString()
+        {
+            return String.format(Locale.ROOT, "p50 %.0f us, p90 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us (%d)",
+                p50Us, p90Us, p99Us, p999Us, maxUs, count);
+        }
+    }
+
+    private static final long HIGHEST_TRACKABLE_NS = 3_600_000_000_000L;
+    private static final long SAMPLE_INTERVAL_NS = 1_000_000_000L;
+
+    private final Map<Metric, Recorder> recorders = new EnumMap<>(Metric.class);
+    private final Map<Metric, Histogram> totals = new EnumMap<>(Metric.class);
+    private final Map<Metric, List<Histogram>> intervals = new EnumMap<>(Metric.class);
+    private final long startMs = System.currentTimeMillis();
+    private long lastSampleNs = System.nanoTime();
+
+    public LatencyRecorder()
+    {
+        for (final Metric metric : Metric.values())
+        {
+            recorders.put(metric, new Recorder(HIGHEST_TRACKABLE_NS, 3));
+            totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, 3));
+            intervals.put(metric, new ArrayList<>());
+        }
+    }
+
+    /** Record one measurement; any thread. */
+    public void record(final Metric metric, final long durationNs)
+    {
+        recorders.get(metric).recordValue(Math.max(0, Math.min(durationNs, HIGHEST_TRACKABLE_NS)));
+    }
+
+    /** Take interval histograms if a second has passed; one thread (the role's). */
+    public void sample(final long nowNs)
+    {
+        if (nowNs - lastSampleNs >= SAMPLE_INTERVAL_NS)
+        {
+            takeIntervals();
+            lastSampleNs = nowNs;
+        }
+    }
+
+    private void takeIntervals()
+    {
+        for (final Metric metric : Metric.values())
+        {
+            final Histogram interval = recorders.get(metric).getIntervalHistogram();
+            if (interval.getTotalCount() > 0)
+            {
+                totals.get(metric).add(interval);
+                intervals.get(metric).add(interval);
+            }
+        }
+    }
+
+    /**
+     * Close the last interval and return the percentiles of every metric that saw values.
+     */
+    public synchronized Map<Metric, Summary> finish()
+    {
+        takeIntervals();
+        final Map<Metric, Summary> summaries = new EnumMap<>(Metric.class);
+        for (final Metric metric : Metric.values())
+        {
+            final Histogram total = totals.get(metric);
+            if (total.getTotalCount() > 0)
+            {
+                summaries.put(metric, new Summary(total.getTotalCount(),
+                    total.getValueAtPercentile(50) / 1e3, total.getValueAtPercentile(90) / 1e3,
+                    total.getValueAtPercentile(99) / 1e3, total.getValueAtPercentile(99.9) / 1e3,
+                    total.getMaxValue() / 1e3));
+            }
+        }
+        return summaries;
+    }
+
+    /**
+     * Write {@code METRIC.hgrm} (percentile distribution in microseconds) and {@code METRIC.hlog} (interval log, in
+     * nanoseconds) for each metric that saw values. Call after {@link #finish()}.
+     */
+    public synchronized void writeTo(final Path directory, final String prefix) throws IOException
+    {
+        Files.createDirectories(directory);
+        for (final Metric metric : Metric.values())
+        {
+            final Histogram total = totals.get(metric);
+            if (total.getTotalCount() == 0)
+            {
+                continue;
+            }
+            final String base = prefix + metric.key();
+            try (PrintStream out = new PrintStream(
+                new FileOutputStream(directory.resolve(base + ".hgrm").toFile()), false, StandardCharsets.UTF_8))
+            {
+                total.outputPercentileDistribution(out, 1000.0);
+            }
+            try (PrintStream out = new PrintStream(
+                new FileOutputStream(directory.resolve(base + ".hlog").toFile()), false, StandardCharsets.UTF_8))
+            {
+                final HistogramLogWriter writer = new HistogramLogWriter(out);
+                writer.outputLogFormatVersion();
+                writer.outputStartTime(startMs);
+                writer.setBaseTime(startMs);
+                writer.outputLegend();
+                for (final Histogram interval : intervals.get(metric))
+                {
+                    writer.outputIntervalHistogram(interval);
+                }
+            }
+        }
+    }
+}

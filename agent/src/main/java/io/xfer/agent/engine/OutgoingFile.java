@@ -1,0 +1,47 @@
+package io.xfer.agent.engine;
+
+import io.xfer.agent.storage.SourceEntry;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+
+/**
+ * A file the receiver asked for, while the sender reads it and until the receiver's verdict: the channel stays
+ * open so that chunks lost with a dead stream can be read again.
+ */
+final class OutgoingFile
+{
+    final int fileId;
+    final SourceEntry entry;
+    final FileChannel channel;
+    final ChunkDigest digest = new ChunkDigest();
+    long nextOffset;
+    int compressionSkip;
+    int compressionBackoff;
+    boolean failed;
+
+    OutgoingFile(final int fileId, final SourceEntry entry, final FileChannel channel, final long startOffset)
+    {
+        this.fileId = fileId;
+        this.entry = entry;
+        this.channel = channel;
+        this.nextOffset = startOffset;
+    }
+
+    boolean fullyRead()
+    {
+        return nextOffset >= entry.size();
+    }
+
+    void close()
+    {
+        try
+        {
+            channel.close();
+        }
+        catch (final IOException ignore)
+        {
+            // read-only channel: nothing was buffered
+        }
+    }
+}

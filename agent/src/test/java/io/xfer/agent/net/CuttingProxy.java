@@ -1,0 +1,163 @@
+package io.xfer.agent.net;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A TCP proxy on loopback for fault injection: forwards each accepted connection to a target port, and cuts one
+ * chosen connection (by accept order, 1 = the first) with a reset once it has carried a given number of bytes in one
+ * direction. TLS passes through untouched.
+ */
+final class CuttingProxy implements AutoCloseable
+{
+    private final ServerSocket listener;
+    private final int targetPort;
+    private final int connectionToCut;
+    private final long cutAfterBytes;
+    private final boolean downstream;
+    private final AtomicInteger accepted = new AtomicInteger();
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final CountDownLatch cut = new CountDownLatch(1);
+    private final Thread acceptor;
+
+    /**
+     * @param downstream count bytes from target to client (true) or from client to target (false).
+     */
+    CuttingProxy(final int targetPort, final int connectionToCut, final long cutAfterBytes, final boolean downstream)
+        throws IOException
+    {
+        this.downstream = downstream;
+        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.targetPort = targetPort;
+        this.connectionToCut = connectionToCut;
+        this.cutAfterBytes = cutAfterBytes;
+        this.acceptor = new Thread(this::acceptLoop, "cutting-proxy");
+        this.acceptor.setDaemon(true);
+        this.acceptor.start();
+    }
+
+    int port()
+    {
+        return listener.getLocalPort();
+    }
+
+    /** @return true once the chosen connection was cut. */
+    boolean didCut()
+    {
+        return cut.getCount() == 0;
+    }
+
+    int acceptedConnections()
+    {
+        return accepted.get();
+    }
+
+    private void acceptLoop()
+    {
+        while (!listener.isClosed())
+        {
+            try
+            {
+                final Socket client = listener.accept();
+                final int index = accepted.incrementAndGet();
+                final Socket target = new Socket();
+                target.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5000);
+                sockets.add(client);
+                sockets.add(target);
+                final AtomicLong forwarded = new AtomicLong();
+                final boolean victim = index == connectionToCut;
+                start(() -> pump(client, target, forwarded, victim && !downstream, client, target),
+                    "proxy-up-" + index);
+                start(() -> pump(target, client, forwarded, victim && downstream, client, target),
+                    "proxy-down-" + index);
+            }
+            catch (final IOException ex)
+            {
+                return;
+            }
+        }
+    }
+
+    private void pump(
+        final Socket from, final Socket to, final AtomicLong forwarded, final boolean victim, final Socket client,
+        final Socket target)
+    {
+        final byte[] buffer = new byte[64 * 1024];
+        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream())
+        {
+            int n;
+            while ((n = in.read(buffer)) >= 0)
+            {
+                out.write(buffer, 0, n);
+                if (victim && forwarded.addAndGet(n) >= cutAfterBytes)
+                {
+                    reset(client);
+                    reset(target);
+                    cut.countDown();
+                    return;
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            // the other direction closed or was cut
+        }
+        finally
+        {
+            closeQuietly(from);
+            closeQuietly(to);
+        }
+    }
+
+    private static void reset(final Socket socket)
+    {
+        try
+        {
+            socket.setSoLinger(true, 0);
+            socket.close();
+        }
+        catch (final IOException ignore)
+        {
+            // already gone
+        }
+    }
+
+    private static void closeQuietly(final Socket socket)
+    {
+        try
+        {
+            socket.close();
+        }
+        catch (final IOException ignore)
+        {
+            // already gone
+        }
+    }
+
+    private static void start(final Runnable body, final String name)
+    {
+        final Thread thread = new Thread(body, name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @Override
+    public void close() throws IOException
+    {
+        listener.close();
+        for (final Socket socket : sockets)
+        {
+            closeQuietly(socket);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+package io.xfer.agent.net;
+
+import io.xfer.agent.client.ClientOptions;
+import io.xfer.agent.client.Endpoint;
+import io.xfer.agent.client.XferClient;
+import io.xfer.agent.engine.Compression;
+import io.xfer.agent.engine.TransferListener;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.agent.storage.TreeComparison;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Parallel streams, work stealing, LZ4 and stream failure over real TLS on loopback: data must arrive identical
+ * whatever the number of streams, whether chunks are compressed, and when a data connection dies mid-transfer.
+ */
+class ParallelStreamsTest
+{
+    private static final String MODULE = "data";
+    private static final int CHUNK = 256 * 1024;
+
+    @TempDir
+    Path work;
+
+    private TestPki pki;
+    private TestAgent agent;
+    private Path moduleRoot;
+    private TestPki.Credentials alice;
+
+    @BeforeEach
+    void startAgent() throws Exception
+    {
+        pki = TestPki.create(work.resolve("pki"));
+        alice = pki.client("alice");
+        moduleRoot = Files.createDirectories(work.resolve("module"));
+        agent = TestAgent.with(pki).module(MODULE, moduleRoot, Set.of("alice"), Set.of("alice"))
+            .configure(config -> config.streamWindowBytes(2L * CHUNK).chunkLength(CHUNK))
+            .start();
+    }
+
+    @AfterEach
+    void stopAgent()
+    {
+        agent.close();
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldPushAndPullIdenticalTreeOverEightStreamsWithLz4() throws Exception
+    {
+        final Path source = work.resolve("src/tree");
+        writeRandom(source.resolve("random.bin"), 6 * CHUNK + 17, 1);
+        writeText(source.resolve("logs/app.log"), 8 * CHUNK);
+        for (int i = 0; i < 50; i++)
+        {
+            writeRandom(source.resolve("small/f" + i), i * 97, 100 + i);
+        }
+
+        try (XferClient client = new XferClient(options().streams(8).compression(Compression.LZ4)))
+        {
+            final TransferReport pushed = client.push(endpoint(MODULE, "in"), List.of(source.toString()),
+                TransferListener.NONE);
+            assertTrue(pushed.complete(), pushed::toString);
+            assertTrue(pushed.wireBytes() < pushed.bytes(), "text compresses: " + pushed);
+            assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("in/tree"), 10));
+
+            final Path fetched = work.resolve("fetched");
+            final TransferReport pulled = client.pull(endpoint(MODULE, "in/tree"), fetched, TransferListener.NONE);
+            assertTrue(pulled.complete(), pulled::toString);
+            assertTrue(pulled.wireBytes() < pulled.bytes(), "the agent compressed too: " + pulled);
+            assertEquals(List.of(), TreeComparison.differences(source, fetched.resolve("tree"), 10));
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldSendIncompressibleDataWithCompressionOn() throws Exception
+    {
+        final Path file = writeRandom(work.resolve("src/random.bin"), 24 * CHUNK + 5, 7);
+        try (XferClient client = new XferClient(options().streams(4).compression(Compression.AUTO)))
+        {
+            final TransferReport report = client.push(endpoint(MODULE, ""), List.of(file.toString()),
+                TransferListener.NONE);
+            assertTrue(report.complete(), report::toString);
+            // auto backs off: random data goes raw
+            assertEquals(report.bytes(), report.wireBytes(), report::toString);
+        }
+        assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("random.bin")));
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldCompleteWhenADataConnectionIsCutMidTransfer() throws Exception
+    {
+        final Path file = writeRandom(work.resolve("src/big.bin"), 64 * CHUNK + 3, 11);
+        // connection 1 is the control connection; 2 is the first data connection
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 2, 3L * CHUNK, false);
+            XferClient client = new XferClient(options().streams(4).compression(Compression.NONE)))
+        {
+            final TransferReport report = client.push(new Endpoint("localhost", proxy.port(), MODULE, "cut"),
+                List.of(file.toString()), TransferListener.NONE);
+            assertTrue(proxy.didCut(), "the proxy cut a data connection");
+            assertTrue(report.complete(), report::toString);
+            assertTrue(report.resentBytes() > 0, "chunks in flight on the cut stream were sent again: " + report);
+        }
+        assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("cut/big.bin")));
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldCompletePullWhenADataConnectionIsCutMidTransfer() throws Exception
+    {
+        final Path file = writeRandom(moduleRoot.resolve("out/big.bin"), 64 * CHUNK + 3, 13);
+        // on a pull the data flows from the agent to the client
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 3, 3L * CHUNK, true);
+            XferClient client = new XferClient(options().streams(4).compression(Compression.NONE)))
+        {
+            final Path destination = work.resolve("pulled");
+            final TransferReport report = client.pull(new Endpoint("localhost", proxy.port(), MODULE, "out/big.bin"),
+                destination, TransferListener.NONE);
+            assertTrue(proxy.didCut(), "the proxy cut a data connection");
+            assertTrue(report.complete(), report::toString);
+            assertEquals(-1L, Files.mismatch(file, destination.resolve("big.bin")));
+        }
+    }
+
+    private ClientOptions options()
+    {
+        return pki.options(alice).chunkLength(CHUNK).windowBytes(2L * CHUNK);
+    }
+
+    private Endpoint endpoint(final String module, final String path)
+    {
+        return new Endpoint("localhost", agent.port(), module, path);
+    }
+
+    private static Path writeRandom(final Path file, final long size, final long seed) throws IOException
+    {
+        Files.createDirectories(file.getParent());
+        final Random random = new Random(seed);
+        final byte[] block = new byte[64 * 1024];
+        try (OutputStream out = Files.newOutputStream(file))
+        {
+            for (long written = 0; written < size; written += block.length)
+            {
+                random.nextBytes(block);
+                out.write(block, 0, (int)Math.min(block.length, size - written));
+            }
+        }
+        return file;
+    }
+
+    private static void writeText(final Path file, final long size) throws IOException
+    {
+        Files.createDirectories(file.getParent());
+        final Random random = new Random(3);
+        final StringBuilder text = new StringBuilder();
+        long line = 0;
+        while (text.length() < size)
+        {
+            text.append(String.format(Locale.ROOT, "2026-11-22T08:%02d:%02d.%03d INFO request %d from worker-%d " +
+                "took %d ms status 200%n", line / 60 % 60, line % 60, line % 1000, line, random.nextInt(64),
+                random.nextInt(500)));
+            line++;
+        }
+        Files.writeString(file, text, StandardCharsets.US_ASCII);
+    }
+}
