@@ -3,7 +3,6 @@ package io.xfer.agent.engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -24,7 +23,7 @@ import java.util.logging.Logger;
  * The "session" handler of a connection that belongs to a running transfer (its control connection or one of its
  * data connections): queues frames in the transfer's {@link Inbox}, answers PING on the event loop, hands
  * CHUNK_ACK to the sending stream on the event loop, turns protocol violations into an ERROR frame and a close, and
- * lets the role thread wait for writability (backpressure from the socket).
+ * tells the sending stream when the socket becomes writable again (backpressure from the socket).
  */
 public final class FrameConnection extends ChannelInboundHandlerAdapter
 {
@@ -48,7 +47,6 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
 
     private final Channel channel;
     private final boolean control;
-    private final Object writability = new Object();
     private final PingFlyweight ping = new PingFlyweight();
     private final ErrorFlyweight error = new ErrorFlyweight();
     private final ChunkAckFlyweight chunkAck = new ChunkAckFlyweight();
@@ -106,17 +104,13 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         final int type = FrameDecoder.type(frame);
         if (type == FrameType.ERROR && failure == null)
         {
-            // remembered so that a role blocked on writability reports the peer's reason, not a lost connection
+            // remembered so that the close reports the peer's reason (say NO_SPACE), not a lost connection
             error.wrap(frame, frame.readerIndex());
             if (error.fileId() == ErrorFlyweight.CONNECTION)
             {
                 final ErrorCode code = ErrorCode.get(error.code());
                 failure = new TransferException(code == null ? ErrorCode.INTERNAL : code, "peer: " + error.message(),
                     true, null);
-                synchronized (writability)
-                {
-                    writability.notifyAll();
-                }
             }
         }
         if (closing)
@@ -151,10 +145,6 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     @Override
     public void channelWritabilityChanged(final ChannelHandlerContext ctx)
     {
-        synchronized (writability)
-        {
-            writability.notifyAll();
-        }
         final StreamListener listener = streamListener;
         if (listener != null && channel.isWritable())
         {
@@ -176,10 +166,6 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         if (current != null)
         {
             current.close(this, failure);
-        }
-        synchronized (writability)
-        {
-            writability.notifyAll();
         }
     }
 
@@ -239,17 +225,6 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         }
     }
 
-    /**
-     * Write a DATA header and its payload back to back and flush; for the stream's event loop.
-     *
-     * @return the payload's write future.
-     */
-    public ChannelFuture sendData(final ByteBuf header, final ByteBuf payload)
-    {
-        channel.write(header, channel.voidPromise());
-        return channel.writeAndFlush(payload);
-    }
-
     /** Flush what {@link #send(ByteBuf)} left pending, if anything. */
     public void flush()
     {
@@ -294,46 +269,6 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
         if (current != null)
         {
             current.drain();
-        }
-    }
-
-    /**
-     * Block the calling (role) thread until the channel accepts more writes.
-     *
-     * @throws TransferException when the connection closes or stays unwritable for {@code timeoutNs}.
-     */
-    public void awaitWritable(final long timeoutNs) throws InterruptedException
-    {
-        if (channel.isWritable())
-        {
-            return;
-        }
-        flush();
-        final long deadlineNs = System.nanoTime() + timeoutNs;
-        synchronized (writability)
-        {
-            while (!channel.isWritable())
-            {
-                if (failure instanceof TransferException te && te.isRemote())
-                {
-                    throw te;
-                }
-                if (inactive || !channel.isActive())
-                {
-                    if (failure instanceof TransferException te)
-                    {
-                        throw te;
-                    }
-                    throw TransferException.connectionLost("connection closed by peer", failure);
-                }
-                final long remainingNs = deadlineNs - System.nanoTime();
-                if (remainingNs <= 0)
-                {
-                    throw new TransferException(ErrorCode.TIMEOUT, "peer stopped reading for " +
-                        timeoutNs / 1_000_000_000L + " s");
-                }
-                writability.wait(Math.max(1, Math.min(100, remainingNs / 1_000_000)));
-            }
         }
     }
 }

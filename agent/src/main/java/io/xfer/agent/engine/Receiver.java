@@ -33,6 +33,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -69,6 +70,8 @@ public final class Receiver extends TransferRole
     private final TransferEndFlyweight transferEnd = new TransferEndFlyweight();
     private final CRC32C crc = new CRC32C();
     private final Set<FrameConnection> ackedConnections = new HashSet<>();
+    /** Files answered SEND: only their chunks are acceptable (one bit per file id). */
+    private final BitSet sendRequested = new BitSet();
     private final LZ4SafeDecompressor decompressor;
     private long entriesSeen;
     private int lastFileId = -1;
@@ -414,6 +417,7 @@ public final class Receiver extends TransferRole
         // file descriptors
         files.put(fileId, new IncomingFile(fileId, relative, target, tempPath(target, fileId), size,
             fileEntry.mode(), mtimeNs, replace));
+        sendRequested.set(fileId);
         reply(fileId, FileStatusFlyweight.SEND, null, "");
     }
 
@@ -431,7 +435,7 @@ public final class Receiver extends TransferRole
                 acknowledge(source, fileId, offset, length);
                 return;
             }
-            if (fileId <= lastFileId)
+            if (sendRequested.get(fileId))
             {
                 // a re-sent chunk of a file that is already complete: acknowledge it again
                 acknowledge(source, fileId, offset, length);

@@ -162,8 +162,9 @@ public final class Sender extends TransferRole
         }
         catch (final TransferException ex)
         {
+            // the control connection lingers in abort() so the peer reads the ERROR; data connections just close
             abort(ex);
-            closeStreams();
+            closeDataStreams();
             throw ex;
         }
         finally
@@ -186,6 +187,12 @@ public final class Sender extends TransferRole
 
     private void closeStreams()
     {
+        closeDataStreams();
+        connection.closeAfterFlush();
+    }
+
+    private void closeDataStreams()
+    {
         synchronized (streams)
         {
             for (final DataStream stream : streams)
@@ -196,7 +203,6 @@ public final class Sender extends TransferRole
                 }
             }
         }
-        connection.closeAfterFlush();
     }
 
     private Object nextMessage(final boolean block) throws InterruptedException

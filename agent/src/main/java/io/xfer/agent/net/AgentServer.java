@@ -127,6 +127,11 @@ public final class AgentServer implements AutoCloseable
                 return;
             }
             channel.closeFuture().addListener(f -> connections.decrementAndGet());
+            if (config.socketBufferBytes() > 0)
+            {
+                channel.config().setSendBufferSize(config.socketBufferBytes());
+                channel.config().setReceiveBufferSize(config.socketBufferBytes());
+            }
             channel.pipeline()
                 .addLast("tls", sslContext.newHandler(channel.alloc()))
                 .addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutNs(), TimeUnit.NANOSECONDS))

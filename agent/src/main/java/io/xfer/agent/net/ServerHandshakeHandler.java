@@ -187,13 +187,13 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         {
             final TransferDispatcher.SessionKey key =
                 new TransferDispatcher.SessionKey(hello.sessionIdHigh(), hello.sessionIdLow());
+            final Object reservation = dispatcher.reserve(key, identityName());
             ctx.pipeline().get(FrameDecoder.class).maxFrameLength(maxFrameLength);
-            // WELCOME first: once joined, the transfer may send DATA on this connection at once
-            ctx.write(WelcomeFlyweight.encode(ctx.alloc(), version, capabilities, key.high(), key.low(),
+            // WELCOME before attaching: once attached, the transfer may send DATA on this connection
+            ctx.writeAndFlush(WelcomeFlyweight.encode(ctx.alloc(), version, capabilities, key.high(), key.low(),
                 maxFrameLength, AgentServer.SOFTWARE));
             cancelTimeout();
-            dispatcher.join(ctx, key, identityName());
-            ctx.flush();
+            dispatcher.attach(ctx, reservation);
             return;
         }
         sessionIdHigh = RANDOM.nextLong();

@@ -175,11 +175,13 @@ final class TransferDispatcher implements AutoCloseable
     }
 
     /**
-     * Called on the event loop for HELLO kind DATA: attach the connection to its session's running transfer.
+     * Called on the event loop for HELLO kind DATA: check that the connection may join its session's running
+     * transfer and reserve its place.
      *
+     * @return the reservation for {@link #attach(ChannelHandlerContext, Object)}.
      * @throws TransferException when there is no such session, it belongs to another identity, or it is full.
      */
-    void join(final ChannelHandlerContext ctx, final SessionKey sessionKey, final String identity)
+    Object reserve(final SessionKey sessionKey, final String identity)
     {
         final Session session = sessions.get(sessionKey);
         if (session == null)
@@ -195,6 +197,15 @@ final class TransferDispatcher implements AutoCloseable
             throw new TransferException(ErrorCode.LIMIT_EXCEEDED, "all " + session.dataConnections +
                 " data connections of the session have joined");
         }
+        return session;
+    }
+
+    /**
+     * Hand a reserved data connection to its transfer: from here on its frames go to the transfer's inbox.
+     */
+    void attach(final ChannelHandlerContext ctx, final Object reservation)
+    {
+        final Session session = (Session)reservation;
         final FrameConnection connection = new FrameConnection(ctx.channel(), session.inbox, false);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
         session.attach.accept(connection);
