@@ -1,6 +1,7 @@
 package io.xfer.protocol;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
@@ -26,6 +27,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
     public FrameDecoder(final int maxFrameLength)
     {
         maxFrameLength(maxFrameLength);
+        setCumulator(this::cumulate);
         validators[FrameType.HELLO] = new HelloFlyweight();
         validators[FrameType.WELCOME] = new WelcomeFlyweight();
         validators[FrameType.OPEN] = new OpenFlyweight();
@@ -106,6 +108,52 @@ public final class FrameDecoder extends ByteToMessageDecoder
                 validator.wrap(null, 0);
             }
             out.add(in.readRetainedSlice(length));
+        }
+    }
+
+    /**
+     * Like Netty's merge cumulator, but sized by the frame being assembled: once a frame's length field is in,
+     * the cumulation grows once to hold the whole frame, instead of doubling (and copying) again and again as a
+     * 1 MiB DATA frame arrives in 16 KiB TLS records. A cumulation still shared with a frame handed on (a retained
+     * slice) is never written into; a new one is allocated.
+     */
+    private ByteBuf cumulate(final ByteBufAllocator allocator, final ByteBuf cumulation, final ByteBuf in)
+    {
+        if (!cumulation.isReadable() && in.isContiguous())
+        {
+            cumulation.release();
+            return in;
+        }
+        try
+        {
+            final int readable = cumulation.readableBytes();
+            final int incoming = in.readableBytes();
+            if (cumulation.refCnt() > 1 || cumulation.isReadOnly() || cumulation.maxWritableBytes() < incoming ||
+                cumulation.writableBytes() < incoming)
+            {
+                int capacity = readable + incoming;
+                if (readable >= Integer.BYTES)
+                {
+                    final int frameLength = cumulation.getInt(cumulation.readerIndex());
+                    if (frameLength > capacity && frameLength <= maxFrameLength)
+                    {
+                        capacity = frameLength;
+                    }
+                }
+                final ByteBuf grown = allocator.buffer(capacity);
+                grown.writeBytes(cumulation, cumulation.readerIndex(), readable);
+                cumulation.release();
+                grown.writeBytes(in, in.readerIndex(), incoming);
+                in.readerIndex(in.writerIndex());
+                return grown;
+            }
+            cumulation.writeBytes(in, in.readerIndex(), incoming);
+            in.readerIndex(in.writerIndex());
+            return cumulation;
+        }
+        finally
+        {
+            in.release();
         }
     }
 

@@ -64,6 +64,8 @@ public final class Receiver extends TransferRole
     private final Set<Integer> discarded = new HashSet<>();
     private final List<DirectoryMetadata> directories = new ArrayList<>();
     private final Set<Path> touchedDirectories = new LinkedHashSet<>();
+    /** Directories inside the root known to be real directories (checked or created by this transfer). */
+    private final Set<Path> verifiedDirectories = new HashSet<>();
     private final FileEntryFlyweight fileEntry = new FileEntryFlyweight();
     private final DataFlyweight data = new DataFlyweight();
     private final FileEndFlyweight fileEnd = new FileEndFlyweight();
@@ -281,7 +283,8 @@ public final class Receiver extends TransferRole
         final Path target;
         try
         {
-            target = root.resolveForWrite(basePath.isEmpty() ? relative : basePath + "/" + relative);
+            target = root.resolveForWrite(basePath.isEmpty() ? relative : basePath + "/" + relative,
+                verifiedDirectories);
         }
         catch (final TransferException ex)
         {

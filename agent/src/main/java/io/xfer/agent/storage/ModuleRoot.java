@@ -10,6 +10,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
 
 /**
  * A directory that a transfer reads from or writes into, and the only way the engine turns a relative path from the
@@ -127,6 +128,16 @@ public final class ModuleRoot
      */
     public Path resolveForWrite(final String relativePath)
     {
+        return resolveForWrite(relativePath, null);
+    }
+
+    /**
+     * As {@link #resolveForWrite(String)}, skipping the checks of directories already in {@code verified} and
+     * adding those it checks: a transfer of many files in few directories then costs one stat per file, not one
+     * per path segment.
+     */
+    public Path resolveForWrite(final String relativePath, final Set<Path> verified)
+    {
         final String canonical = checkRelativePath(relativePath);
         if (canonical.isEmpty())
         {
@@ -137,7 +148,14 @@ public final class ModuleRoot
         for (int i = 0; i < segments.length - 1; i++)
         {
             current = current.resolve(segments[i]);
-            ensureDirectory(current, canonical, segments[i]);
+            if (verified == null || !verified.contains(current))
+            {
+                ensureDirectory(current, canonical, segments[i]);
+                if (verified != null)
+                {
+                    verified.add(current);
+                }
+            }
         }
         return current.resolve(segments[segments.length - 1]);
     }
