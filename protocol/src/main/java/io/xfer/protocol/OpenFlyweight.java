@@ -25,7 +25,13 @@ import io.netty.buffer.ByteBufAllocator;
  *  +-------------------------------+-------------------------------+
  *  |     Path Length (16 bits)     |  Path (UTF-8, relative) ...   |
  *  +-------------------------------+-------------------------------+
+ *  |  Resume Key Length (16 bits)  |  Resume Key (UTF-8) ...       |
+ *  +-------------------------------+-------------------------------+
  * </pre>
+ *
+ * The resume key names the transfer across re-runs of the same command (the client derives it from the source and
+ * the destination): the receiver keeps its checkpoint journal under it, and a re-run with the same key resumes.
+ * Empty: no checkpoints. At most {@link #MAX_RESUME_KEY_LENGTH} characters of [0-9a-f].
  */
 public final class OpenFlyweight extends Flyweight
 {
@@ -34,7 +40,7 @@ public final class OpenFlyweight extends Flyweight
     public static final int OPTIONS_OFFSET = DIRECTION_OFFSET + Integer.BYTES;
     public static final int CHUNK_LENGTH_OFFSET = OPTIONS_OFFSET + Long.BYTES;
     public static final int MODULE_OFFSET = CHUNK_LENGTH_OFFSET + Integer.BYTES;
-    public static final int MIN_LENGTH = MODULE_OFFSET + 2 * Short.BYTES;
+    public static final int MIN_LENGTH = MODULE_OFFSET + 3 * Short.BYTES;
 
     /** The client sends, the agent receives. */
     public static final int DIRECTION_PUSH = 1;
@@ -49,6 +55,11 @@ public final class OpenFlyweight extends Flyweight
     public static final long OPTION_COMPRESS_AUTO = 1L << 2;
     /** The sender tries LZ4 on every chunk (still sending a chunk raw when it does not shrink). */
     public static final long OPTION_COMPRESS_ALWAYS = 1L << 3;
+    /** Discard the receiver's checkpoints for this resume key and start from nothing. */
+    public static final long OPTION_RESTART = 1L << 4;
+
+    /** Longest resume key accepted. */
+    public static final int MAX_RESUME_KEY_LENGTH = 64;
 
     public int direction()
     {
@@ -81,6 +92,11 @@ public final class OpenFlyweight extends Flyweight
         return string(stringEnd(MODULE_OFFSET));
     }
 
+    public String resumeKey()
+    {
+        return string(stringEnd(stringEnd(MODULE_OFFSET)));
+    }
+
     @Override
     public void validate()
     {
@@ -89,7 +105,15 @@ public final class OpenFlyweight extends Flyweight
         {
             throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "OPEN: unknown direction " + direction);
         }
-        checkEnd(checkString(checkString(MODULE_OFFSET, "module"), "path"));
+        final int keyOffset = checkString(checkString(MODULE_OFFSET, "module"), "path");
+        checkEnd(checkString(keyOffset, "resume key"));
+        final String key = resumeKey();
+        if (key.length() > MAX_RESUME_KEY_LENGTH || !key.chars().allMatch(c -> c >= '0' && c <= '9' ||
+            c >= 'a' && c <= 'f'))
+        {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "OPEN: resume key must be at most " +
+                MAX_RESUME_KEY_LENGTH + " lowercase hex digits");
+        }
     }
 
     public static ByteBuf encode(
@@ -99,11 +123,13 @@ public final class OpenFlyweight extends Flyweight
         final long options,
         final int chunkLength,
         final String module,
-        final String path)
+        final String path,
+        final String resumeKey)
     {
         final byte[] moduleBytes = utf8(module);
         final byte[] pathBytes = utf8(path);
-        final int length = MIN_LENGTH + moduleBytes.length + pathBytes.length;
+        final byte[] keyBytes = utf8(resumeKey);
+        final int length = MIN_LENGTH + moduleBytes.length + pathBytes.length + keyBytes.length;
         final ByteBuf buf = allocator.buffer(length);
         final OpenFlyweight open = new OpenFlyweight();
         open.wrap(buf, 0);
@@ -113,7 +139,7 @@ public final class OpenFlyweight extends Flyweight
         buf.setByte(STREAMS_OFFSET, Math.max(1, Math.min(255, streams)));
         buf.setLong(OPTIONS_OFFSET, options);
         buf.setInt(CHUNK_LENGTH_OFFSET, chunkLength);
-        open.string(open.string(MODULE_OFFSET, moduleBytes), pathBytes);
+        open.string(open.string(open.string(MODULE_OFFSET, moduleBytes), pathBytes), keyBytes);
         return buf.writerIndex(length);
     }
 }

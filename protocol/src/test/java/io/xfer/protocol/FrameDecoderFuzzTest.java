@@ -103,6 +103,74 @@ class FrameDecoderFuzzTest
         }
     }
 
+    /**
+     * OPEN frames with random resume keys (hex and not, up to and beyond the longest allowed) and random other
+     * fields, alone or between valid frames: the decoder must accept exactly those whose key is at most 64
+     * lowercase hex digits.
+     */
+    @Test
+    void shouldAcceptOpenOnlyWithValidResumeKey()
+    {
+        final Random random = new Random(SEED + 2);
+        int accepted = 0;
+        int rejected = 0;
+        for (int i = 0; i < ITERATIONS / 4; i++)
+        {
+            final String key = randomResumeKey(random);
+            final boolean valid = Frames.isResumeKey(key);
+            final byte[] open = Frames.bytes(OpenFlyweight.encode(Frames.HEAP,
+                random.nextBoolean() ? OpenFlyweight.DIRECTION_PUSH : OpenFlyweight.DIRECTION_PULL,
+                random.nextInt(300), random.nextLong(), random.nextInt(), random.nextBoolean() ? "m" : "корпус",
+                random.nextBoolean() ? "" : Frames.UNICODE_PATH, key));
+            final byte[] before = random.nextBoolean() ? SAMPLES[FrameType.PING - 1] : new byte[0];
+            final byte[] after = validFrames(random);
+            final int emitted = framesEmitted;
+            final int rejections = inputsRejected;
+
+            feed(random, Frames.concat(before, open, after), "seed=" + SEED + " iteration=" + i + " key=" + key);
+
+            final int beforeFrames = before.length == 0 ? 0 : 1;
+            if (valid)
+            {
+                assertEquals(rejections, inputsRejected, "valid key rejected: '" + key + "'");
+                assertTrue(framesEmitted > emitted + beforeFrames, "OPEN and the frames after it decoded");
+                accepted++;
+            }
+            else
+            {
+                assertEquals(rejections + 1, inputsRejected, "invalid key accepted: '" + key + "'");
+                assertEquals(emitted + beforeFrames, framesEmitted, "only the frames before the bad OPEN decoded");
+                rejected++;
+            }
+        }
+
+        assertTrue(accepted > ITERATIONS / 20, "valid keys: " + accepted);
+        assertTrue(rejected > ITERATIONS / 20, "invalid keys: " + rejected);
+        assertTrue(typesEmitted[FrameType.OPEN], "no OPEN frame decoded");
+    }
+
+    /**
+     * Half lowercase hex of a length around the limit; otherwise hex with a stray character (uppercase hex, a
+     * letter past f, punctuation, a non-ASCII digit or letter, a surrogate pair).
+     */
+    private static String randomResumeKey(final Random random)
+    {
+        final String hex = "0123456789abcdef";
+        final String[] strays = {"A", "F", "g", "z", "x", " ", "-", "/", ".", "\0", "é", "٣", "１", "😀"};
+        final int length = random.nextInt(4) == 0 ? OpenFlyweight.MAX_RESUME_KEY_LENGTH - 2 + random.nextInt(5) :
+            random.nextInt(OpenFlyweight.MAX_RESUME_KEY_LENGTH + 1);
+        final StringBuilder key = new StringBuilder(length + 2);
+        for (int i = 0; i < length; i++)
+        {
+            key.append(hex.charAt(random.nextInt(hex.length())));
+        }
+        if (random.nextBoolean())
+        {
+            key.insert(random.nextInt(key.length() + 1), strays[random.nextInt(strays.length)]);
+        }
+        return key.toString();
+    }
+
     private void feed(final Random random, final byte[] input, final String context)
     {
         final EmbeddedChannel channel = Frames.channel(MAX_FRAME_LENGTH);

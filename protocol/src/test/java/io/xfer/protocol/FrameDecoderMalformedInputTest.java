@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
@@ -201,6 +202,52 @@ class FrameDecoderMalformedInputTest
         assertArrayEquals(frame, frames.get(0));
     }
 
+    @ParameterizedTest(name = "key \"{0}\"")
+    @ValueSource(strings = {"", "0", "0123456789abcdef",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})
+    void shouldAcceptOpenWithValidResumeKey(final String key)
+    {
+        final byte[] frame = openWithResumeKey(key);
+
+        assertTrue(channel.writeInbound(Frames.tracked(frame)));
+
+        final List<byte[]> frames = Frames.readAll(channel);
+        assertEquals(1, frames.size());
+        assertArrayEquals(frame, frames.get(0));
+    }
+
+    @ParameterizedTest(name = "key \"{0}\"")
+    @ValueSource(strings = {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+        "A", "0123456789abcdeF", "g", "0x12", " 12", "12 ", "-1", "12/34", "../ab", "é", "１２", "\0"})
+    void shouldRejectOpenWithBadResumeKey(final String key)
+    {
+        final ProtocolException ex = assertRejected(openWithResumeKey(key), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("OPEN"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("resume key"), ex.getMessage());
+    }
+
+    @Test
+    void shouldRejectOpenWhoseResumeKeyOverrunsFrameNamingTheField()
+    {
+        final ProtocolException ex = assertRejected(patch(FrameType.OPEN,
+            (buf) -> buf.setShort(openResumeKeyOffset(), Frames.RESUME_KEY.length() + 1)), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("OPEN"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("resume key"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("overruns"), ex.getMessage());
+    }
+
+    @Test
+    void shouldRejectOpenWithTrailingBytesAfterResumeKey()
+    {
+        final ProtocolException ex = assertRejected(
+            Frames.withTrailing(Frames.sample(FrameType.OPEN), new byte[]{'a', 'b', 'c'}), ErrorCode.PROTOCOL_ERROR);
+
+        assertTrue(ex.getMessage().startsWith("OPEN"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("3 unexpected trailing bytes"), ex.getMessage());
+    }
+
     @Test
     void shouldRejectTruncatedFrameOnlyWhenComplete()
     {
@@ -299,7 +346,28 @@ class FrameDecoderMalformedInputTest
             arguments("OPEN module overruns frame", patch(FrameType.OPEN,
                 (buf) -> buf.setShort(OpenFlyweight.MODULE_OFFSET, buf.readableBytes())), ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN path length field beyond frame", openWithoutPathLength(), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN path overruns frame", patch(FrameType.OPEN, (buf) -> buf.setShort(openPathOffset(),
+                buf.readableBytes())), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key length field beyond frame", openWithoutResumeKeyLength(),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key overruns frame by one byte", patch(FrameType.OPEN, (buf) -> buf.setShort(
+                openResumeKeyOffset(), Frames.RESUME_KEY.length() + 1)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key overruns frame", patch(FrameType.OPEN, (buf) -> buf.setShort(
+                openResumeKeyOffset(), 0xFFFF)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key shorter than the frame (trailing bytes)", patch(FrameType.OPEN,
+                (buf) -> buf.setShort(openResumeKeyOffset(), Frames.RESUME_KEY.length() - 1)),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key too long", openWithResumeKey("a".repeat(65)), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key uppercase", openWithResumeKey("0123456789ABCDEF"), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key non-hex", openWithResumeKey("0123456789abcdeg"), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN resume key invalid UTF-8", openWithResumeKeyBytes(new byte[]{'a', (byte)0xC3, '('}),
+                ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN trailing byte", trailing(FrameType.OPEN), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN trailing bytes after an empty resume key", Frames.withTrailing(openWithResumeKey(""),
+                new byte[]{'0', '1'}), ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN of the old layout without resume key", openOfOldLayout("m", "p"),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("OPEN of the old 28-byte layout", openOfOldLayout("", ""), ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN_ACK trailing byte", trailing(FrameType.OPEN_ACK), ErrorCode.PROTOCOL_ERROR),
             arguments("OPEN_ACK of the old 24-byte layout", Frames.withLength(
                 Arrays.copyOf(Frames.sample(FrameType.OPEN_ACK), 24), 24), ErrorCode.PROTOCOL_ERROR),
@@ -469,6 +537,53 @@ class FrameDecoderMalformedInputTest
             "x".repeat(path.length), "");
         buf.setBytes(FileEntryFlyweight.PATH_OFFSET + Short.BYTES, path);
         return Frames.bytes(buf);
+    }
+
+    /** @return the frame-relative index of the sample OPEN's path length field. */
+    private static int openPathOffset()
+    {
+        return OpenFlyweight.MODULE_OFFSET + Short.BYTES + Frames.utf8("corpus-α").length;
+    }
+
+    /** @return the frame-relative index of the sample OPEN's resume key length field. */
+    private static int openResumeKeyOffset()
+    {
+        return openPathOffset() + Short.BYTES + Frames.utf8(Frames.UNICODE_PATH).length;
+    }
+
+    /** A valid OPEN but for its resume key, which encode writes without checking. */
+    private static byte[] openWithResumeKey(final String key)
+    {
+        return Frames.bytes(OpenFlyweight.encode(Frames.HEAP, OpenFlyweight.DIRECTION_PUSH, 1, 0L, 1 << 20, "m",
+            "p", key));
+    }
+
+    /** An OPEN whose resume key holds the given bytes. */
+    private static byte[] openWithResumeKeyBytes(final byte[] key)
+    {
+        final byte[] frame = openWithResumeKey("0".repeat(key.length));
+        System.arraycopy(key, 0, frame, frame.length - key.length, key.length);
+        return frame;
+    }
+
+    /** An OPEN as built before the resume key was added: it ends with the path. */
+    private static byte[] openOfOldLayout(final String module, final String path)
+    {
+        final byte[] moduleBytes = Frames.utf8(module);
+        final byte[] pathBytes = Frames.utf8(path);
+        final int length = 28 + moduleBytes.length + pathBytes.length;
+        return ByteBuffer.allocate(length).putInt(length).put((byte)1).put((byte)FrameType.OPEN).putShort((short)0)
+            .put((byte)OpenFlyweight.DIRECTION_PUSH).put((byte)1).putShort((short)0).putLong(0L).putInt(1 << 20)
+            .putShort((short)moduleBytes.length).put(moduleBytes).putShort((short)pathBytes.length).put(pathBytes)
+            .array();
+    }
+
+    /** An OPEN whose path string reaches the frame end, leaving no room for the resume key's length field. */
+    private static byte[] openWithoutResumeKeyLength()
+    {
+        final byte[] frame = Frames.sample(FrameType.OPEN);
+        Unpooled.wrappedBuffer(frame).setShort(openPathOffset(), frame.length - openPathOffset() - Short.BYTES);
+        return frame;
     }
 
     /** An OPEN whose module string reaches the frame end, leaving no room for the path's length field. */

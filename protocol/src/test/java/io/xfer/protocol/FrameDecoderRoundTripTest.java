@@ -22,6 +22,7 @@ import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
 import static io.xfer.protocol.Frames.DIGEST;
+import static io.xfer.protocol.Frames.RESUME_KEY;
 import static io.xfer.protocol.Frames.UNICODE_PATH;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -102,7 +103,7 @@ class FrameDecoderRoundTripTest
     {
         final long options = OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS;
         final ByteBuf frame = OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PULL, 8, options, 4 << 20,
-            "корпус", UNICODE_PATH);
+            "корпус", UNICODE_PATH, RESUME_KEY);
 
         roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
         {
@@ -112,7 +113,33 @@ class FrameDecoderRoundTripTest
             assertEquals(4 << 20, open.chunkLength());
             assertEquals("корпус", open.module());
             assertEquals(UNICODE_PATH, open.path());
+            assertEquals(RESUME_KEY, open.resumeKey());
+            assertEquals(OpenFlyweight.MIN_LENGTH + Frames.utf8("корпус").length + Frames.utf8(UNICODE_PATH).length +
+                RESUME_KEY.length(), open.frameLength());
         });
+    }
+
+    @ParameterizedTest(name = "key \"{0}\"")
+    @MethodSource("resumeKeys")
+    void shouldRoundTripOpenResumeKey(final String resumeKey)
+    {
+        final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PUSH, 2,
+            OpenFlyweight.OPTION_RESTART, 1 << 20, "m", "dir/", resumeKey);
+
+        roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
+        {
+            assertEquals(resumeKey, open.resumeKey());
+            assertEquals("m", open.module());
+            assertEquals("dir/", open.path());
+            assertEquals(OpenFlyweight.OPTION_RESTART, open.options());
+            assertEquals(OpenFlyweight.MIN_LENGTH + 1 + 4 + resumeKey.length(), open.frameLength());
+        });
+    }
+
+    static Stream<String> resumeKeys()
+    {
+        return Stream.of("", "0", "f", "0123456789abcdef", RESUME_KEY,
+            "a".repeat(OpenFlyweight.MAX_RESUME_KEY_LENGTH - 1), "0123456789abcdef".repeat(4));
     }
 
     @ParameterizedTest
@@ -120,7 +147,7 @@ class FrameDecoderRoundTripTest
     void shouldRoundTripOpenWithCompressionOptions(final long options)
     {
         final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PUSH, 1, options,
-            0, "m", "");
+            0, "m", "", "");
 
         roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
         {
@@ -129,6 +156,7 @@ class FrameDecoderRoundTripTest
             assertEquals(0, open.chunkLength());
             assertEquals("m", open.module());
             assertEquals("", open.path());
+            assertEquals("", open.resumeKey());
         });
     }
 
@@ -138,6 +166,7 @@ class FrameDecoderRoundTripTest
             OpenFlyweight.OPTION_COMPRESS_AUTO,
             OpenFlyweight.OPTION_COMPRESS_ALWAYS,
             OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS | OpenFlyweight.OPTION_COMPRESS_AUTO,
+            OpenFlyweight.OPTION_COMPRESS_AUTO | OpenFlyweight.OPTION_RESTART,
             -1L);
     }
 
@@ -147,7 +176,7 @@ class FrameDecoderRoundTripTest
     void shouldClampRequestedStreamsToOneByteWhenEncodingOpen(final int requested, final int sent)
     {
         final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PUSH, requested,
-            0L, 0, "m", "p");
+            0L, 0, "m", "p", RESUME_KEY);
 
         roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->
         {
@@ -162,7 +191,7 @@ class FrameDecoderRoundTripTest
     void shouldReadOpenStreamsByteZeroAsOne()
     {
         final ByteBuf frame = OpenFlyweight.encode(ByteBufAllocator.DEFAULT, OpenFlyweight.DIRECTION_PULL, 9,
-            OpenFlyweight.OPTION_CONTENTS, 1 << 20, "m", "p");
+            OpenFlyweight.OPTION_CONTENTS, 1 << 20, "m", "p", "");
         frame.setByte(OpenFlyweight.STREAMS_OFFSET, 0);
 
         roundTrip(frame, FrameType.OPEN, new OpenFlyweight(), (open) ->

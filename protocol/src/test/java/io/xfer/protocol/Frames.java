@@ -22,6 +22,9 @@ final class Frames
     /** Two-, three- and four-byte UTF-8 sequences (the last a surrogate pair in Java). */
     static final String UNICODE_PATH = "données/日本語/файл 😀.bin";
 
+    /** A resume key of 32 lowercase hex digits, as the client derives them. */
+    static final String RESUME_KEY = "0123456789abcdef0f1e2d3c4b5a6978";
+
     /** A heap allocator, leak-tracked like the default one. */
     static final ByteBufAllocator HEAP = new UnpooledByteBufAllocator(false);
 
@@ -112,8 +115,8 @@ final class Frames
                     0xFEDCBA9876543210L, 1 << 20, "xfer-agent/0.1 ✓"));
             case FrameType.OPEN:
                 return bytes(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 4,
-                    OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_COMPRESS_AUTO, 1 << 20, "corpus-α",
-                    UNICODE_PATH));
+                    OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_COMPRESS_AUTO | OpenFlyweight.OPTION_RESTART,
+                    1 << 20, "corpus-α", UNICODE_PATH, RESUME_KEY));
             case FrameType.OPEN_ACK:
                 return bytes(OpenAckFlyweight.encode(alloc, 42L, 1 << 20, 4, 8L << 20));
             case FrameType.FILE_ENTRY:
@@ -205,7 +208,19 @@ final class Frames
         assertEquals(Flyweight.FRAME_VERSION, flyweight.version(), "version");
         assertTrue(flyweight.frameLength() >= FrameType.minLength(type), "min length");
         flyweight.validate();
+        if (flyweight instanceof OpenFlyweight)
+        {
+            // independent of OpenFlyweight.validate(): what passes must be a well-formed resume key
+            final String key = ((OpenFlyweight)flyweight).resumeKey();
+            assertTrue(isResumeKey(key), "resume key accepted: '" + key + "'");
+        }
         return describe(flyweight);
+    }
+
+    /** @return whether a string is a valid OPEN resume key: at most 64 lowercase hex digits, empty allowed. */
+    static boolean isResumeKey(final String key)
+    {
+        return key.matches("[0-9a-f]{0,64}");
     }
 
     static Flyweight flyweight(final int type)
@@ -252,7 +267,8 @@ final class Frames
         {
             final OpenFlyweight f = (OpenFlyweight)flyweight;
             return header + " direction=" + f.direction() + " streams=" + f.streams() + " options=" + f.options() +
-                " chunk=" + f.chunkLength() + " module=" + f.module() + " path=" + f.path();
+                " chunk=" + f.chunkLength() + " module=" + f.module() + " path=" + f.path() + " resumeKey=" +
+                f.resumeKey();
         }
         if (flyweight instanceof OpenAckFlyweight)
         {

@@ -28,7 +28,7 @@ class WireFormatTest
             "HELLO", "WELCOME", "OPEN", "OPEN_ACK", "FILE_ENTRY", "FILE_STATUS", "DATA", "FILE_END", "TRANSFER_END",
             "TRANSFER_DONE", "ERROR", "PING", "PONG", "CHUNK_ACK"
         };
-        final int[] minLengths = {46, 42, 28, 32, 36, 30, 32, 64, 24, 48, 18, 24, 24, 24};
+        final int[] minLengths = {46, 42, 30, 32, 36, 30, 32, 64, 24, 48, 18, 24, 24, 24};
 
         assertEquals(14, FrameType.MAX_KNOWN);
         assertEquals(14, FrameType.CHUNK_ACK);
@@ -90,6 +90,8 @@ class WireFormatTest
         assertEquals(2L, OpenFlyweight.OPTION_CONTENTS);
         assertEquals(4L, OpenFlyweight.OPTION_COMPRESS_AUTO);
         assertEquals(8L, OpenFlyweight.OPTION_COMPRESS_ALWAYS);
+        assertEquals(16L, OpenFlyweight.OPTION_RESTART);
+        assertEquals(64, OpenFlyweight.MAX_RESUME_KEY_LENGTH);
         assertEquals(1, OpenFlyweight.DIRECTION_PUSH);
         assertEquals(2, OpenFlyweight.DIRECTION_PULL);
     }
@@ -99,22 +101,36 @@ class WireFormatTest
     {
         final byte[] module = utf8("data");
         final byte[] path = utf8("a/b");
-        final ByteBuffer expected = header(28 + module.length + path.length, 3, 0)
-            .put((byte)2).put((byte)6).put(new byte[2]).putLong(0xFL).putInt(1 << 20)
-            .putShort((short)module.length).put(module).putShort((short)path.length).put(path);
+        final byte[] key = utf8("00ff");
+        final ByteBuffer expected = header(30 + module.length + path.length + key.length, 3, 0)
+            .put((byte)2).put((byte)6).put(new byte[2]).putLong(0x1FL).putInt(1 << 20)
+            .putShort((short)module.length).put(module).putShort((short)path.length).put(path)
+            .putShort((short)key.length).put(key);
 
         assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PULL, 6,
             OpenFlyweight.OPTION_OVERWRITE | OpenFlyweight.OPTION_CONTENTS | OpenFlyweight.OPTION_COMPRESS_AUTO |
-            OpenFlyweight.OPTION_COMPRESS_ALWAYS, 1 << 20, "data", "a/b"));
+            OpenFlyweight.OPTION_COMPRESS_ALWAYS | OpenFlyweight.OPTION_RESTART, 1 << 20, "data", "a/b", "00ff"));
+    }
+
+    @Test
+    void shouldEncodeOpenResumeKeyAsLastString()
+    {
+        final String key = "0123456789abcdef".repeat(4);
+        final ByteBuffer expected = header(30 + 1 + 64, 3, 0)
+            .put((byte)1).put((byte)1).put(new byte[2]).putLong(0L).putInt(4096)
+            .putShort((short)1).put((byte)'m').putShort((short)0).putShort((short)64).put(utf8(key));
+
+        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PUSH, 1, 0L, 4096, "m", "", key));
     }
 
     @Test
     void shouldEncodeOpenStreamsAsOneUnsignedByte()
     {
-        final ByteBuffer expected = header(28, 3, 0)
-            .put((byte)1).put((byte)0xFF).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0);
+        final ByteBuffer expected = header(30, 3, 0)
+            .put((byte)1).put((byte)0xFF).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0)
+            .putShort((short)0);
 
-        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PUSH, 255, 0L, 0, "", ""));
+        assertEncoded(expected, OpenFlyweight.encode(HEAP, OpenFlyweight.DIRECTION_PUSH, 255, 0L, 0, "", "", ""));
     }
 
     @Test
@@ -122,25 +138,44 @@ class WireFormatTest
     {
         final byte[] module = utf8("m");
         final byte[] path = utf8("p/q");
-        final ByteBuffer frame = header(28 + module.length + path.length, 3, 0)
-            .put((byte)1).put((byte)200).put(new byte[2]).putLong(4L).putInt(65_536)
-            .putShort((short)module.length).put(module).putShort((short)path.length).put(path);
+        final byte[] key = utf8("9e107d9d372bb6826bd81d3542a419d6");
+        final ByteBuffer frame = header(30 + module.length + path.length + key.length, 3, 0)
+            .put((byte)1).put((byte)200).put(new byte[2]).putLong(4L | 16L).putInt(65_536)
+            .putShort((short)module.length).put(module).putShort((short)path.length).put(path)
+            .putShort((short)key.length).put(key);
 
         final OpenFlyweight open = decode(frame, new OpenFlyweight());
 
         assertEquals(OpenFlyweight.DIRECTION_PUSH, open.direction());
         assertEquals(200, open.streams());
-        assertEquals(OpenFlyweight.OPTION_COMPRESS_AUTO, open.options());
+        assertEquals(OpenFlyweight.OPTION_COMPRESS_AUTO | OpenFlyweight.OPTION_RESTART, open.options());
         assertEquals(65_536, open.chunkLength());
         assertEquals("m", open.module());
         assertEquals("p/q", open.path());
+        assertEquals("9e107d9d372bb6826bd81d3542a419d6", open.resumeKey());
+    }
+
+    @Test
+    void shouldDecodeOpenWithEmptyResumeKeyBuiltFromSpecification()
+    {
+        final byte[] module = utf8("m");
+        final ByteBuffer frame = header(30 + module.length, 3, 0)
+            .put((byte)2).put((byte)1).put(new byte[2]).putLong(0L).putInt(0)
+            .putShort((short)module.length).put(module).putShort((short)0).putShort((short)0);
+
+        final OpenFlyweight open = decode(frame, new OpenFlyweight());
+
+        assertEquals("m", open.module());
+        assertEquals("", open.path());
+        assertEquals("", open.resumeKey());
     }
 
     @Test
     void shouldReadOpenStreamsZeroAsOne()
     {
-        final ByteBuffer frame = header(28, 3, 0)
-            .put((byte)2).put((byte)0).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0);
+        final ByteBuffer frame = header(30, 3, 0)
+            .put((byte)2).put((byte)0).put(new byte[2]).putLong(0L).putInt(0).putShort((short)0).putShort((short)0)
+            .putShort((short)0);
 
         final OpenFlyweight open = decode(frame, new OpenFlyweight());
 

@@ -84,8 +84,8 @@ final class Output implements TransferListener
             report.vanished(), bytes(report.bytes()), report.durationNs() / 1e9, bytes((long)report.bytesPerSecond())));
         if (verbose)
         {
-            out.println(String.format(Locale.ROOT, "  on the wire %s, re-sent %s", bytes(report.wireBytes()),
-                bytes(report.resentBytes())));
+            out.println(String.format(Locale.ROOT, "  on the wire %s, re-sent %s, resumed %s", bytes(report.wireBytes()),
+                bytes(report.resentBytes()), bytes(report.resumedBytes())));
             report.latency().forEach((metric, summary) -> out.println("  " + metric.key() + ": " + summary));
         }
     }
@@ -115,6 +115,8 @@ final class Output implements TransferListener
             .field("bytes", report.bytes())
             .field("wire_bytes", report.wireBytes())
             .field("resent_bytes", report.resentBytes())
+            .field("resumed_bytes", report.resumedBytes())
+            .field("corrupt_chunks", report.corruptChunks())
             .field("seconds", report.durationNs() / 1e9)
             .field("bytes_per_second", report.bytesPerSecond())
             .field("heap_allocated_bytes", heapAllocatedBytes)
@@ -133,6 +135,20 @@ final class Output implements TransferListener
         else
         {
             err.println("xfer: " + message);
+        }
+    }
+
+    void retry(final int attempt, final int retries, final long delayNs, final String reason)
+    {
+        if (json)
+        {
+            out.println(new Json().field("event", "retry").field("attempt", attempt).field("retries", retries)
+                .field("delay_seconds", delayNs / 1e9).field("reason", reason));
+        }
+        else if (!quiet)
+        {
+            err.println(String.format(Locale.ROOT, "xfer: %s; retry %d of %d in %.1f s (resuming)", reason, attempt,
+                retries, delayNs / 1e9));
         }
     }
 

@@ -11,6 +11,7 @@ import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.net.Version;
+import io.xfer.protocol.ErrorCode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 
 /**
@@ -168,6 +170,8 @@ public final class XferCli implements Callable<Integer>
     /** Shared body of send and get: connect, run, report, map the exit code. */
     abstract static class TransferCommand implements Callable<Integer>
     {
+        private static final long MAX_RETRY_DELAY_NS = 30_000_000_000L;
+
         @Mixin
         ConnectionOptions connection;
 
@@ -200,6 +204,24 @@ public final class XferCli implements Callable<Integer>
                 "${DEFAULT-VALUE}).")
         String socketBuffer;
 
+        @Option(names = "--restart",
+            description = "Discard what an earlier, interrupted run of this same command left (checkpoints and " +
+                "partial files) and start over.")
+        boolean restart;
+
+        @Option(names = "--retries", paramLabel = "N", defaultValue = "3",
+            description = "When the connection is lost or times out, run the transfer again up to N times; each " +
+                "attempt resumes from the receiver's checkpoints (default: ${DEFAULT-VALUE}).")
+        int retries;
+
+        @Option(names = "--retry-delay", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Wait before the first retry; doubles per attempt, at most 30s (default: ${DEFAULT-VALUE}).")
+        String retryDelay;
+
+        @Option(names = "--no-resume",
+            description = "Keep no checkpoints: an interrupted transfer starts over next time.")
+        boolean noResume;
+
         @Option(names = "--histogram-dir", paramLabel = "DIR",
             description = "Write HdrHistogram .hgrm and .hlog files of the latencies measured into DIR.")
         Path histogramDir;
@@ -209,6 +231,46 @@ public final class XferCli implements Callable<Integer>
         abstract String endpointText();
 
         abstract TransferReport transfer(XferClient client, Output output) throws InterruptedException;
+
+        /**
+         * Run the transfer; when the connection is lost or times out, wait and run it again (resuming), with a
+         * doubling delay, at most {@code --retries} times.
+         */
+        private TransferReport transferWithRetries(final XferClient client, final Output output)
+            throws InterruptedException
+        {
+            if (retries < 0)
+            {
+                throw new IllegalArgumentException("--retries must not be negative");
+            }
+            long delayNs = Units.parseDurationNs("--retry-delay", retryDelay);
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return transfer(client, output);
+                }
+                catch (final TransferException ex)
+                {
+                    if (attempt > retries || !retriable(ex))
+                    {
+                        throw ex;
+                    }
+                    output.retry(attempt, retries, delayNs, ex.getMessage());
+                    TimeUnit.NANOSECONDS.sleep(delayNs);
+                    delayNs = Math.min(MAX_RETRY_DELAY_NS, delayNs * 2);
+                }
+            }
+        }
+
+        private static boolean retriable(final TransferException ex)
+        {
+            if (ex.errorCode() == null)
+            {
+                return !ExitCodes.isTls(ex);
+            }
+            return ex.errorCode() == ErrorCode.TIMEOUT || ex.errorCode() == ErrorCode.SHUTTING_DOWN;
+        }
 
         @Override
         public Integer call()
@@ -221,6 +283,8 @@ public final class XferCli implements Callable<Integer>
                     .overwrite(overwrite)
                     .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))
                     .streams(streams)
+                    .resume(!noResume)
+                    .restart(restart)
                     .compression(Compression.parse(compress))
                     .windowBytes(Math.max(1, Units.parseSize("--window", window)))
                     .socketBufferBytes((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--socket-buffer",
@@ -234,7 +298,7 @@ public final class XferCli implements Callable<Integer>
             try (XferClient client = new XferClient(options))
             {
                 final HeapAllocation heap = HeapAllocation.start();
-                final TransferReport report = transfer(client, output);
+                final TransferReport report = transferWithRetries(client, output);
                 final long heapBytes = heap.allocatedBytes();
                 final int exitCode = ExitCodes.of(report);
                 if (histogramDir != null)

@@ -28,6 +28,8 @@ public final class ClientOptions
     private long sendBudgetBytes = AgentConfig.SEND_BUDGET_BYTES_DEFAULT;
     private long receiveQueueBytes = AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT;
     private int socketBufferBytes;
+    private boolean resume = true;
+    private boolean restart;
 
     /** @return {@code $XFER_HOME} if set, else {@code ~/.xfer}. */
     public static Path defaultDir()
@@ -185,6 +187,30 @@ public final class ClientOptions
     public ClientOptions socketBufferBytes(final int socketBufferBytes)
     {
         this.socketBufferBytes = socketBufferBytes;
+        return this;
+    }
+
+    /** Keep checkpoints so that running the same command again resumes (default on). */
+    public boolean resume()
+    {
+        return resume;
+    }
+
+    public ClientOptions resume(final boolean resume)
+    {
+        this.resume = resume;
+        return this;
+    }
+
+    /** Discard the checkpoints of an earlier run of the same command and start over. */
+    public boolean restart()
+    {
+        return restart;
+    }
+
+    public ClientOptions restart(final boolean restart)
+    {
+        this.restart = restart;
         return this;
     }
 

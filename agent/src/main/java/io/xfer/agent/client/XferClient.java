@@ -18,6 +18,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.engine.Checkpoints;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
@@ -30,8 +31,10 @@ import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.engine.TransferStats;
 import io.xfer.agent.net.AgentServer;
 import io.xfer.agent.net.Transports;
+import io.xfer.agent.storage.CheckpointJournal;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.SourceWalker;
+import io.xfer.agent.storage.StorageErrors;
 import io.xfer.agent.tls.TlsContexts;
 import io.xfer.protocol.Capabilities;
 import io.xfer.protocol.ErrorCode;
@@ -69,6 +72,9 @@ public final class XferClient implements AutoCloseable
 {
     private static final AttributeKey<FrameConnection> CONNECTION = AttributeKey.valueOf("xfer.connection");
     private static final Logger LOG = Logger.getLogger(XferClient.class.getName());
+
+    /** Checkpoint journals in a pull destination that were not used for this long are removed. */
+    static final long JOURNAL_EXPIRY_MS = 7L * 24 * 3600 * 1000;
 
     /** What this client implements of the optional capabilities. */
     static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS;
@@ -112,10 +118,16 @@ public final class XferClient implements AutoCloseable
             roots.add(new SourceWalker.Root(path, contents || name == null ? "" : name.toString()));
         }
         final TransferStats stats = new TransferStats(listener);
+        final StringBuilder identity = new StringBuilder();
+        for (final SourceWalker.Root root : roots)
+        {
+            identity.append(root.path()).append(root.name().isEmpty() ? "/" : "").append('\0');
+        }
+        final String resumeKey = options.resume() ? ResumeKeys.of("push", endpoint, identity.toString()) : "";
         final Session session = connect(endpoint);
         try
         {
-            session.open(OpenFlyweight.DIRECTION_PUSH, endpoint);
+            session.open(OpenFlyweight.DIRECTION_PUSH, endpoint, resumeKey);
             final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
                 stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
@@ -151,12 +163,45 @@ public final class XferClient implements AutoCloseable
                 ex.getMessage(), ex);
         }
         final TransferStats stats = new TransferStats(listener);
-        final Session session = connect(endpoint);
+        CheckpointJournal journal = null;
+        if (options.resume())
+        {
+            final String resumeKey = ResumeKeys.of("pull", endpoint, root.path().toString());
+            try
+            {
+                CheckpointJournal.expire(root.path(), JOURNAL_EXPIRY_MS);
+                journal = CheckpointJournal.open(root.path(), resumeKey, options.restart());
+            }
+            catch (final IOException ex)
+            {
+                throw new TransferException(StorageErrors.classify(ex), "cannot open the checkpoint journal in " +
+                    destination + ": " + ex.getMessage(), ex);
+            }
+        }
+        final Session session;
         try
         {
-            session.open(OpenFlyweight.DIRECTION_PULL, endpoint);
+            session = connect(endpoint);
+        }
+        catch (final RuntimeException | InterruptedException ex)
+        {
+            closeQuietly(journal);
+            throw ex;
+        }
+        try
+        {
+            try
+            {
+                session.open(OpenFlyweight.DIRECTION_PULL, endpoint, "");
+            }
+            catch (final RuntimeException | InterruptedException ex)
+            {
+                closeQuietly(journal);
+                throw ex;
+            }
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
-                session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs());
+                session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
+                Checkpoints.DEFAULT);
             session.joinDataConnections(endpoint, receiver::addStream);
             return receiver.run();
         }
@@ -290,6 +335,21 @@ public final class XferClient implements AutoCloseable
         return connectFuture.channel();
     }
 
+    private static void closeQuietly(final CheckpointJournal journal)
+    {
+        if (journal != null)
+        {
+            try
+            {
+                journal.close();
+            }
+            catch (final IOException ignore)
+            {
+                // nothing was written yet
+            }
+        }
+    }
+
     @Override
     public void close()
     {
@@ -361,7 +421,7 @@ public final class XferClient implements AutoCloseable
             }
         }
 
-        void open(final int direction, final Endpoint endpoint) throws InterruptedException
+        void open(final int direction, final Endpoint endpoint, final String resumeKey) throws InterruptedException
         {
             if (endpoint.module().isEmpty())
             {
@@ -384,8 +444,12 @@ public final class XferClient implements AutoCloseable
             }
             final int wantedStreams = Capabilities.has(capabilities, Capabilities.PARALLEL_STREAMS) ?
                 options.streams() : 1;
+            if (options.restart())
+            {
+                openOptions |= OpenFlyweight.OPTION_RESTART;
+            }
             connection.send(OpenFlyweight.encode(channel.alloc(), direction, wantedStreams, openOptions,
-                options.chunkLength(), endpoint.module(), path));
+                options.chunkLength(), endpoint.module(), path, resumeKey));
             final ByteBuf frame = expect(FrameType.OPEN_ACK);
             try
             {

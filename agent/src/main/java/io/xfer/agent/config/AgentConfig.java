@@ -44,6 +44,9 @@ public final class AgentConfig
     public static final long STREAM_WINDOW_BYTES_DEFAULT = 16L << 20;
     public static final long SEND_BUDGET_BYTES_DEFAULT = 64L << 20;
     public static final long SOCKET_BUFFER_BYTES_DEFAULT = 0;
+    public static final long CHECKPOINT_INTERVAL_NS_DEFAULT = 1_000_000_000L;
+    public static final long CHECKPOINT_BYTES_DEFAULT = 64L << 20;
+    public static final long JOURNAL_EXPIRY_NS_DEFAULT = 7L * 24 * 3600 * 1_000_000_000L;
 
     /** The identity of a client that presented no certificate, when {@code client_auth = optional}. */
     public static final String ANONYMOUS = "anonymous";
@@ -82,6 +85,9 @@ public final class AgentConfig
     private long streamWindowBytes = STREAM_WINDOW_BYTES_DEFAULT;
     private long sendBudgetBytes = SEND_BUDGET_BYTES_DEFAULT;
     private long socketBufferBytes = SOCKET_BUFFER_BYTES_DEFAULT;
+    private long checkpointIntervalNs = CHECKPOINT_INTERVAL_NS_DEFAULT;
+    private long checkpointBytes = CHECKPOINT_BYTES_DEFAULT;
+    private long journalExpiryNs = JOURNAL_EXPIRY_NS_DEFAULT;
     private final Map<String, ModuleConfig> modules = new LinkedHashMap<>();
     private InetSocketAddress listenAddress;
 
@@ -281,6 +287,42 @@ public final class AgentConfig
         return this;
     }
 
+    /** Longest time between checkpoints of a receiving transfer while data flows. */
+    public long checkpointIntervalNs()
+    {
+        return checkpointIntervalNs;
+    }
+
+    public AgentConfig checkpointIntervalNs(final long checkpointIntervalNs)
+    {
+        this.checkpointIntervalNs = checkpointIntervalNs;
+        return this;
+    }
+
+    /** Bytes written by a receiving transfer that force a checkpoint. */
+    public long checkpointBytes()
+    {
+        return checkpointBytes;
+    }
+
+    public AgentConfig checkpointBytes(final long checkpointBytes)
+    {
+        this.checkpointBytes = checkpointBytes;
+        return this;
+    }
+
+    /** Checkpoint journals unused for this long are removed with their partial files. */
+    public long journalExpiryNs()
+    {
+        return journalExpiryNs;
+    }
+
+    public AgentConfig journalExpiryNs(final long journalExpiryNs)
+    {
+        this.journalExpiryNs = journalExpiryNs;
+        return this;
+    }
+
     public Map<String, ModuleConfig> modules()
     {
         return Collections.unmodifiableMap(modules);
@@ -355,6 +397,10 @@ public final class AgentConfig
         {
             throw new ConfigurationException("socket_buffer: must be between 0 (kernel default) and 2g, was " +
                 socketBufferBytes);
+        }
+        if (checkpointIntervalNs <= 0 || checkpointBytes <= 0 || journalExpiryNs <= 0)
+        {
+            throw new ConfigurationException("checkpoint_interval, checkpoint_bytes and journal_expiry must be positive");
         }
         if (handshakeTimeoutNs <= 0 || idleTimeoutNs <= 0)
         {
@@ -552,6 +598,9 @@ public final class AgentConfig
             case "stream_window": config.streamWindowBytes(Units.parseSize(key, value)); break;
             case "send_budget": config.sendBudgetBytes(Units.parseSize(key, value)); break;
             case "socket_buffer": config.socketBufferBytes(Units.parseSize(key, value)); break;
+            case "checkpoint_interval": config.checkpointIntervalNs(Units.parseDurationNs(key, value)); break;
+            case "checkpoint_bytes": config.checkpointBytes(Units.parseSize(key, value)); break;
+            case "journal_expiry": config.journalExpiryNs(Units.parseDurationNs(key, value)); break;
             default: throw new ConfigurationException("unknown setting '" + key + "' in [agent]");
         }
     }

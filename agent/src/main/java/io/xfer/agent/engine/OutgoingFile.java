@@ -16,6 +16,8 @@ final class OutgoingFile
     final FileChannel channel;
     final ChunkDigest digest = new ChunkDigest();
     long nextOffset;
+    /** Bytes the receiver already holds from an earlier run: read for the digest, not sent. */
+    long resumeOffset;
     int compressionSkip;
     int compressionBackoff;
     boolean failed;

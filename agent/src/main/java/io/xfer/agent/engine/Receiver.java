@@ -3,6 +3,7 @@ package io.xfer.agent.engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.xfer.agent.storage.FileMetadata;
+import io.xfer.agent.storage.CheckpointJournal;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.StorageErrors;
 import io.xfer.protocol.ChunkAckFlyweight;
@@ -75,6 +76,11 @@ public final class Receiver extends TransferRole
     /** Files answered SEND: only their chunks are acceptable (one bit per file id). */
     private final BitSet sendRequested = new BitSet();
     private final LZ4SafeDecompressor decompressor;
+    private final CheckpointJournal journal;
+    private final Checkpoints checkpoints;
+    private final List<IncomingFile> dirtyFiles = new ArrayList<>();
+    private long lastCheckpointNs;
+    private long bytesSinceCheckpoint;
     private long entriesSeen;
     private int lastFileId = -1;
     private boolean transferEndSeen;
@@ -93,6 +99,8 @@ public final class Receiver extends TransferRole
         final long mtimeNs;
         final ChunkDigest digest = new ChunkDigest();
         final boolean replace;
+        CheckpointJournal.FileState journalState;
+        boolean dirty;
         long chunksWritten;
         boolean endSeen;
         long endSize;
@@ -133,7 +141,32 @@ public final class Receiver extends TransferRole
         final boolean lz4,
         final long idleTimeoutNs)
     {
+        this(connection, root, basePath, overwrite, transferId, stats, chunkLength, lz4, idleTimeoutNs, null,
+            Checkpoints.NONE);
+    }
+
+    /**
+     * @param journal     the checkpoint journal of this transfer's resume key, or null for none: then partial files
+     *                    are deleted when the transfer fails.
+     * @param checkpoints how often partial data and its journal records are made durable.
+     */
+    public Receiver(
+        final FrameConnection connection,
+        final ModuleRoot root,
+        final String basePath,
+        final boolean overwrite,
+        final long transferId,
+        final TransferStats stats,
+        final int chunkLength,
+        final boolean lz4,
+        final long idleTimeoutNs,
+        final CheckpointJournal journal,
+        final Checkpoints checkpoints)
+    {
         super(connection, stats, chunkLength, idleTimeoutNs);
+        this.journal = journal;
+        this.checkpoints = checkpoints;
+        this.lastCheckpointNs = System.nanoTime();
         this.root = root;
         this.basePath = basePath;
         this.overwrite = overwrite;
@@ -166,6 +199,7 @@ public final class Receiver extends TransferRole
                 Object message = connection.inbox().poll(0);
                 if (message == null)
                 {
+                    checkpoint();
                     flushAll();
                     message = connection.inbox().poll(idleTimeoutNs);
                     if (message == null)
@@ -185,6 +219,7 @@ public final class Receiver extends TransferRole
             }
             flushAll();
             connection.closeAfterFlush();
+            finishJournal();
             return stats.report();
         }
         catch (final TransferException ex)
@@ -280,6 +315,17 @@ public final class Receiver extends TransferRole
         // Syntax errors are protocol violations: a correct sender never produces them.
         final String relative = ModuleRoot.checkRelativePath(entryPath);
         final int fileType = fileEntry.fileType();
+        for (final String segment : relative.split("/"))
+        {
+            if (CheckpointJournal.isReservedName(segment))
+            {
+                final String why = "'" + segment + "' is a name the receiver reserves for its own state";
+                reply(fileId, FileStatusFlyweight.FAILED, ErrorCode.INVALID_PATH, why);
+                stats.record(new TransferEvent(TransferEvent.Kind.FAILED, relative, fileType, 0,
+                    ErrorCode.INVALID_PATH, why));
+                return;
+            }
+        }
         final Path target;
         try
         {
@@ -418,10 +464,15 @@ public final class Receiver extends TransferRole
 
         // the temporary file is created when its data starts, so a long window of pending entries holds no
         // file descriptors
-        files.put(fileId, new IncomingFile(fileId, relative, target, tempPath(target, fileId), size,
-            fileEntry.mode(), mtimeNs, replace));
+        final String rootRelative = basePath.isEmpty() ? relative : basePath + "/" + relative;
+        final Path temp = journal == null ? tempPath(target, fileId) :
+            CheckpointJournal.partialPath(target, journal.resumeKey(), rootRelative);
+        final IncomingFile file = new IncomingFile(fileId, relative, target, temp, size, fileEntry.mode(), mtimeNs,
+            replace);
+        final long offset = journal == null ? 0 : resume(file, rootRelative);
+        files.put(fileId, file);
         sendRequested.set(fileId);
-        reply(fileId, FileStatusFlyweight.SEND, null, "");
+        reply(fileId, FileStatusFlyweight.SEND, offset, null, "");
     }
 
     private void onData(final FrameConnection source, final ByteBuf frame)
@@ -525,6 +576,16 @@ public final class Receiver extends TransferRole
                 throw storageFailure("cannot write " + file.relativePath, ex);
             }
             stats.latency().record(LatencyRecorder.Metric.DISK_WRITE, System.nanoTime() - startNs);
+            if (file.journalState != null)
+            {
+                journal.chunk(file.journalState, offset / chunkLength, checksum);
+                if (!file.dirty)
+                {
+                    file.dirty = true;
+                    dirtyFiles.add(file);
+                }
+                bytesSinceCheckpoint += length;
+            }
             stats.addBytes(length);
             stats.addWireBytes(data.payloadLength());
             file.chunksWritten++;
@@ -532,6 +593,10 @@ public final class Receiver extends TransferRole
             if (file.endSeen && file.chunksWritten == ChunkDigest.chunkCount(file.size, chunkLength))
             {
                 commitFile(file);
+            }
+            else if (journal != null)
+            {
+                maybeCheckpoint();
             }
         }
         finally
@@ -623,19 +688,24 @@ public final class Receiver extends TransferRole
             throw storageFailure("cannot commit " + file.relativePath, ex);
         }
         touchedDirectories.add(file.target.getParent());
+        if (file.journalState != null)
+        {
+            journal.done(file.journalState);
+        }
         reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
             file.size, null, ""));
         maybeFinishTransfer();
     }
 
-    private static FileChannel open(final IncomingFile file) throws IOException
+    private FileChannel open(final IncomingFile file) throws IOException
     {
         if (file.channel == null)
         {
-            file.channel = FileChannel.open(file.temp, Set.of(StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
+            // a journaled partial file is reopened as it is; otherwise the name must be new
+            file.channel = FileChannel.open(file.temp, Set.of(file.journalState != null ?
+                StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
         }
         return file.channel;
     }
@@ -765,8 +835,148 @@ public final class Receiver extends TransferRole
 
     private void reply(final int fileId, final int status, final ErrorCode code, final String message)
     {
-        connection.send(FileStatusFlyweight.encode(allocator, fileId, status, 0, code == null ? 0 : code.code(),
+        reply(fileId, status, 0, code, message);
+    }
+
+    private void reply(
+        final int fileId, final int status, final long offset, final ErrorCode code, final String message)
+    {
+        connection.send(FileStatusFlyweight.encode(allocator, fileId, status, offset, code == null ? 0 : code.code(),
             message));
+    }
+
+    /**
+     * Pick up a file where an earlier run of the same transfer left it: the journal says which chunks were
+     * durable; each is read back and checked against its journaled CRC32C (a partial file damaged on disk is
+     * caught here), and the sender starts after the intact prefix.
+     *
+     * @return the offset the sender starts from.
+     */
+    private long resume(final IncomingFile file, final String rootRelative)
+    {
+        final CheckpointJournal.FileState known = journal.find(rootRelative);
+        if (known == null || !known.matches(file.size, file.mtimeNs, chunkLength) ||
+            !Files.isRegularFile(file.temp, LinkOption.NOFOLLOW_LINKS))
+        {
+            deleteQuietly(file.temp);
+            file.journalState = journal.beginFile(rootRelative, file.size, file.mtimeNs, chunkLength);
+            return 0;
+        }
+        file.journalState = known;
+        long index = 0;
+        try (FileChannel partial = FileChannel.open(file.temp, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))
+        {
+            final long chunks = ChunkDigest.chunkCount(file.size, chunkLength);
+            while (index < chunks)
+            {
+                final Integer journaled = known.chunk(index);
+                if (journaled == null)
+                {
+                    break;
+                }
+                final long offset = index * chunkLength;
+                final int length = (int)Math.min(chunkLength, file.size - offset);
+                final ByteBuf buffer = allocator.directBuffer(length);
+                try
+                {
+                    while (buffer.writerIndex() < length)
+                    {
+                        if (buffer.writeBytes(partial, offset + buffer.writerIndex(),
+                            length - buffer.writerIndex()) < 0)
+                        {
+                            break;
+                        }
+                    }
+                    if (buffer.writerIndex() < length)
+                    {
+                        break;
+                    }
+                    crc.reset();
+                    crc.update(buffer.nioBuffer(0, length));
+                    if ((int)crc.getValue() != journaled)
+                    {
+                        stats.recordCorruptChunk();
+                        break;
+                    }
+                }
+                finally
+                {
+                    buffer.release();
+                }
+                file.digest.add(index, journaled);
+                index++;
+            }
+        }
+        catch (final IOException ex)
+        {
+            index = 0;
+        }
+        if (index == 0)
+        {
+            deleteQuietly(file.temp);
+            file.journalState = journal.beginFile(rootRelative, file.size, file.mtimeNs, chunkLength);
+            return 0;
+        }
+        file.chunksWritten = index;
+        final long offset = Math.min(file.size, index * chunkLength);
+        stats.addResumedBytes(offset);
+        return offset;
+    }
+
+    /**
+     * Make written chunks durable and then journal them, when the checkpoint interval or size is reached (or,
+     * with {@code force}, now).
+     */
+    private void maybeCheckpoint()
+    {
+        if (System.nanoTime() - lastCheckpointNs >= checkpoints.intervalNs() ||
+            bytesSinceCheckpoint >= checkpoints.bytes())
+        {
+            checkpoint();
+        }
+    }
+
+    private void checkpoint()
+    {
+        if (journal == null || !journal.hasPending() && dirtyFiles.isEmpty())
+        {
+            return;
+        }
+        try
+        {
+            for (final IncomingFile file : dirtyFiles)
+            {
+                if (file.channel != null && file.channel.isOpen())
+                {
+                    file.channel.force(false);
+                }
+                file.dirty = false;
+            }
+            dirtyFiles.clear();
+            journal.commit();
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot write checkpoint", ex);
+        }
+        lastCheckpointNs = System.nanoTime();
+        bytesSinceCheckpoint = 0;
+    }
+
+    private void finishJournal()
+    {
+        if (journal == null)
+        {
+            return;
+        }
+        try
+        {
+            journal.delete();
+        }
+        catch (final IOException ex)
+        {
+            // a leftover journal of a finished transfer only costs disk space until it expires
+        }
     }
 
     private TransferException storageFailure(final String what, final IOException ex)
@@ -779,28 +989,78 @@ public final class Receiver extends TransferRole
         return target.resolveSibling(TEMP_PREFIX + Long.toHexString(transferId) + "-" + fileId + TEMP_SUFFIX);
     }
 
+    /**
+     * The transfer ended early. With a journal the partial files stay for the next run, their durable state
+     * checkpointed; without one they are deleted.
+     */
     private void discardAll()
     {
-        for (final IncomingFile file : files.values())
+        if (journal != null)
         {
-            closeAndDelete(file);
+            try
+            {
+                checkpoint();
+            }
+            catch (final TransferException ex)
+            {
+                // the disk may be full: what is already journaled stays valid
+            }
+            for (final IncomingFile file : files.values())
+            {
+                closeQuietly(file);
+            }
+            try
+            {
+                journal.close();
+            }
+            catch (final IOException ignore)
+            {
+                // the next run trusts only what reached the journal
+            }
+        }
+        else
+        {
+            for (final IncomingFile file : files.values())
+            {
+                closeAndDelete(file);
+            }
         }
         files.clear();
     }
 
-    private static void closeAndDelete(final IncomingFile file)
+    private static void closeQuietly(final IncomingFile file)
     {
-        if (file.channel == null)
+        if (file.channel != null)
         {
-            return;
+            try
+            {
+                file.channel.close();
+            }
+            catch (final IOException ignore)
+            {
+                // nothing was pending: the last checkpoint forced the data
+            }
         }
-        try
+    }
+
+    private void closeAndDelete(final IncomingFile file)
+    {
+        if (file.journalState != null)
         {
-            file.channel.close();
+            // the partial data is not wanted any more: a later run starts this file from nothing
+            journal.forget(file.journalState);
+            file.journalState = null;
         }
-        catch (final IOException ignore)
+        if (file.channel != null)
         {
-            // the file is deleted next; nothing more to do
+            try
+            {
+                file.channel.close();
+            }
+            catch (final IOException ignore)
+            {
+                // the file is deleted next; nothing more to do
+            }
         }
         deleteQuietly(file.temp);
     }

@@ -327,12 +327,13 @@ public final class Sender extends TransferRole
         switch (status)
         {
             case FileStatusFlyweight.SEND:
-                if (entry.fileType() != FileEntryFlyweight.TYPE_FILE || offset != 0 || open.containsKey(fileId))
+                if (entry.fileType() != FileEntryFlyweight.TYPE_FILE || offset > entry.size() ||
+                    offset % chunkLength != 0 && offset != entry.size() || open.containsKey(fileId))
                 {
                     throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS send of " +
                         entry.relativePath() + " at offset " + offset + " is not possible");
                 }
-                openFile(fileId, entry);
+                openFile(fileId, entry, offset);
                 break;
             case FileStatusFlyweight.SKIPPED:
                 resolve(fileId, entry, TransferEvent.Kind.SKIPPED, 0, null, "");
@@ -374,13 +375,15 @@ public final class Sender extends TransferRole
         stats.record(new TransferEvent(kind, entry.relativePath(), entry.fileType(), bytes, code, message));
     }
 
-    private void openFile(final int fileId, final SourceEntry entry)
+    private void openFile(final int fileId, final SourceEntry entry, final long resumeOffset)
     {
         try
         {
             final FileChannel channel =
                 FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
             final OutgoingFile file = new OutgoingFile(fileId, entry, channel, 0);
+            file.resumeOffset = resumeOffset;
+            stats.addResumedBytes(resumeOffset);
             open.put(fileId, file);
             toRead.add(file);
         }
@@ -411,6 +414,11 @@ public final class Sender extends TransferRole
         }
         final long offset = file.nextOffset;
         final int length = (int)Math.min(chunkLength, size - offset);
+        if (offset < file.resumeOffset)
+        {
+            verifyHeldChunk(file, offset, length);
+            return;
+        }
         if (!takeBudget(Chunk.charge(length)))
         {
             return;
@@ -440,6 +448,41 @@ public final class Sender extends TransferRole
         file.nextOffset = offset + length;
         scheduler.offer(compress(file, offset, length, checksum, raw));
         stats.addBytes(length);
+    }
+
+    /**
+     * The receiver already holds this chunk from an earlier run: read it only for its CRC32C, which goes into the
+     * whole-file digest, so the digest still proves the receiver's copy equals the source as it is now.
+     */
+    private void verifyHeldChunk(final OutgoingFile file, final long offset, final int length)
+    {
+        final ByteBuf raw;
+        try
+        {
+            raw = read(file, offset, length);
+        }
+        catch (final IOException ex)
+        {
+            toRead.poll();
+            failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
+                TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
+            return;
+        }
+        if (raw == null)
+        {
+            toRead.poll();
+            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "shrank while being read");
+            return;
+        }
+        try
+        {
+            file.digest.add(offset / chunkLength, checksum(raw, length));
+        }
+        finally
+        {
+            raw.release();
+        }
+        file.nextOffset = offset + length;
     }
 
     private boolean takeBudget(final int bytes) throws InterruptedException

@@ -18,6 +18,8 @@ import java.util.Map;
  * @param bytes                payload bytes moved (file bytes, before compression).
  * @param wireBytes            payload bytes as sent on the network (after compression); as seen by this side.
  * @param resentBytes          payload bytes sent again after a stream died.
+ * @param resumedBytes         bytes the receiver already held from an earlier run of the same transfer.
+ * @param corruptChunks        journaled chunks found damaged on disk when resuming (sent again).
  * @param durationNs           wall time of the transfer.
  * @param firstError           code of the first refusal or failure, null when none.
  * @param firstErrorMessage    its message, null when none.
@@ -34,6 +36,8 @@ public record TransferReport(
     long bytes,
     long wireBytes,
     long resentBytes,
+    long resumedBytes,
+    long corruptChunks,
     long durationNs,
     ErrorCode firstError,
     String firstErrorMessage,

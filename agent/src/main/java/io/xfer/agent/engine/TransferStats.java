@@ -18,6 +18,8 @@ public final class TransferStats
     private long bytesMoved;
     private long wireBytes;
     private long resentBytes;
+    private long resumedBytes;
+    private long corruptChunks;
     private long verificationFailures;
     private ErrorCode firstError;
     private String firstErrorMessage;
@@ -79,6 +81,18 @@ public final class TransferStats
         resentBytes += bytes;
     }
 
+    /** Bytes the receiver already held from an earlier run, which were not sent again. */
+    public void addResumedBytes(final long bytes)
+    {
+        resumedBytes += bytes;
+    }
+
+    /** A journaled chunk of a partial file that no longer matched its checksum on resume. */
+    public void recordCorruptChunk()
+    {
+        corruptChunks++;
+    }
+
     public long resentBytes()
     {
         return resentBytes;
@@ -112,6 +126,6 @@ public final class TransferStats
     public TransferReport report()
     {
         return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
-            wireBytes, resentBytes, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
+            wireBytes, resentBytes, resumedBytes, corruptChunks, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
     }
 }

@@ -228,7 +228,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         final TransferDispatcher.Request request = new TransferDispatcher.Request(
             push, module, path, (options & OpenFlyweight.OPTION_OVERWRITE) != 0,
             (options & OpenFlyweight.OPTION_CONTENTS) != 0 || path.isEmpty(), chunkLength, streams, compression,
-            Capabilities.has(capabilities, Capabilities.LZ4), identityName(), RANDOM.nextLong() & Long.MAX_VALUE);
+            Capabilities.has(capabilities, Capabilities.LZ4), identityName(), RANDOM.nextLong() & Long.MAX_VALUE,
+            open.resumeKey(), (options & OpenFlyweight.OPTION_RESTART) != 0);
         cancelTimeout();
         dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }

@@ -3,6 +3,8 @@ package io.xfer.agent.net;
 import io.netty.channel.ChannelHandlerContext;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
+import io.xfer.agent.client.ResumeKeys;
+import io.xfer.agent.engine.Checkpoints;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
@@ -12,8 +14,10 @@ import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.engine.TransferStats;
+import io.xfer.agent.storage.CheckpointJournal;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.SourceWalker;
+import io.xfer.agent.storage.StorageErrors;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
 import io.xfer.protocol.OpenAckFlyweight;
@@ -57,7 +61,9 @@ final class TransferDispatcher implements AutoCloseable
         Compression compression,
         boolean lz4,
         String identity,
-        long transferId)
+        long transferId,
+        String resumeKey,
+        boolean restart)
     {
     }
 
@@ -123,6 +129,7 @@ final class TransferDispatcher implements AutoCloseable
                 "' is not usable: " + ex.getMessage(), ex);
         }
 
+        final CheckpointJournal journal = request.push() ? journal(root, request) : null;
         final Inbox inbox = new Inbox(config.receiveQueueBytes());
         final FrameConnection connection = new FrameConnection(ctx.channel(), inbox, true);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
@@ -136,7 +143,8 @@ final class TransferDispatcher implements AutoCloseable
         if (request.push())
         {
             final Receiver receiver = new Receiver(connection, root, request.path(), request.overwrite(),
-                request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs());
+                request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs(),
+                journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()));
             attach = receiver::addStream;
             role = () -> run(connection, what, stats, receiver::run);
         }
@@ -211,6 +219,39 @@ final class TransferDispatcher implements AutoCloseable
         session.attach.accept(connection);
     }
 
+    /**
+     * Open the checkpoint journal of a push that asked to be resumable. Journals are per client identity: the
+     * directory is named by a hash of the identity and the client's resume key. Stale journals of the module are
+     * removed on the way.
+     */
+    private CheckpointJournal journal(final ModuleRoot root, final Request request)
+    {
+        if (request.resumeKey().isEmpty())
+        {
+            return null;
+        }
+        try
+        {
+            final int expired = CheckpointJournal.expire(root.path(), config.journalExpiryNs() / 1_000_000L);
+            if (expired > 0)
+            {
+                LOG.info(() -> "module " + request.module().name() + ": removed " + expired +
+                    " expired checkpoint journals");
+            }
+            return CheckpointJournal.open(root.path(),
+                ResumeKeys.hash(request.identity() + '\0' + request.resumeKey()), request.restart());
+        }
+        catch (final CheckpointJournal.JournalBusyException ex)
+        {
+            throw new TransferException(ErrorCode.LIMIT_EXCEEDED, ex.getMessage(), ex);
+        }
+        catch (final IOException ex)
+        {
+            throw new TransferException(StorageErrors.classify(ex), "cannot open the checkpoint journal: " +
+                StorageErrors.describe(ex), ex);
+        }
+    }
+
     /** The body of a transfer thread. */
     @FunctionalInterface
     private interface RoleBody
@@ -249,11 +290,11 @@ final class TransferDispatcher implements AutoCloseable
     static String describe(final TransferReport report)
     {
         return String.format(Locale.ROOT,
-            "%d committed, %d skipped, %d refused, %d failed, %d vanished, %d bytes (%d on the wire, %d re-sent) " +
-            "in %.3f s (%.1f MB/s)",
+            "%d committed, %d skipped, %d refused, %d failed, %d vanished, %d bytes (%d on the wire, %d re-sent, " +
+            "%d resumed, %d damaged chunks) in %.3f s (%.1f MB/s)",
             report.committed(), report.skipped(), report.refused(), report.failed(), report.vanished(),
-            report.bytes(), report.wireBytes(), report.resentBytes(), report.durationNs() / 1e9,
-            report.bytesPerSecond() / 1e6) +
+            report.bytes(), report.wireBytes(), report.resentBytes(), report.resumedBytes(), report.corruptChunks(),
+            report.durationNs() / 1e9, report.bytesPerSecond() / 1e6) +
             (report.latency().isEmpty() ? "" : "; latency " + report.latency());
     }
 

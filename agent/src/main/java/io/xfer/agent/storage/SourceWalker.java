@@ -66,6 +66,11 @@ public final class SourceWalker
                 }
                 final Path child = top.children().next();
                 final String name = child.getFileName().toString();
+                if (CheckpointJournal.isReservedName(name))
+                {
+                    // a receiver's own state (checkpoints, partial files) is never data to send
+                    continue;
+                }
                 final String relative = top.prefix().isEmpty() ? name : top.prefix() + "/" + name;
                 final SourceEntry entry = visit(child, relative);
                 if (entry != null)

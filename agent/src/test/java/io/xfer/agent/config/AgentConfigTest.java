@@ -36,7 +36,7 @@ class AgentConfigTest
     private static final Set<String> AGENT_SETTINGS = Set.of("listen", "certificate", "private_key", "ca",
         "client_auth", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
         "idle_timeout", "write_buffer", "receive_queue", "max_streams", "stream_window", "send_budget",
-        "socket_buffer");
+        "socket_buffer", "checkpoint_interval", "checkpoint_bytes", "journal_expiry");
 
     @TempDir
     Path dir;
@@ -63,6 +63,9 @@ class AgentConfigTest
         assertEquals(AgentConfig.STREAM_WINDOW_BYTES_DEFAULT, config.streamWindowBytes());
         assertEquals(AgentConfig.SEND_BUDGET_BYTES_DEFAULT, config.sendBudgetBytes());
         assertEquals(AgentConfig.SOCKET_BUFFER_BYTES_DEFAULT, config.socketBufferBytes());
+        assertEquals(AgentConfig.CHECKPOINT_INTERVAL_NS_DEFAULT, config.checkpointIntervalNs());
+        assertEquals(AgentConfig.CHECKPOINT_BYTES_DEFAULT, config.checkpointBytes());
+        assertEquals(AgentConfig.JOURNAL_EXPIRY_NS_DEFAULT, config.journalExpiryNs());
 
         assertEquals(List.of("ingest", "outbox"), new ArrayList<>(config.modules().keySet()));
         final ModuleConfig ingest = config.module("ingest");
@@ -125,6 +128,9 @@ class AgentConfigTest
         assertEquals(defaults.streamWindowBytes(), config.streamWindowBytes());
         assertEquals(defaults.sendBudgetBytes(), config.sendBudgetBytes());
         assertEquals(defaults.socketBufferBytes(), config.socketBufferBytes());
+        assertEquals(defaults.checkpointIntervalNs(), config.checkpointIntervalNs());
+        assertEquals(defaults.checkpointBytes(), config.checkpointBytes());
+        assertEquals(defaults.journalExpiryNs(), config.journalExpiryNs());
         assertEquals(2, config.modules().size());
     }
 

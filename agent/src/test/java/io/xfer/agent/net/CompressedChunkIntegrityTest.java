@@ -272,7 +272,7 @@ class CompressedChunkIntegrityTest
             final ByteBuf welcome = next();
             assertEquals(FrameType.WELCOME, type(welcome));
             welcome.release();
-            send(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 1, 0, 64 * 1024, MODULE, ""));
+            send(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 1, 0, 64 * 1024, MODULE, "", ""));
             final ByteBuf ack = next();
             try
             {

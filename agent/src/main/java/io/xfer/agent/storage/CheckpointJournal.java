@@ -1,0 +1,518 @@
+package io.xfer.agent.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+/**
+ * The receiver's checkpoint journal: a durable record of which chunks of which files of one transfer (named by its
+ * resume key) are written, so that a re-run of the same command resumes instead of starting over. It lives in
+ * {@code ROOT/.xfer-state/KEY/journal}, beside the partial files it describes.
+ *
+ * <p>Format: an 8-byte magic "XFERJNL1", then records, each {@code type u8 | length u32 | payload | crc32c u32}
+ * (big-endian; the CRC covers type, length and payload). A record cut short by a crash fails its length or CRC
+ * check and ends the journal there: everything before it is trusted, nothing after.
+ * <ul>
+ *   <li>FILE (1): key i32, size i64, mtime ns i64, chunk length i32, root-relative path (u16 length + UTF-8).</li>
+ *   <li>CHUNKS (2): key i32, count u16, then count x (chunk index i64, CRC32C i32).</li>
+ *   <li>DONE (3): key i32 - the file was committed under its final name.</li>
+ * </ul>
+ *
+ * <p>Ordering: the caller makes the partial files' data durable ({@code force}) before {@link #commit()} makes the
+ * records that describe it durable; records are buffered between commits (group commit). So a chunk counts as done
+ * only when both its data and its record survived.
+ */
+public final class CheckpointJournal implements AutoCloseable
+{
+    /** Directory under a receiver's root that holds journals; never sent, never accepted as an entry name. */
+    public static final String STATE_DIRECTORY = ".xfer-state";
+
+    private static final byte[] MAGIC = "XFERJNL1".getBytes(StandardCharsets.US_ASCII);
+    private static final int FILE = 1;
+    private static final int CHUNKS = 2;
+    private static final int DONE = 3;
+    private static final int RECORD_OVERHEAD = 1 + 4 + 4;
+
+    /** What the journal knows of one file. */
+    public static final class FileState
+    {
+        final int key;
+        final String path;
+        final long size;
+        final long mtimeNs;
+        final int chunkLength;
+        final Map<Long, Integer> chunks = new HashMap<>();
+        boolean done;
+
+        FileState(final int key, final String path, final long size, final long mtimeNs, final int chunkLength)
+        {
+            this.key = key;
+            this.path = path;
+            this.size = size;
+            this.mtimeNs = mtimeNs;
+            this.chunkLength = chunkLength;
+        }
+
+        public int key()
+        {
+            return key;
+        }
+
+        public boolean matches(final long size, final long mtimeNs, final int chunkLength)
+        {
+            return this.size == size && FileMetadata.sameMtime(this.mtimeNs, mtimeNs) &&
+                this.chunkLength == chunkLength && !done;
+        }
+
+        /** @return the CRC32C journaled for a chunk, or null. */
+        public Integer chunk(final long index)
+        {
+            return chunks.get(index);
+        }
+    }
+
+    /** The journal is in use by another run of the same transfer. */
+    public static final class JournalBusyException extends IOException
+    {
+        private static final long serialVersionUID = 1L;
+
+        JournalBusyException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    private final Path directory;
+    private final Path file;
+    private final String resumeKey;
+    private final FileChannel channel;
+    private final Map<String, FileState> byPath = new HashMap<>();
+    private final Map<Integer, FileState> byKey = new HashMap<>();
+    private final Map<Integer, List<long[]>> pendingChunks = new HashMap<>();
+    private final List<ByteBuffer> pendingRecords = new ArrayList<>();
+    private final CRC32C crc = new CRC32C();
+    private int nextKey;
+    private long pendingBytes;
+
+    private CheckpointJournal(final Path directory, final String resumeKey, final FileChannel channel)
+    {
+        this.directory = directory;
+        this.file = directory.resolve("journal");
+        this.resumeKey = resumeKey;
+        this.channel = channel;
+    }
+
+    /**
+     * Open (creating when missing) the journal of a resume key under a receiver's root, and load what it holds.
+     *
+     * @param restart discard whatever the journal and its partial files held.
+     */
+    public static CheckpointJournal open(final Path root, final String resumeKey, final boolean restart)
+        throws IOException
+    {
+        final Path directory = root.resolve(STATE_DIRECTORY).resolve(resumeKey);
+        Files.createDirectories(directory);
+        final Path file = directory.resolve("journal");
+        if (restart && Files.exists(file))
+        {
+            deletePartials(root, resumeKey, readStates(file));
+            Files.delete(file);
+        }
+        final FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+        // one run at a time per resume key: two would write the same partial files
+        boolean locked;
+        try
+        {
+            locked = channel.tryLock() != null;
+        }
+        catch (final OverlappingFileLockException ex)
+        {
+            locked = false;
+        }
+        if (!locked)
+        {
+            channel.close();
+            throw new JournalBusyException("another run of the same transfer is in progress (resume key " +
+                resumeKey + ")");
+        }
+        final CheckpointJournal journal = new CheckpointJournal(directory, resumeKey, channel);
+        journal.load();
+        // touched on every use, so expiry counts from the last run
+        Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
+        return journal;
+    }
+
+    public String resumeKey()
+    {
+        return resumeKey;
+    }
+
+    /** @return the journal's record of a root-relative path, or null. */
+    public FileState find(final String path)
+    {
+        return byPath.get(path);
+    }
+
+    /** Start a new record of a file (buffered until the next commit). */
+    public FileState beginFile(final String path, final long size, final long mtimeNs, final int chunkLength)
+    {
+        final FileState state = new FileState(nextKey++, path, size, mtimeNs, chunkLength);
+        byPath.put(path, state);
+        byKey.put(state.key, state);
+        final byte[] pathBytes = path.getBytes(StandardCharsets.UTF_8);
+        final ByteBuffer payload = ByteBuffer.allocate(4 + 8 + 8 + 4 + 2 + pathBytes.length);
+        payload.putInt(state.key).putLong(size).putLong(mtimeNs).putInt(chunkLength)
+            .putShort((short)pathBytes.length).put(pathBytes).flip();
+        append(FILE, payload);
+        return state;
+    }
+
+    /** Note a written chunk (buffered). Its data must be made durable before {@link #commit()}. */
+    public void chunk(final FileState state, final long index, final int checksum)
+    {
+        state.chunks.put(index, checksum);
+        pendingChunks.computeIfAbsent(state.key, k -> new ArrayList<>()).add(new long[] {index, checksum});
+        pendingBytes += 12;
+    }
+
+    /** Note a file committed under its final name (buffered). */
+    public void done(final FileState state)
+    {
+        state.done = true;
+        final ByteBuffer payload = ByteBuffer.allocate(4).putInt(state.key).flip();
+        append(DONE, payload);
+    }
+
+    /** Forget a file (its partial data proved bad): a later run starts it from nothing. */
+    public void forget(final FileState state)
+    {
+        byPath.remove(state.path);
+        state.done = true;
+        append(DONE, ByteBuffer.allocate(4).putInt(state.key).flip());
+    }
+
+    public boolean hasPending()
+    {
+        return !pendingRecords.isEmpty() || !pendingChunks.isEmpty();
+    }
+
+    /**
+     * Write the buffered records and make them durable.
+     */
+    public void commit() throws IOException
+    {
+        for (final Map.Entry<Integer, List<long[]>> entry : pendingChunks.entrySet())
+        {
+            final List<long[]> chunks = entry.getValue();
+            for (int from = 0; from < chunks.size(); from += 0xFFFF)
+            {
+                final int count = Math.min(0xFFFF, chunks.size() - from);
+                final ByteBuffer payload = ByteBuffer.allocate(4 + 2 + count * 12);
+                payload.putInt(entry.getKey()).putShort((short)count);
+                for (int i = from; i < from + count; i++)
+                {
+                    payload.putLong(chunks.get(i)[0]).putInt((int)chunks.get(i)[1]);
+                }
+                append(CHUNKS, payload.flip());
+            }
+        }
+        pendingChunks.clear();
+        if (pendingRecords.isEmpty())
+        {
+            return;
+        }
+        final ByteBuffer[] buffers = pendingRecords.toArray(new ByteBuffer[0]);
+        long position = channel.size();
+        for (final ByteBuffer buffer : buffers)
+        {
+            while (buffer.hasRemaining())
+            {
+                position += channel.write(buffer, position);
+            }
+        }
+        channel.force(false);
+        pendingRecords.clear();
+        pendingBytes = 0;
+    }
+
+    /** Remove the journal (the transfer finished). Partial files must already be gone or committed. */
+    public void delete() throws IOException
+    {
+        channel.close();
+        Files.deleteIfExists(file);
+        Files.deleteIfExists(directory);
+    }
+
+    @Override
+    public void close() throws IOException
+    {
+        if (channel.isOpen())
+        {
+            commit();
+            channel.close();
+        }
+    }
+
+    /**
+     * The stable name of a file's partial data: beside its target, named by the resume key and the path, so a
+     * re-run finds it again.
+     */
+    public static Path partialPath(final Path target, final String resumeKey, final String rootRelativePath)
+    {
+        return target.resolveSibling(".xfer-" + resumeKey.substring(0, Math.min(16, resumeKey.length())) + "-" +
+            hash16(rootRelativePath) + ".part");
+    }
+
+    /** @return true for names the receiver reserves: the state directory and partial files. */
+    public static boolean isReservedName(final String name)
+    {
+        return name.equals(STATE_DIRECTORY) || name.startsWith(".xfer-") && name.endsWith(".part");
+    }
+
+    /**
+     * Delete journals (and their partial files) not used for longer than {@code maxAgeMs}.
+     *
+     * @return how many were removed.
+     */
+    public static int expire(final Path root, final long maxAgeMs) throws IOException
+    {
+        final Path states = root.resolve(STATE_DIRECTORY);
+        if (!Files.isDirectory(states, LinkOption.NOFOLLOW_LINKS))
+        {
+            return 0;
+        }
+        int removed = 0;
+        final long cutoff = System.currentTimeMillis() - maxAgeMs;
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(states))
+        {
+            for (final Path directory : stream)
+            {
+                if (Files.getLastModifiedTime(directory, LinkOption.NOFOLLOW_LINKS).toMillis() >= cutoff)
+                {
+                    continue;
+                }
+                final Path journal = directory.resolve("journal");
+                if (Files.exists(journal))
+                {
+                    deletePartials(root, directory.getFileName().toString(), readStates(journal));
+                    Files.delete(journal);
+                }
+                Files.deleteIfExists(directory);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    private static void deletePartials(final Path root, final String resumeKey, final Map<String, FileState> states)
+        throws IOException
+    {
+        for (final FileState state : states.values())
+        {
+            Files.deleteIfExists(partialPath(root.resolve(state.path), resumeKey, state.path));
+        }
+    }
+
+    private void append(final int type, final ByteBuffer payload)
+    {
+        final int length = payload.remaining();
+        final ByteBuffer record = ByteBuffer.allocate(RECORD_OVERHEAD + length).order(ByteOrder.BIG_ENDIAN);
+        record.put((byte)type).putInt(length).put(payload);
+        crc.reset();
+        crc.update(record.array(), 0, 1 + 4 + length);
+        record.putInt((int)crc.getValue()).flip();
+        pendingRecords.add(record);
+        pendingBytes += record.remaining();
+    }
+
+    /** @return bytes of records waiting for the next commit. */
+    public long pendingBytes()
+    {
+        return pendingBytes;
+    }
+
+    private void load() throws IOException
+    {
+        final long size = channel.size();
+        if (size == 0)
+        {
+            final ByteBuffer magic = ByteBuffer.wrap(MAGIC);
+            while (magic.hasRemaining())
+            {
+                channel.write(magic, MAGIC.length - magic.remaining());
+            }
+            channel.force(false);
+            return;
+        }
+        final long validEnd = parse(readAll(channel), byPath, byKey);
+        for (final FileState state : byKey.values())
+        {
+            nextKey = Math.max(nextKey, state.key + 1);
+        }
+        if (validEnd < size)
+        {
+            // a torn record from a crash: drop it so new records follow the last good one
+            channel.truncate(validEnd);
+            channel.force(false);
+        }
+    }
+
+    private static Map<String, FileState> readStates(final Path file) throws IOException
+    {
+        final Map<String, FileState> byPath = new HashMap<>();
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ))
+        {
+            parse(readAll(channel), byPath, new HashMap<>());
+        }
+        catch (final NoSuchFileException ex)
+        {
+            return byPath;
+        }
+        return byPath;
+    }
+
+    private static ByteBuffer readAll(final FileChannel channel) throws IOException
+    {
+        final long size = channel.size();
+        if (size > Integer.MAX_VALUE - 16)
+        {
+            throw new IOException("checkpoint journal of " + size + " bytes is too large");
+        }
+        final ByteBuffer all = ByteBuffer.allocate((int)size);
+        while (all.hasRemaining() && channel.read(all, all.position()) >= 0)
+        {
+            // positional reads until full
+        }
+        return all.flip();
+    }
+
+    /**
+     * @return the offset after the last intact record.
+     */
+    private static long parse(final ByteBuffer all, final Map<String, FileState> byPath,
+        final Map<Integer, FileState> byKey)
+    {
+        if (all.remaining() < MAGIC.length)
+        {
+            return 0;
+        }
+        final byte[] magic = new byte[MAGIC.length];
+        all.get(magic);
+        if (!java.util.Arrays.equals(magic, MAGIC))
+        {
+            return 0;
+        }
+        final CRC32C crc = new CRC32C();
+        while (all.remaining() >= RECORD_OVERHEAD)
+        {
+            final int start = all.position();
+            final int type = all.get() & 0xFF;
+            final int length = all.getInt();
+            if (length < 0 || length > all.remaining() - 4)
+            {
+                return start;
+            }
+            crc.reset();
+            crc.update(all.array(), start, 1 + 4 + length);
+            final ByteBuffer payload = all.slice(all.position(), length);
+            all.position(all.position() + length);
+            if (all.getInt() != (int)crc.getValue())
+            {
+                return start;
+            }
+            try
+            {
+                apply(type, payload, byPath, byKey);
+            }
+            catch (final RuntimeException ex)
+            {
+                return start;
+            }
+        }
+        return all.position();
+    }
+
+    private static void apply(final int type, final ByteBuffer payload, final Map<String, FileState> byPath,
+        final Map<Integer, FileState> byKey)
+    {
+        switch (type)
+        {
+            case FILE:
+            {
+                final int key = payload.getInt();
+                final long size = payload.getLong();
+                final long mtimeNs = payload.getLong();
+                final int chunkLength = payload.getInt();
+                final byte[] path = new byte[payload.getShort() & 0xFFFF];
+                payload.get(path);
+                final FileState state = new FileState(key, new String(path, StandardCharsets.UTF_8), size, mtimeNs,
+                    chunkLength);
+                byKey.put(key, state);
+                byPath.put(state.path, state);
+                break;
+            }
+            case CHUNKS:
+            {
+                final FileState state = byKey.get(payload.getInt());
+                final int count = payload.getShort() & 0xFFFF;
+                for (int i = 0; i < count; i++)
+                {
+                    final long index = payload.getLong();
+                    final int checksum = payload.getInt();
+                    if (state != null)
+                    {
+                        state.chunks.put(index, checksum);
+                    }
+                }
+                break;
+            }
+            case DONE:
+            {
+                final FileState state = byKey.get(payload.getInt());
+                if (state != null)
+                {
+                    state.done = true;
+                    if (byPath.get(state.path) == state)
+                    {
+                        byPath.remove(state.path);
+                    }
+                }
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("unknown record type " + type);
+        }
+    }
+
+    private static String hash16(final String path)
+    {
+        try
+        {
+            final byte[] digest = MessageDigest.getInstance("SHA-256").digest(path.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest, 0, 8);
+        }
+        catch (final NoSuchAlgorithmException ex)
+        {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", ex);
+        }
+    }
+}

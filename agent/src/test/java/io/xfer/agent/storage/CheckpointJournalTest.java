@@ -1,0 +1,167 @@
+package io.xfer.agent.storage;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CheckpointJournalTest
+{
+    private static final String KEY = "0123456789abcdef0123456789abcdef";
+
+    @TempDir
+    Path root;
+
+    @Test
+    void shouldRememberCommittedChunksAcrossReopen() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.beginFile("a/b.bin", 3000, 42, 1024);
+            journal.chunk(state, 0, 11);
+            journal.chunk(state, 1, 22);
+            journal.commit();
+        }
+        final Path file = root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY).resolve("journal");
+        assertTrue(Files.size(file) > 8);
+
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.find("a/b.bin");
+            assertNotNull(state);
+            assertTrue(state.matches(3000, 42, 1024));
+            assertFalse(state.matches(3001, 42, 1024), "another size is another file");
+            assertEquals(11, state.chunk(0));
+            assertEquals(22, state.chunk(1));
+        }
+    }
+
+    @Test
+    void shouldIgnoreATornRecordAtTheEnd() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.beginFile("f", 2048, 1, 1024);
+            journal.chunk(state, 0, 7);
+            journal.commit();
+        }
+        final Path file = root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY).resolve("journal");
+        final long intact = Files.size(file);
+        // a crash in the middle of appending: half a record of garbage
+        Files.write(file, new byte[] {2, 0, 0, 0, 40, 1, 2, 3}, StandardOpenOption.APPEND);
+
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertEquals(7, journal.find("f").chunk(0));
+            journal.chunk(journal.find("f"), 1, 8);
+            journal.commit();
+        }
+        assertTrue(Files.size(file) > intact, "appends after the last intact record");
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertEquals(8, journal.find("f").chunk(1), "records after a torn one that was cut off survive");
+        }
+    }
+
+    @Test
+    void shouldRejectARecordWithABadChecksum() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.beginFile("f", 2048, 1, 1024);
+            journal.commit();
+            journal.chunk(state, 0, 7);
+            journal.commit();
+        }
+        final Path file = root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY).resolve("journal");
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
+        {
+            // flip the CRC32C of the last (CHUNKS) record
+            channel.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), channel.size() - 1);
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertNotNull(journal.find("f"), "the FILE record before it is intact");
+            assertNull(journal.find("f").chunk(0), "a record that fails its CRC is not trusted");
+        }
+    }
+
+    @Test
+    void shouldForgetCompletedFilesAndDiscardOnRestart() throws IOException
+    {
+        final Path target = Files.createDirectories(root.resolve("d")).resolve("x.bin");
+        final Path partial = CheckpointJournal.partialPath(target, KEY, "d/x.bin");
+        Files.write(partial, new byte[10]);
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState done = journal.beginFile("done.bin", 1, 1, 1024);
+            journal.done(done);
+            journal.beginFile("d/x.bin", 10, 1, 1024);
+            journal.commit();
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertNull(journal.find("done.bin"), "a committed file is not resumed");
+            assertNotNull(journal.find("d/x.bin"));
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, true))
+        {
+            assertNull(journal.find("d/x.bin"), "restart discards the journal");
+        }
+        assertFalse(Files.exists(partial), "and the partial files it described");
+    }
+
+    @Test
+    void shouldRefuseASecondOpenOfTheSameKey() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertThrows(CheckpointJournal.JournalBusyException.class,
+                () -> CheckpointJournal.open(root, KEY, false));
+        }
+        try (CheckpointJournal again = CheckpointJournal.open(root, KEY, false))
+        {
+            assertNotNull(again, "free again once closed");
+        }
+    }
+
+    @Test
+    void shouldExpireUnusedJournalsWithTheirPartialFiles() throws IOException
+    {
+        final Path target = root.resolve("old.bin");
+        final Path partial = CheckpointJournal.partialPath(target, KEY, "old.bin");
+        Files.write(partial, new byte[10]);
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            journal.beginFile("old.bin", 10, 1, 1024);
+            journal.commit();
+        }
+        final Path directory = root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY);
+        assertEquals(0, CheckpointJournal.expire(root, 60_000), "fresh journals stay");
+        Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
+        assertEquals(1, CheckpointJournal.expire(root, 60_000));
+        assertFalse(Files.exists(directory));
+        assertFalse(Files.exists(partial));
+    }
+
+    @Test
+    void shouldReserveStateNames()
+    {
+        assertTrue(CheckpointJournal.isReservedName(".xfer-state"));
+        assertTrue(CheckpointJournal.isReservedName(".xfer-0123-abcd.part"));
+        assertFalse(CheckpointJournal.isReservedName("xfer-state"));
+        assertFalse(CheckpointJournal.isReservedName(".xfer-notes.txt"));
+    }
+}
