@@ -7,7 +7,9 @@ import io.netty.buffer.ByteBufAllocator;
  * FILE_STATUS: the receiver's word on one manifest entry. First in answer to FILE_ENTRY ({@link #SEND},
  * {@link #SKIPPED}, {@link #REFUSED}, or {@link #COMMITTED} for directories and symlinks it created), then for a
  * sent file in answer to FILE_END ({@link #COMMITTED} or {@link #FAILED}). The offset of a {@link #SEND} is where
- * the sender starts: what the receiver already holds and has verified (0 unless resuming).
+ * the sender starts: what the receiver already holds and has verified (0 unless resuming). {@link #RESEND} asks
+ * for one chunk again, at its offset, after it arrived with a bad checksum; a file whose chunks keep arriving
+ * damaged fails.
  *
  * <pre>
  *   0                   1                   2                   3
@@ -48,6 +50,8 @@ public final class FileStatusFlyweight extends Flyweight
     public static final int COMMITTED = 4;
     /** The entry failed; the error code and message say why. Nothing was put under its final name. */
     public static final int FAILED = 5;
+    /** The chunk at the offset arrived damaged (error code CHECKSUM_MISMATCH) and was dropped: send it again. */
+    public static final int RESEND = 6;
 
     public int fileId()
     {
@@ -78,7 +82,7 @@ public final class FileStatusFlyweight extends Flyweight
     public void validate()
     {
         final int status = status();
-        if (status < SEND || status > FAILED)
+        if (status < SEND || status > RESEND)
         {
             throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "FILE_STATUS: unknown status " + status);
         }
@@ -98,6 +102,7 @@ public final class FileStatusFlyweight extends Flyweight
             case REFUSED: return "refused";
             case COMMITTED: return "committed";
             case FAILED: return "failed";
+            case RESEND: return "resend";
             default: return "unknown(" + status + ")";
         }
     }

@@ -133,7 +133,7 @@ class FrameDecoderMalformedInputTest
     @Test
     void shouldRejectUnknownFileStatus()
     {
-        assertRejected(patch(FrameType.FILE_STATUS, (buf) -> buf.setByte(FileStatusFlyweight.STATUS_OFFSET, 6)),
+        assertRejected(patch(FrameType.FILE_STATUS, (buf) -> buf.setByte(FileStatusFlyweight.STATUS_OFFSET, 7)),
             ErrorCode.PROTOCOL_ERROR);
     }
 
@@ -409,8 +409,8 @@ class FrameDecoderMalformedInputTest
                 (buf) -> buf.setShort(FileEntryFlyweight.MODE_OFFSET, 010644)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_STATUS status 0", patch(FrameType.FILE_STATUS,
                 (buf) -> buf.setByte(FileStatusFlyweight.STATUS_OFFSET, 0)), ErrorCode.PROTOCOL_ERROR),
-            arguments("FILE_STATUS status 6", patch(FrameType.FILE_STATUS,
-                (buf) -> buf.setByte(FileStatusFlyweight.STATUS_OFFSET, 6)), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_STATUS status 7", patch(FrameType.FILE_STATUS,
+                (buf) -> buf.setByte(FileStatusFlyweight.STATUS_OFFSET, 7)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_STATUS negative offset", patch(FrameType.FILE_STATUS,
                 (buf) -> buf.setLong(FileStatusFlyweight.FILE_OFFSET_OFFSET, Long.MIN_VALUE)),
                 ErrorCode.PROTOCOL_ERROR),

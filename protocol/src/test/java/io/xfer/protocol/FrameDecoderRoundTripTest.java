@@ -335,7 +335,8 @@ class FrameDecoderRoundTripTest
         assertEquals("refused", FileStatusFlyweight.statusName(FileStatusFlyweight.REFUSED));
         assertEquals("committed", FileStatusFlyweight.statusName(FileStatusFlyweight.COMMITTED));
         assertEquals("failed", FileStatusFlyweight.statusName(FileStatusFlyweight.FAILED));
-        assertEquals("unknown(6)", FileStatusFlyweight.statusName(6));
+        assertEquals("resend", FileStatusFlyweight.statusName(FileStatusFlyweight.RESEND));
+        assertEquals("unknown(7)", FileStatusFlyweight.statusName(7));
     }
 
     @ParameterizedTest

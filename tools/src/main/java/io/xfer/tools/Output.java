@@ -117,6 +117,7 @@ final class Output implements TransferListener
             .field("resent_bytes", report.resentBytes())
             .field("resumed_bytes", report.resumedBytes())
             .field("corrupt_chunks", report.corruptChunks())
+            .field("source_changes", report.sourceChanges())
             .field("seconds", report.durationNs() / 1e9)
             .field("bytes_per_second", report.bytesPerSecond())
             .field("heap_allocated_bytes", heapAllocatedBytes)

@@ -54,6 +54,8 @@ import java.util.zip.CRC32C;
 public final class Receiver extends TransferRole
 {
     private static final String TEMP_PREFIX = ".xfer-";
+    /** Damaged chunks of one file that are asked for again before the file fails. */
+    static final int MAX_CHECKSUM_RETRIES = 3;
     private static final String TEMP_SUFFIX = ".part";
 
     private final ModuleRoot root;
@@ -79,6 +81,7 @@ public final class Receiver extends TransferRole
     private final CheckpointJournal journal;
     private final Checkpoints checkpoints;
     private final List<IncomingFile> dirtyFiles = new ArrayList<>();
+    private final Set<Path> renamedSinceCheckpoint = new LinkedHashSet<>();
     private long lastCheckpointNs;
     private long bytesSinceCheckpoint;
     private long entriesSeen;
@@ -100,6 +103,7 @@ public final class Receiver extends TransferRole
         final ChunkDigest digest = new ChunkDigest();
         final boolean replace;
         CheckpointJournal.FileState journalState;
+        int checksumRetries;
         boolean dirty;
         long chunksWritten;
         boolean endSeen;
@@ -527,15 +531,13 @@ public final class Receiver extends TransferRole
                 }
                 catch (final LZ4Exception ex)
                 {
-                    failFile(file, ErrorCode.CHECKSUM_MISMATCH, "corrupt compressed chunk at offset " + offset);
-                    acknowledge(source, fileId, offset, length);
+                    damagedChunk(source, file, offset, length, "corrupt compressed chunk at offset " + offset);
                     return;
                 }
                 if (produced != length)
                 {
-                    failFile(file, ErrorCode.CHECKSUM_MISMATCH, "compressed chunk at offset " + offset +
+                    damagedChunk(source, file, offset, length, "compressed chunk at offset " + offset +
                         " decompressed to " + produced + " bytes, expected " + length);
-                    acknowledge(source, fileId, offset, length);
                     return;
                 }
                 payload = decompressed.nioBuffer(0, length);
@@ -550,9 +552,8 @@ public final class Receiver extends TransferRole
             final int checksum = (int)crc.getValue();
             if (checksum != data.checksum())
             {
-                failFile(file, ErrorCode.CHECKSUM_MISMATCH, "chunk at offset " + offset + ": CRC32C 0x" +
+                damagedChunk(source, file, offset, length, "chunk at offset " + offset + ": CRC32C 0x" +
                     Integer.toHexString(checksum) + " expected 0x" + Integer.toHexString(data.checksum()));
-                acknowledge(source, fileId, offset, length);
                 return;
             }
             if (!file.digest.add(offset / chunkLength, checksum))
@@ -606,6 +607,23 @@ public final class Receiver extends TransferRole
                 decompressed.release();
             }
         }
+    }
+
+    /**
+     * A chunk arrived damaged: it is dropped (never written) and asked for again, up to
+     * {@link #MAX_CHECKSUM_RETRIES} times per file; then the file fails.
+     */
+    private void damagedChunk(
+        final FrameConnection source, final IncomingFile file, final long offset, final int length, final String why)
+    {
+        acknowledge(source, file.fileId, offset, length);
+        if (++file.checksumRetries <= MAX_CHECKSUM_RETRIES)
+        {
+            stats.recordChecksumRetry();
+            reply(file.fileId, FileStatusFlyweight.RESEND, offset, ErrorCode.CHECKSUM_MISMATCH, why);
+            return;
+        }
+        failFile(file, ErrorCode.CHECKSUM_MISMATCH, why + " (after " + MAX_CHECKSUM_RETRIES + " re-sends)");
     }
 
     private void acknowledge(final FrameConnection source, final int fileId, final long offset, final int length)
@@ -690,11 +708,17 @@ public final class Receiver extends TransferRole
         touchedDirectories.add(file.target.getParent());
         if (file.journalState != null)
         {
+            // the DONE record reaches the journal only after the rename is made durable (next checkpoint)
+            renamedSinceCheckpoint.add(file.target.getParent());
             journal.done(file.journalState);
         }
         reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
             file.size, null, ""));
+        if (journal != null)
+        {
+            maybeCheckpoint();
+        }
         maybeFinishTransfer();
     }
 
@@ -745,6 +769,11 @@ public final class Receiver extends TransferRole
             return;
         }
         closeAndDelete(file);
+        if (error.errorCode() == ErrorCode.SOURCE_CHANGED)
+        {
+            // the sender starts this file again as a new entry: this attempt is not a failure
+            return;
+        }
         stats.record(new TransferEvent(
             error.errorCode() == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED : TransferEvent.Kind.FAILED,
             file.relativePath, FileEntryFlyweight.TYPE_FILE, 0, error.errorCode(), error.getMessage()));
@@ -938,12 +967,13 @@ public final class Receiver extends TransferRole
 
     private void checkpoint()
     {
-        if (journal == null || !journal.hasPending() && dirtyFiles.isEmpty())
+        if (journal == null || !journal.hasPending() && dirtyFiles.isEmpty() && renamedSinceCheckpoint.isEmpty())
         {
             return;
         }
         try
         {
+            // order: partial data, then the directories holding renamed files, then the records that describe both
             for (final IncomingFile file : dirtyFiles)
             {
                 if (file.channel != null && file.channel.isOpen())
@@ -953,6 +983,11 @@ public final class Receiver extends TransferRole
                 file.dirty = false;
             }
             dirtyFiles.clear();
+            for (final Path directory : renamedSinceCheckpoint)
+            {
+                syncDirectory(directory);
+            }
+            renamedSinceCheckpoint.clear();
             journal.commit();
         }
         catch (final IOException ex)

@@ -48,9 +48,19 @@ public final class Sender extends TransferRole
 
     private static final long BUDGET_POLL_NS = 5_000_000L;
     private static final int MAX_COMPRESSION_BACKOFF = 64;
+    /** Times a file that changes while it is sent is started again before it fails. */
+    static final int MAX_CHANGE_RETRIES = 3;
 
     /** Chunks that a dead stream left unacknowledged, posted by its event loop. */
     private record Lost(List<Chunk> chunks)
+    {
+    }
+
+    /**
+     * A chunk to read and send again: lost with a dead stream (its CRC is known and must match, or the source
+     * changed) or asked for by the receiver after it arrived damaged.
+     */
+    private record Resend(OutgoingFile file, long offset, int rawLength, int checksum, boolean checksumKnown)
     {
     }
 
@@ -63,8 +73,9 @@ public final class Sender extends TransferRole
     private final Map<Integer, SourceEntry> pending = new HashMap<>();
     private final Map<Integer, OutgoingFile> open = new HashMap<>();
     private final ArrayDeque<OutgoingFile> toRead = new ArrayDeque<>();
-    private final ArrayDeque<Chunk> toResend = new ArrayDeque<>();
+    private final ArrayDeque<Resend> toResend = new ArrayDeque<>();
     private final List<DataStream> streams = new ArrayList<>();
+    private final Map<String, Integer> changeRetries = new HashMap<>();
     private final FileStatusFlyweight fileStatus = new FileStatusFlyweight();
     private final TransferDoneFlyweight transferDone = new TransferDoneFlyweight();
     private final CRC32C crc = new CRC32C();
@@ -253,7 +264,10 @@ public final class Sender extends TransferRole
         }
         else if (message instanceof Lost lost)
         {
-            toResend.addAll(lost.chunks());
+            for (final Chunk chunk : lost.chunks())
+            {
+                toResend.add(new Resend(chunk.file, chunk.offset, chunk.rawLength, chunk.checksum, true));
+            }
         }
     }
 
@@ -265,6 +279,12 @@ public final class Sender extends TransferRole
             walkDone = true;
             return;
         }
+        announce(entry);
+    }
+
+    /** Send a manifest entry under the next file id. */
+    private void announce(final SourceEntry entry)
+    {
         final int fileId = nextFileId++;
         pending.put(fileId, entry);
         entriesSent++;
@@ -337,6 +357,16 @@ public final class Sender extends TransferRole
                 break;
             case FileStatusFlyweight.SKIPPED:
                 resolve(fileId, entry, TransferEvent.Kind.SKIPPED, 0, null, "");
+                break;
+            case FileStatusFlyweight.RESEND:
+                final OutgoingFile damaged = open.get(fileId);
+                if (damaged == null || offset % chunkLength != 0 || offset >= entry.size())
+                {
+                    throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS resend of " +
+                        entry.relativePath() + " at offset " + offset + " is not possible");
+                }
+                stats.recordChecksumRetry();
+                toResend.add(new Resend(damaged, offset, (int)Math.min(chunkLength, entry.size() - offset), 0, false));
                 break;
             case FileStatusFlyweight.COMMITTED:
                 resolve(fileId, entry, TransferEvent.Kind.COMMITTED, entry.size(), null, "");
@@ -440,7 +470,7 @@ public final class Sender extends TransferRole
         {
             scheduler.release(Chunk.charge(length));
             toRead.poll();
-            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "shrank while being read");
+            sourceChanged(file, "shrank while being read");
             return;
         }
         final int checksum = checksum(raw, length);
@@ -471,7 +501,7 @@ public final class Sender extends TransferRole
         if (raw == null)
         {
             toRead.poll();
-            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "shrank while being read");
+            sourceChanged(file, "shrank while being read");
             return;
         }
         try
@@ -578,7 +608,7 @@ public final class Sender extends TransferRole
             final long mtimeNs = FileMetadata.toNanos(after.lastModifiedTime());
             if (after.size() != file.entry.size() || !FileMetadata.sameMtime(mtimeNs, file.entry.mtimeNs()))
             {
-                failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED, "changed while being sent");
+                sourceChanged(file, "changed while being sent");
                 return;
             }
         }
@@ -596,15 +626,16 @@ public final class Sender extends TransferRole
      * Read a chunk again for a stream that died before it was acknowledged. The data must be what was read the
      * first time (same CRC32C), or the file changed and fails.
      */
-    private void resend(final Chunk lost) throws InterruptedException
+    private void resend(final Resend lost) throws InterruptedException
     {
-        final OutgoingFile file = lost.file;
+        final OutgoingFile file = lost.file();
         if (file.failed || !open.containsKey(file.fileId))
         {
             toResend.poll();
             return;
         }
-        if (!takeBudget(lost.chargeBytes))
+        final int charge = Chunk.charge(lost.rawLength());
+        if (!takeBudget(charge))
         {
             return;
         }
@@ -612,28 +643,76 @@ public final class Sender extends TransferRole
         final ByteBuf raw;
         try
         {
-            raw = read(file, lost.offset, lost.rawLength);
+            raw = read(file, lost.offset(), lost.rawLength());
         }
         catch (final IOException ex)
         {
-            scheduler.release(lost.chargeBytes);
+            scheduler.release(charge);
             failOpenFile(file, TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read again: " +
                 StorageErrors.describe(ex));
             return;
         }
-        if (raw == null || checksum(raw, lost.rawLength) != lost.checksum)
+        final int checksum = raw == null ? 0 : checksum(raw, lost.rawLength());
+        if (raw == null || lost.checksumKnown() && checksum != lost.checksum())
         {
             if (raw != null)
             {
                 raw.release();
             }
-            scheduler.release(lost.chargeBytes);
-            failOpenFile(file, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED,
-                "changed while being sent (a chunk read again differs)");
+            scheduler.release(charge);
+            sourceChanged(file, "changed while being sent (a chunk read again differs)");
             return;
         }
-        stats.addResentBytes(lost.rawLength);
-        scheduler.offer(compress(file, lost.offset, lost.rawLength, lost.checksum, raw));
+        stats.addResentBytes(lost.rawLength());
+        scheduler.offer(compress(file, lost.offset(), lost.rawLength(), checksum, raw));
+    }
+
+    /**
+     * The source changed under the sender: the receiver drops what it has of this version (ERROR for the file id),
+     * and the file is sent again from the start as a new manifest entry with its new size and time, never spliced
+     * from two versions. A file that keeps changing fails after {@link #MAX_CHANGE_RETRIES} attempts.
+     */
+    private void sourceChanged(final OutgoingFile file, final String why)
+    {
+        toRead.remove(file);
+        final SourceEntry entry = file.entry;
+        final int attempts = changeRetries.merge(entry.relativePath(), 1, Integer::sum);
+        if (attempts > MAX_CHANGE_RETRIES)
+        {
+            failFile(file.fileId, entry, TransferEvent.Kind.FAILED, ErrorCode.SOURCE_CHANGED,
+                why + "; gave up after " + MAX_CHANGE_RETRIES + " attempts");
+            return;
+        }
+        connection.send(ErrorFlyweight.encode(allocator, ErrorCode.SOURCE_CHANGED, file.fileId,
+            why + "; sending it again from the start"));
+        pending.remove(file.fileId);
+        open.remove(file.fileId);
+        file.failed = true;
+        file.close();
+        try
+        {
+            final BasicFileAttributes now =
+                Files.readAttributes(entry.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!now.isRegularFile())
+            {
+                stats.record(new TransferEvent(TransferEvent.Kind.FAILED, entry.relativePath(), entry.fileType(), 0,
+                    ErrorCode.SOURCE_CHANGED, "is no longer a regular file"));
+                return;
+            }
+            stats.recordSourceChange();
+            announce(new SourceEntry(entry.relativePath(), entry.path(), entry.fileType(),
+                FileMetadata.readMode(entry.path()), now.size(), FileMetadata.toNanos(now.lastModifiedTime()), ""));
+        }
+        catch (final NoSuchFileException ex)
+        {
+            stats.record(new TransferEvent(TransferEvent.Kind.VANISHED, entry.relativePath(), entry.fileType(), 0,
+                ErrorCode.SOURCE_VANISHED, "vanished while being sent"));
+        }
+        catch (final IOException ex)
+        {
+            stats.record(new TransferEvent(TransferEvent.Kind.FAILED, entry.relativePath(), entry.fileType(), 0,
+                StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex)));
+        }
     }
 
     private void failOpenFile(

@@ -20,6 +20,8 @@ import java.util.Map;
  * @param resentBytes          payload bytes sent again after a stream died.
  * @param resumedBytes         bytes the receiver already held from an earlier run of the same transfer.
  * @param corruptChunks        journaled chunks found damaged on disk when resuming (sent again).
+ * @param sourceChanges        source files that changed while being sent and were sent again from the start.
+ * @param checksumRetries      chunks that arrived damaged and were sent again on request.
  * @param durationNs           wall time of the transfer.
  * @param firstError           code of the first refusal or failure, null when none.
  * @param firstErrorMessage    its message, null when none.
@@ -38,6 +40,8 @@ public record TransferReport(
     long resentBytes,
     long resumedBytes,
     long corruptChunks,
+    long sourceChanges,
+    long checksumRetries,
     long durationNs,
     ErrorCode firstError,
     String firstErrorMessage,

@@ -20,6 +20,8 @@ public final class TransferStats
     private long resentBytes;
     private long resumedBytes;
     private long corruptChunks;
+    private long sourceChanges;
+    private long checksumRetries;
     private long verificationFailures;
     private ErrorCode firstError;
     private String firstErrorMessage;
@@ -93,6 +95,18 @@ public final class TransferStats
         corruptChunks++;
     }
 
+    /** A chunk arrived with a bad checksum and was asked for again. */
+    public void recordChecksumRetry()
+    {
+        checksumRetries++;
+    }
+
+    /** A source file changed while it was sent and is being sent again from the start. */
+    public void recordSourceChange()
+    {
+        sourceChanges++;
+    }
+
     public long resentBytes()
     {
         return resentBytes;
@@ -126,6 +140,6 @@ public final class TransferStats
     public TransferReport report()
     {
         return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
-            wireBytes, resentBytes, resumedBytes, corruptChunks, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
+            wireBytes, resentBytes, resumedBytes, corruptChunks, sourceChanges, checksumRetries, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
     }
 }

@@ -103,15 +103,13 @@ class CompressedChunkIntegrityTest
             assertStatus(sender.next(), 0, FileStatusFlyweight.SEND, 0);
             final byte[] garbage = new byte[300];
             Arrays.fill(garbage, (byte)0xF7);
-            sender.sendData(0, 0, FILE_SIZE, crc(content), garbage);
-            assertFailedWithChecksumMismatch(sender.nextSkippingAcks(), 0);
+            sendUntilFailed(sender, 0, garbage, crc(content));
 
             // 1: a valid LZ4 block of other bytes than the checksum describes
             sender.send(FileEntryFlyweight.encode(alloc, 1, FileEntryFlyweight.TYPE_FILE, 0644, FILE_SIZE, 0,
                 "mismatch.bin", ""));
             assertStatus(sender.nextSkippingAcks(), 1, FileStatusFlyweight.SEND, 0);
-            sender.sendData(1, 0, FILE_SIZE, crc(content), lz4(other));
-            assertFailedWithChecksumMismatch(sender.nextSkippingAcks(), 1);
+            sendUntilFailed(sender, 1, lz4(other), crc(content));
 
             // 2: a correct compressed file
             sender.send(FileEntryFlyweight.encode(alloc, 2, FileEntryFlyweight.TYPE_FILE, 0644, FILE_SIZE, 0,
@@ -181,6 +179,62 @@ class CompressedChunkIntegrityTest
         try (Stream<Path> files = Files.list(moduleRoot))
         {
             assertEquals(0, files.count(), "nothing written");
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void shouldAskAgainForADamagedChunkAndCommitWhenItArrivesIntact() throws Exception
+    {
+        final byte[] content = text(FILE_SIZE);
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake();
+            sender.send(FileEntryFlyweight.encode(alloc, 0, FileEntryFlyweight.TYPE_FILE, 0644, FILE_SIZE, 0,
+                "retried.bin", ""));
+            assertStatus(sender.next(), 0, FileStatusFlyweight.SEND, 0);
+            final byte[] damaged = content.clone();
+            damaged[4000] ^= 0x10;
+            sender.sendData(0, 0, FILE_SIZE, crc(content), lz4(damaged));
+            assertResend(sender.nextSkippingAcks(), 0, 0);
+            sender.sendData(0, 0, FILE_SIZE, crc(content), lz4(content));
+            final ChunkDigest digest = new ChunkDigest();
+            digest.add(0, crc(content));
+            sender.send(FileEndFlyweight.encode(alloc, 0, FileEndFlyweight.DIGEST_CHUNK_ROOT, FILE_SIZE, 0,
+                digest.finish()));
+            assertStatus(sender.nextSkippingAcks(), 0, FileStatusFlyweight.COMMITTED, 0);
+        }
+        assertArrayEquals(content, Files.readAllBytes(moduleRoot.resolve("retried.bin")));
+    }
+
+    /** Send a damaged chunk until the receiver gives up: it asks again a bounded number of times, then fails. */
+    private void sendUntilFailed(final RawSender sender, final int fileId, final byte[] payload, final int checksum)
+        throws IOException
+    {
+        for (int attempt = 1; attempt <= 3; attempt++)
+        {
+            sender.sendData(fileId, 0, FILE_SIZE, checksum, payload);
+            assertResend(sender.nextSkippingAcks(), fileId, 0);
+        }
+        sender.sendData(fileId, 0, FILE_SIZE, checksum, payload);
+        assertFailedWithChecksumMismatch(sender.nextSkippingAcks(), fileId);
+    }
+
+    private static void assertResend(final ByteBuf frame, final int fileId, final long offset)
+    {
+        try
+        {
+            assertEquals(FrameType.FILE_STATUS, type(frame), () -> "got " + FrameType.name(type(frame)));
+            final FileStatusFlyweight fileStatus = new FileStatusFlyweight();
+            fileStatus.wrap(frame, 0);
+            assertEquals(fileId, fileStatus.fileId());
+            assertEquals(FileStatusFlyweight.RESEND, fileStatus.status(), fileStatus.message());
+            assertEquals(offset, fileStatus.fileOffset());
+            assertEquals(ErrorCode.CHECKSUM_MISMATCH.code(), fileStatus.errorCode());
+        }
+        finally
+        {
+            frame.release();
         }
     }
 

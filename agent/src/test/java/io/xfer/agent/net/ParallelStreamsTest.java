@@ -140,6 +140,62 @@ class ParallelStreamsTest
         }
     }
 
+    @Test
+    @Timeout(60)
+    void shouldSendAFileThatChangesWhileBeingSentAgainFromTheStart() throws Exception
+    {
+        final long size = 256L * CHUNK;
+        final Path file = writeRandom(work.resolve("src/changing.bin"), size, 17);
+        final java.util.concurrent.atomic.AtomicBoolean changed = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread changer = new Thread(() ->
+        {
+            // once the receiver has a quarter, change bytes near the end (the sender has not read them yet)
+            final long deadlineNs = System.nanoTime() + 30_000_000_000L;
+            while (System.nanoTime() - deadlineNs < 0)
+            {
+                try (java.util.stream.Stream<Path> parts = Files.walk(moduleRoot))
+                {
+                    final long received = parts.filter(p -> p.getFileName().toString().endsWith(".part"))
+                        .mapToLong(p -> p.toFile().length()).sum();
+                    if (received >= size / 4)
+                    {
+                        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw"))
+                        {
+                            raf.seek(size - 1000);
+                            raf.write(new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+                        }
+                        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(
+                            System.currentTimeMillis() + 5000));
+                        changed.set(true);
+                        return;
+                    }
+                    Thread.sleep(1);
+                }
+                catch (final IOException | java.io.UncheckedIOException ex)
+                {
+                    // a partial file came or went during the walk: look again
+                }
+                catch (final InterruptedException ex)
+                {
+                    return;
+                }
+            }
+        });
+        changer.start();
+        try (XferClient client = new XferClient(options().streams(2).compression(Compression.NONE)
+            .windowBytes(CHUNK).sendBudgetBytes(4L * CHUNK)))
+        {
+            final TransferReport report = client.push(endpoint(MODULE, "changing"), List.of(file.toString()),
+                TransferListener.NONE);
+            changer.join();
+            assertTrue(changed.get(), "the source was changed during the transfer");
+            assertTrue(report.complete(), report::toString);
+            assertEquals(1, report.sourceChanges(), "the change was noticed and the file sent again: " + report);
+        }
+        assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("changing/changing.bin")),
+            "the destination holds the new version, not a splice of two");
+    }
+
     private ClientOptions options()
     {
         return pki.options(alice).chunkLength(CHUNK).windowBytes(2L * CHUNK);
