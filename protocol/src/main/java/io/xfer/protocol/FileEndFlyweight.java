@@ -12,6 +12,9 @@ import io.netty.buffer.ByteBufAllocator;
  * chunks in offset order, the chunks being the consecutive {@code chunkLength}-sized pieces of the file agreed in
  * OPEN_ACK (the last one shorter). An empty file has the SHA-256 of no bytes.
  *
+ * <p>Digest type {@link #DIGEST_SHA256}: SHA-256 of the file's bytes, for audit; each chunk's CRC32C is still
+ * checked on arrival.
+ *
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -47,6 +50,9 @@ public final class FileEndFlyweight extends Flyweight
 
     /** SHA-256 over the chunk CRC32C values. */
     public static final int DIGEST_CHUNK_ROOT = 1;
+    /** SHA-256 of the file's content; the receiver checks it against the file as written on its disk. Only with
+     * the SHA256 capability. */
+    public static final int DIGEST_SHA256 = 2;
 
     public int fileId()
     {

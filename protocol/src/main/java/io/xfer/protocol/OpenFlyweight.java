@@ -55,6 +55,8 @@ public final class OpenFlyweight extends Flyweight
     public static final long OPTION_COMPRESS_AUTO = 1L << 2;
     /** The sender tries LZ4 on every chunk (still sending a chunk raw when it does not shrink). */
     public static final long OPTION_COMPRESS_ALWAYS = 1L << 3;
+    /** The sender puts a SHA-256 of each file's content in FILE_END (digest type 2), for audit. */
+    public static final long OPTION_DIGEST_SHA256 = 1L << 5;
     /** Discard the receiver's checkpoints for this resume key and start from nothing. */
     public static final long OPTION_RESTART = 1L << 4;
 

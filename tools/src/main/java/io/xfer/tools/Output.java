@@ -47,6 +47,10 @@ final class Output implements TransferListener
                 .field("path", event.path())
                 .field("type", typeName(event.fileType()))
                 .field("bytes", event.bytes());
+            if (event.sha256() != null)
+            {
+                line.field("sha256", event.sha256());
+            }
             if (event.code() != null)
             {
                 line.field("error", event.code().name()).field("code", event.code().code())

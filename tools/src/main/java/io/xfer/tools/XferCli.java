@@ -209,6 +209,12 @@ public final class XferCli implements Callable<Integer>
                 "partial files) and start over.")
         boolean restart;
 
+        @Option(names = "--digest", paramLabel = "MODE", defaultValue = "chunk",
+            description = "Whole-file check: chunk (SHA-256 over the chunk checksums) or sha256 (SHA-256 of the " +
+                "content, checked against the file as written and reported per file, for audit) (default: " +
+                "${DEFAULT-VALUE}).")
+        String digest;
+
         @Option(names = "--retries", paramLabel = "N", defaultValue = "3",
             description = "When the connection is lost or times out, run the transfer again up to N times; each " +
                 "attempt resumes from the receiver's checkpoints (default: ${DEFAULT-VALUE}).")
@@ -263,6 +269,16 @@ public final class XferCli implements Callable<Integer>
             }
         }
 
+        private static boolean parseDigest(final String mode)
+        {
+            switch (mode.toLowerCase(Locale.ROOT))
+            {
+                case "chunk": return false;
+                case "sha256": return true;
+                default: throw new IllegalArgumentException("--digest must be chunk or sha256, was '" + mode + "'");
+            }
+        }
+
         private static boolean retriable(final TransferException ex)
         {
             if (ex.errorCode() == null)
@@ -284,6 +300,7 @@ public final class XferCli implements Callable<Integer>
                     .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))
                     .streams(streams)
                     .resume(!noResume)
+                    .sha256Digests(parseDigest(digest))
                     .restart(restart)
                     .compression(Compression.parse(compress))
                     .windowBytes(Math.max(1, Units.parseSize("--window", window)))

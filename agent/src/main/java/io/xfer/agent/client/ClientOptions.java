@@ -30,6 +30,7 @@ public final class ClientOptions
     private int socketBufferBytes;
     private boolean resume = true;
     private boolean restart;
+    private boolean sha256Digests;
 
     /** @return {@code $XFER_HOME} if set, else {@code ~/.xfer}. */
     public static Path defaultDir()
@@ -211,6 +212,18 @@ public final class ClientOptions
     public ClientOptions restart(final boolean restart)
     {
         this.restart = restart;
+        return this;
+    }
+
+    /** SHA-256 of each file's content, checked against the file as written and reported (audit). */
+    public boolean sha256Digests()
+    {
+        return sha256Digests;
+    }
+
+    public ClientOptions sha256Digests(final boolean sha256Digests)
+    {
+        this.sha256Digests = sha256Digests;
         return this;
     }
 

@@ -77,7 +77,7 @@ public final class XferClient implements AutoCloseable
     static final long JOURNAL_EXPIRY_MS = 7L * 24 * 3600 * 1000;
 
     /** What this client implements of the optional capabilities. */
-    static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS;
+    static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256;
 
     private final ClientOptions options;
     private final Transports transports;
@@ -133,7 +133,8 @@ public final class XferClient implements AutoCloseable
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
             final Sender sender = new Sender(session.connection, walker, stats, session.chunkLength,
                 Math.min(session.windowBytes, options.windowBytes()), options.sendBudgetBytes(),
-                session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs());
+                session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs())
+                .sha256Digests(options.sha256Digests() && session.sha256());
             session.joinDataConnections(endpoint, sender::addStream);
             return sender.run();
         }
@@ -201,7 +202,7 @@ public final class XferClient implements AutoCloseable
             }
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
                 session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
-                Checkpoints.DEFAULT);
+                Checkpoints.DEFAULT).acceptSha256(session.sha256());
             session.joinDataConnections(endpoint, receiver::addStream);
             return receiver.run();
         }
@@ -371,6 +372,12 @@ public final class XferClient implements AutoCloseable
         long transferId;
         int chunkLength;
         int streams;
+
+        boolean sha256()
+        {
+            return Capabilities.has(capabilities, Capabilities.SHA256);
+        }
+
         long windowBytes;
         boolean lz4;
 
@@ -447,6 +454,15 @@ public final class XferClient implements AutoCloseable
             if (options.restart())
             {
                 openOptions |= OpenFlyweight.OPTION_RESTART;
+            }
+            if (options.sha256Digests())
+            {
+                if (!sha256())
+                {
+                    throw new TransferException(ErrorCode.UNSUPPORTED_VERSION,
+                        "the agent does not support SHA-256 digests");
+                }
+                openOptions |= OpenFlyweight.OPTION_DIGEST_SHA256;
             }
             connection.send(OpenFlyweight.encode(channel.alloc(), direction, wantedStreams, openOptions,
                 options.chunkLength(), endpoint.module(), path, resumeKey));

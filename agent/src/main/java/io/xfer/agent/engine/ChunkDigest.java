@@ -72,6 +72,19 @@ public final class ChunkDigest
         nextIndex++;
     }
 
+    /** @return a new SHA-256 digest. */
+    public static MessageDigest sha256()
+    {
+        try
+        {
+            return MessageDigest.getInstance("SHA-256");
+        }
+        catch (final NoSuchAlgorithmException ex)
+        {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", ex);
+        }
+    }
+
     /** @return the number of chunks of a file of {@code size} bytes cut in {@code chunkLength} pieces. */
     public static long chunkCount(final long size, final int chunkLength)
     {

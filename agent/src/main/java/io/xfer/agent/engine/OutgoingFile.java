@@ -4,6 +4,7 @@ import io.xfer.agent.storage.SourceEntry;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.security.MessageDigest;
 
 /**
  * A file the receiver asked for, while the sender reads it and until the receiver's verdict: the channel stays
@@ -21,6 +22,9 @@ final class OutgoingFile
     int compressionSkip;
     int compressionBackoff;
     boolean failed;
+    /** SHA-256 of the content read so far, in order, when SHA-256 digests were asked for. */
+    MessageDigest contentDigest;
+    String contentDigestHex;
 
     OutgoingFile(final int fileId, final SourceEntry entry, final FileChannel channel, final long startOffset)
     {

@@ -84,6 +84,7 @@ public final class Receiver extends TransferRole
     private final Set<Path> renamedSinceCheckpoint = new LinkedHashSet<>();
     private long lastCheckpointNs;
     private long bytesSinceCheckpoint;
+    private boolean sha256Allowed;
     private long entriesSeen;
     private int lastFileId = -1;
     private boolean transferEndSeen;
@@ -177,6 +178,16 @@ public final class Receiver extends TransferRole
         this.transferId = transferId;
         this.allocator = connection.channel().alloc();
         this.decompressor = lz4 ? LZ4Factory.fastestInstance().safeDecompressor() : null;
+    }
+
+    /**
+     * Accept SHA-256 content digests in FILE_END (negotiated SHA256 capability): the file as written is read back
+     * and hashed before it is committed. Before {@link #run()}.
+     */
+    public Receiver acceptSha256(final boolean allowed)
+    {
+        this.sha256Allowed = allowed;
+        return this;
     }
 
     /**
@@ -674,12 +685,33 @@ public final class Receiver extends TransferRole
             discarded.remove(fileId);
             return;
         }
-        if (file.endDigestType != FileEndFlyweight.DIGEST_CHUNK_ROOT ||
-            !Arrays.equals(file.digest.finish(), file.endDigest))
+        final boolean chunkRootOk = file.endDigestType == FileEndFlyweight.DIGEST_CHUNK_ROOT &&
+            Arrays.equals(file.digest.finish(), file.endDigest);
+        final boolean sha256 = file.endDigestType == FileEndFlyweight.DIGEST_SHA256 && sha256Allowed;
+        if (!chunkRootOk && !sha256)
         {
             failFile(file, ErrorCode.DIGEST_MISMATCH, "whole-file digest does not verify");
             discarded.remove(fileId);
             return;
+        }
+        String sha256Hex = null;
+        if (sha256)
+        {
+            try
+            {
+                final byte[] written = sha256Of(file);
+                if (!Arrays.equals(written, file.endDigest))
+                {
+                    failFile(file, ErrorCode.DIGEST_MISMATCH, "SHA-256 of the file as written does not verify");
+                    discarded.remove(fileId);
+                    return;
+                }
+                sha256Hex = java.util.HexFormat.of().formatHex(written);
+            }
+            catch (final IOException ex)
+            {
+                throw storageFailure("cannot read back " + file.relativePath, ex);
+            }
         }
 
         try
@@ -714,12 +746,40 @@ public final class Receiver extends TransferRole
         }
         reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
-            file.size, null, ""));
+            file.size, null, "", sha256Hex));
         if (journal != null)
         {
             maybeCheckpoint();
         }
         maybeFinishTransfer();
+    }
+
+    /** SHA-256 of the temporary file as it is on disk, read back in chunk-sized direct buffers. */
+    private byte[] sha256Of(final IncomingFile file) throws IOException
+    {
+        final java.security.MessageDigest digest = ChunkDigest.sha256();
+        final FileChannel channel = open(file);
+        final ByteBuf buffer = allocator.directBuffer(chunkLength);
+        try
+        {
+            for (long position = 0; position < file.size; )
+            {
+                final int length = (int)Math.min(chunkLength, file.size - position);
+                buffer.clear();
+                final int read = buffer.writeBytes(channel, position, length);
+                if (read <= 0)
+                {
+                    throw new IOException("temporary file shorter than " + file.size + " bytes");
+                }
+                digest.update(buffer.nioBuffer(0, read));
+                position += read;
+            }
+        }
+        finally
+        {
+            buffer.release();
+        }
+        return digest.digest();
     }
 
     private FileChannel open(final IncomingFile file) throws IOException
@@ -729,7 +789,7 @@ public final class Receiver extends TransferRole
             // a journaled partial file is reopened as it is; otherwise the name must be new
             file.channel = FileChannel.open(file.temp, Set.of(file.journalState != null ?
                 StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
+                StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
         }
         return file.channel;
     }

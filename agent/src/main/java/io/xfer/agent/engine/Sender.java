@@ -86,6 +86,7 @@ public final class Sender extends TransferRole
     private int remoteStatus;
     private int nextFileId;
     private long budgetWaitStartNs;
+    private boolean sha256Digests;
 
     /**
      * @param control     the control connection; it carries DATA as well, as the first stream.
@@ -110,6 +111,16 @@ public final class Sender extends TransferRole
         this.compressor = compression == Compression.NONE ? null : LZ4Factory.fastestInstance().fastCompressor();
         this.scheduler = new ChunkScheduler(Math.max(budgetBytes, 2L * Chunk.charge(chunkLength)));
         addStream(control);
+    }
+
+    /**
+     * Put a SHA-256 of each file's content in FILE_END instead of the chunk root (negotiated SHA256 capability),
+     * and report it with each committed file. Before {@link #run()}.
+     */
+    public Sender sha256Digests(final boolean enabled)
+    {
+        this.sha256Digests = enabled;
+        return this;
     }
 
     /**
@@ -396,13 +407,15 @@ public final class Sender extends TransferRole
     {
         pending.remove(fileId);
         final OutgoingFile file = open.remove(fileId);
+        String sha256 = null;
         if (file != null)
         {
             file.failed = true;
             toRead.remove(file);
             file.close();
+            sha256 = kind == TransferEvent.Kind.COMMITTED ? file.contentDigestHex : null;
         }
-        stats.record(new TransferEvent(kind, entry.relativePath(), entry.fileType(), bytes, code, message));
+        stats.record(new TransferEvent(kind, entry.relativePath(), entry.fileType(), bytes, code, message, sha256));
     }
 
     private void openFile(final int fileId, final SourceEntry entry, final long resumeOffset)
@@ -413,6 +426,10 @@ public final class Sender extends TransferRole
                 FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
             final OutgoingFile file = new OutgoingFile(fileId, entry, channel, 0);
             file.resumeOffset = resumeOffset;
+            if (sha256Digests)
+            {
+                file.contentDigest = ChunkDigest.sha256();
+            }
             stats.addResumedBytes(resumeOffset);
             open.put(fileId, file);
             toRead.add(file);
@@ -475,6 +492,10 @@ public final class Sender extends TransferRole
         }
         final int checksum = checksum(raw, length);
         file.digest.add(offset / chunkLength, checksum);
+        if (file.contentDigest != null)
+        {
+            file.contentDigest.update(raw.nioBuffer(0, length));
+        }
         file.nextOffset = offset + length;
         scheduler.offer(compress(file, offset, length, checksum, raw));
         stats.addBytes(length);
@@ -507,6 +528,10 @@ public final class Sender extends TransferRole
         try
         {
             file.digest.add(offset / chunkLength, checksum(raw, length));
+            if (file.contentDigest != null)
+            {
+                file.contentDigest.update(raw.nioBuffer(0, length));
+            }
         }
         finally
         {
@@ -616,6 +641,14 @@ public final class Sender extends TransferRole
         {
             failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
                 TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
+            return;
+        }
+        if (file.contentDigest != null)
+        {
+            final byte[] sha256 = file.contentDigest.digest();
+            file.contentDigestHex = java.util.HexFormat.of().formatHex(sha256);
+            connection.send(FileEndFlyweight.encode(allocator, file.fileId, FileEndFlyweight.DIGEST_SHA256,
+                file.entry.size(), file.entry.mtimeNs(), sha256));
             return;
         }
         connection.send(FileEndFlyweight.encode(allocator, file.fileId, FileEndFlyweight.DIGEST_CHUNK_ROOT,

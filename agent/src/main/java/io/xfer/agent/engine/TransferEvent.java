@@ -11,9 +11,18 @@ import io.xfer.protocol.ErrorCode;
  * @param bytes    payload bytes moved for this entry.
  * @param code     the error code for failures, null otherwise.
  * @param message  a human-readable reason for failures and warnings, "" otherwise.
+ * @param sha256   hex SHA-256 of a committed file's content when SHA-256 digests were asked for, else null.
  */
-public record TransferEvent(Kind kind, String path, int fileType, long bytes, ErrorCode code, String message)
+public record TransferEvent(
+    Kind kind, String path, int fileType, long bytes, ErrorCode code, String message, String sha256)
 {
+    public TransferEvent(
+        final Kind kind, final String path, final int fileType, final long bytes, final ErrorCode code,
+        final String message)
+    {
+        this(kind, path, fileType, bytes, code, message, null);
+    }
+
     /** What happened to an entry. */
     public enum Kind
     {

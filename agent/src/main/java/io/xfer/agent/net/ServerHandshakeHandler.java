@@ -58,7 +58,7 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
     private long capabilities;
 
     /** What this agent implements of the capabilities a client may ask for. */
-    static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS;
+    static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256;
     private ScheduledFuture<?> handshakeTimeout;
 
     ServerHandshakeHandler(final AgentConfig config, final TransferDispatcher dispatcher)
@@ -229,7 +229,9 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             push, module, path, (options & OpenFlyweight.OPTION_OVERWRITE) != 0,
             (options & OpenFlyweight.OPTION_CONTENTS) != 0 || path.isEmpty(), chunkLength, streams, compression,
             Capabilities.has(capabilities, Capabilities.LZ4), identityName(), RANDOM.nextLong() & Long.MAX_VALUE,
-            open.resumeKey(), (options & OpenFlyweight.OPTION_RESTART) != 0);
+            open.resumeKey(), (options & OpenFlyweight.OPTION_RESTART) != 0,
+            Capabilities.has(capabilities, Capabilities.SHA256),
+            (options & OpenFlyweight.OPTION_DIGEST_SHA256) != 0 && Capabilities.has(capabilities, Capabilities.SHA256));
         cancelTimeout();
         dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }

@@ -63,7 +63,9 @@ final class TransferDispatcher implements AutoCloseable
         String identity,
         long transferId,
         String resumeKey,
-        boolean restart)
+        boolean restart,
+        boolean sha256Negotiated,
+        boolean sha256Digests)
     {
     }
 
@@ -144,7 +146,8 @@ final class TransferDispatcher implements AutoCloseable
         {
             final Receiver receiver = new Receiver(connection, root, request.path(), request.overwrite(),
                 request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs(),
-                journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()));
+                journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()))
+                .acceptSha256(request.sha256Negotiated());
             attach = receiver::addStream;
             role = () -> run(connection, what, stats, receiver::run);
         }
@@ -155,7 +158,8 @@ final class TransferDispatcher implements AutoCloseable
                 (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
             final Sender sender = new Sender(connection, walker, stats, request.chunkLength(),
                 config.streamWindowBytes(), config.sendBudgetBytes(),
-                request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs());
+                request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs())
+                .sha256Digests(request.sha256Digests());
             attach = sender::addStream;
             role = () -> run(connection, what, stats, sender::run);
         }

@@ -196,6 +196,44 @@ class ParallelStreamsTest
             "the destination holds the new version, not a splice of two");
     }
 
+    @Test
+    @Timeout(60)
+    void shouldCheckAndReportSha256OfEveryFileBothWays() throws Exception
+    {
+        final Path source = work.resolve("src/audit");
+        final Path big = writeRandom(source.resolve("big.bin"), 10L * CHUNK + 99, 21);
+        final Path small = writeRandom(source.resolve("small.bin"), 1234, 22);
+        Files.createFile(source.resolve("empty.bin"));
+        final java.util.Map<String, String> pushed = new java.util.concurrent.ConcurrentHashMap<>();
+        final java.util.Map<String, String> pulled = new java.util.concurrent.ConcurrentHashMap<>();
+        try (XferClient client = new XferClient(options().streams(4).sha256Digests(true)))
+        {
+            final TransferReport up = client.push(endpoint(MODULE, "audit"), List.of(source.toString() + "/"),
+                event -> record(event, pushed));
+            assertTrue(up.complete(), up::toString);
+            final TransferReport down = client.pull(endpoint(MODULE, "audit/"), work.resolve("back"),
+                event -> record(event, pulled));
+            assertTrue(down.complete(), down::toString);
+        }
+        for (final String name : List.of("big.bin", "small.bin", "empty.bin"))
+        {
+            final String expected = java.util.HexFormat.of().formatHex(java.security.MessageDigest
+                .getInstance("SHA-256").digest(Files.readAllBytes(source.resolve(name))));
+            assertEquals(expected, pushed.get(name), "sender's digest of " + name);
+            assertEquals(expected, pulled.get(name), "receiver's digest of " + name + " as written");
+        }
+        assertEquals(-1L, Files.mismatch(big, work.resolve("back/big.bin")));
+        assertEquals(-1L, Files.mismatch(small, work.resolve("back/small.bin")));
+    }
+
+    private static void record(final io.xfer.agent.engine.TransferEvent event, final java.util.Map<String, String> into)
+    {
+        if (event.sha256() != null)
+        {
+            into.put(event.path(), event.sha256());
+        }
+    }
+
     private ClientOptions options()
     {
         return pki.options(alice).chunkLength(CHUNK).windowBytes(2L * CHUNK);
