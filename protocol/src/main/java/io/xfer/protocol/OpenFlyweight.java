@@ -57,6 +57,8 @@ public final class OpenFlyweight extends Flyweight
     public static final long OPTION_COMPRESS_ALWAYS = 1L << 3;
     /** The sender puts a SHA-256 of each file's content in FILE_END (digest type 2), for audit. */
     public static final long OPTION_DIGEST_SHA256 = 1L << 5;
+    /** Stage the transfer at the receiver and publish it only when every entry made it. */
+    public static final long OPTION_ATOMIC = 1L << 6;
     /** Discard the receiver's checkpoints for this resume key and start from nothing. */
     public static final long OPTION_RESTART = 1L << 4;
 

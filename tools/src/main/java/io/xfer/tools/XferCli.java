@@ -209,6 +209,11 @@ public final class XferCli implements Callable<Integer>
                 "partial files) and start over.")
         boolean restart;
 
+        @Option(names = "--atomic",
+            description = "Stage the transfer at the receiver and publish it only once every entry arrived: " +
+                "readers never see half a dataset. Top-level names must not exist at the destination yet.")
+        boolean atomic;
+
         @Option(names = "--digest", paramLabel = "MODE", defaultValue = "chunk",
             description = "Whole-file check: chunk (SHA-256 over the chunk checksums) or sha256 (SHA-256 of the " +
                 "content, checked against the file as written and reported per file, for audit) (default: " +
@@ -300,6 +305,7 @@ public final class XferCli implements Callable<Integer>
                     .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))
                     .streams(streams)
                     .resume(!noResume)
+                    .atomic(atomic)
                     .sha256Digests(parseDigest(digest))
                     .restart(restart)
                     .compression(Compression.parse(compress))

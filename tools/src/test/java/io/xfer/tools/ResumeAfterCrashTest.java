@@ -170,6 +170,80 @@ class ResumeAfterCrashTest
 
     @Test
     @Timeout(180)
+    void shouldPublishAnAtomicTransferOnlyWhenAllOfItArrived() throws Exception
+    {
+        final Path dataset = work.resolve("src/dataset");
+        bigFile(dataset.resolve("part-0.bin"), FILE_SIZE / 4);
+        for (int i = 0; i < 20; i++)
+        {
+            Files.writeString(Files.createDirectories(dataset.resolve("meta")).resolve("m" + i + ".json"),
+                "{\"shard\":" + i + "}\n");
+        }
+        bigFile(dataset.resolve("part-1.bin"), FILE_SIZE / 4);
+        startAgent(moduleRoot);
+
+        final CompletableFuture<TransferReport> first =
+            CompletableFuture.supplyAsync(() -> pushAtomic(dataset));
+        killWhenStagedReaches(moduleRoot, FILE_SIZE / 8, () -> agent.kill());
+        assertThrows(Exception.class, () -> first.get(60, TimeUnit.SECONDS));
+        assertFalse(Files.exists(moduleRoot.resolve("dataset")), "nothing of the dataset is visible yet");
+
+        startAgent(moduleRoot);
+        final TransferReport second = pushAtomic(dataset);
+        assertTrue(second.complete(), second::toString);
+        assertTrue(second.resumedBytes() > 0, "the staged part was resumed: " + second);
+        assertEquals(List.of(), io.xfer.agent.storage.TreeComparison.differences(dataset,
+            moduleRoot.resolve("dataset"), 10));
+        try (Stream<Path> left = Files.list(moduleRoot))
+        {
+            assertEquals(List.of("dataset"), left.map(p -> p.getFileName().toString())
+                .filter(n -> !n.equals(CheckpointJournal.STATE_DIRECTORY)).toList(), "no staging left");
+        }
+    }
+
+    private TransferReport pushAtomic(final Path dataset)
+    {
+        try (XferClient client = new XferClient(options(false).atomic(true)))
+        {
+            return client.push(new Endpoint("localhost", port, "data", ""), List.of(dataset.toString()),
+                TransferListener.NONE);
+        }
+        catch (final InterruptedException | IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    /** Wait (bounded) until the staging directory holds {@code bytes}, then kill. */
+    private static void killWhenStagedReaches(final Path root, final long bytes, final Killer killer)
+        throws Exception
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() - deadlineNs < 0)
+        {
+            long staged = 0;
+            try (Stream<Path> files = Files.walk(root))
+            {
+                staged = files.filter(p -> p.toString().contains(CheckpointJournal.STAGE_PREFIX))
+                    .mapToLong(ResumeAfterCrashTest::sizeOrZero).sum();
+            }
+            catch (final IOException | java.io.UncheckedIOException ex)
+            {
+                // files come and go while the agent works: look again
+            }
+            if (staged >= bytes)
+            {
+                killer.kill();
+                return;
+            }
+            Thread.sleep(5);
+        }
+        killer.kill();
+        throw new AssertionError("the staging directory never reached " + bytes + " bytes");
+    }
+
+    @Test
+    @Timeout(180)
     void shouldStartOverWithRestart() throws Exception
     {
         final Path source = bigFile(work.resolve("src/big.bin"), FILE_SIZE / 4);

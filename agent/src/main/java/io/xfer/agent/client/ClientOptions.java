@@ -31,6 +31,7 @@ public final class ClientOptions
     private boolean resume = true;
     private boolean restart;
     private boolean sha256Digests;
+    private boolean atomic;
 
     /** @return {@code $XFER_HOME} if set, else {@code ~/.xfer}. */
     public static Path defaultDir()
@@ -224,6 +225,18 @@ public final class ClientOptions
     public ClientOptions sha256Digests(final boolean sha256Digests)
     {
         this.sha256Digests = sha256Digests;
+        return this;
+    }
+
+    /** Stage at the receiver and publish the tree only when all of it arrived. */
+    public boolean atomic()
+    {
+        return atomic;
+    }
+
+    public ClientOptions atomic(final boolean atomic)
+    {
+        this.atomic = atomic;
         return this;
     }
 

@@ -203,6 +203,11 @@ public final class XferClient implements AutoCloseable
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
                 session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
                 Checkpoints.DEFAULT).acceptSha256(session.sha256());
+            if (options.atomic())
+            {
+                receiver.atomic(CheckpointJournal.STAGE_PREFIX + (journal != null ?
+                    journal.resumeKey().substring(0, 16) : Long.toHexString(session.transferId)));
+            }
             session.joinDataConnections(endpoint, receiver::addStream);
             return receiver.run();
         }
@@ -454,6 +459,10 @@ public final class XferClient implements AutoCloseable
             if (options.restart())
             {
                 openOptions |= OpenFlyweight.OPTION_RESTART;
+            }
+            if (options.atomic())
+            {
+                openOptions |= OpenFlyweight.OPTION_ATOMIC;
             }
             if (options.sha256Digests())
             {

@@ -85,6 +85,9 @@ public final class Receiver extends TransferRole
     private long lastCheckpointNs;
     private long bytesSinceCheckpoint;
     private boolean sha256Allowed;
+    private String stage;
+    private final Set<String> topLevelNames = new HashSet<>();
+    private final Set<String> blockedTopLevelNames = new HashSet<>();
     private long entriesSeen;
     private int lastFileId = -1;
     private boolean transferEndSeen;
@@ -187,6 +190,20 @@ public final class Receiver extends TransferRole
     public Receiver acceptSha256(final boolean allowed)
     {
         this.sha256Allowed = allowed;
+        return this;
+    }
+
+    /**
+     * Stage the whole transfer in a hidden directory beside the destination and publish it at the end, by renaming
+     * each top-level entry into place, only if every entry made it: readers never see half a dataset (with one
+     * top-level directory, the common case, the tree appears in one rename). Top-level names that already exist at
+     * the destination are refused. Before {@link #run()}.
+     *
+     * @param stageName the staging directory's name, stable across re-runs so that a resumed transfer finds it.
+     */
+    public Receiver atomic(final String stageName)
+    {
+        this.stage = stageName;
         return this;
     }
 
@@ -341,10 +358,14 @@ public final class Receiver extends TransferRole
                 return;
             }
         }
+        if (stage != null && !admitToStage(fileId, relative, fileType))
+        {
+            return;
+        }
         final Path target;
         try
         {
-            target = root.resolveForWrite(basePath.isEmpty() ? relative : basePath + "/" + relative,
+            target = root.resolveForWrite(writeBase().isEmpty() ? relative : writeBase() + "/" + relative,
                 verifiedDirectories);
         }
         catch (final TransferException ex)
@@ -479,7 +500,7 @@ public final class Receiver extends TransferRole
 
         // the temporary file is created when its data starts, so a long window of pending entries holds no
         // file descriptors
-        final String rootRelative = basePath.isEmpty() ? relative : basePath + "/" + relative;
+        final String rootRelative = writeBase().isEmpty() ? relative : writeBase() + "/" + relative;
         final Path temp = journal == null ? tempPath(target, fileId) :
             CheckpointJournal.partialPath(target, journal.resumeKey(), rootRelative);
         final IncomingFile file = new IncomingFile(fileId, relative, target, temp, size, fileEntry.mode(), mtimeNs,
@@ -874,6 +895,7 @@ public final class Receiver extends TransferRole
             throw new TransferException(ErrorCode.PROTOCOL_ERROR, "TRANSFER_END counts " + transferEndCount +
                 " entries, received " + entriesSeen);
         }
+
         // deepest first, so setting a parent's mtime comes after every change inside it
         directories.sort(Comparator.comparingInt((DirectoryMetadata d) -> d.path().getNameCount()).reversed());
         try
@@ -891,6 +913,10 @@ public final class Receiver extends TransferRole
         catch (final IOException ex)
         {
             throw storageFailure("cannot finish directories", ex);
+        }
+        if (stage != null && stats.firstError() == null)
+        {
+            publishStage();
         }
         final ErrorCode firstError = stats.firstError();
         connection.send(TransferDoneFlyweight.encode(allocator, firstError == null ? 0 : firstError.code(),
@@ -1010,6 +1036,72 @@ public final class Receiver extends TransferRole
         final long offset = Math.min(file.size, index * chunkLength);
         stats.addResumedBytes(offset);
         return offset;
+    }
+
+    /** Where entries are written: the base path, or its staging directory for an atomic transfer. */
+    private String writeBase()
+    {
+        if (stage == null)
+        {
+            return basePath;
+        }
+        return basePath.isEmpty() ? stage : basePath + "/" + stage;
+    }
+
+    /**
+     * An atomic transfer refuses an entry whose top-level name already exists at the destination (publishing it
+     * would have to replace what is there).
+     *
+     * @return true when the entry may be staged.
+     */
+    private boolean admitToStage(final int fileId, final String relative, final int fileType)
+    {
+        final String top = relative.split("/", 2)[0];
+        if (topLevelNames.add(top))
+        {
+            final Path destination = root.resolveForWrite(basePath.isEmpty() ? top : basePath + "/" + top,
+                verifiedDirectories);
+            if (Files.exists(destination, LinkOption.NOFOLLOW_LINKS))
+            {
+                blockedTopLevelNames.add(top);
+            }
+        }
+        if (blockedTopLevelNames.contains(top))
+        {
+            refuse(fileId, relative, fileType, "'" + top + "' exists at the destination; an atomic transfer " +
+                "publishes only new names");
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Rename each staged top-level entry into the destination (each rename atomic), make the directory durable,
+     * and remove the empty staging directory.
+     */
+    private void publishStage()
+    {
+        final Path destination = root.ensureDirectory(basePath);
+        final Path staged = destination.resolve(stage);
+        try
+        {
+            for (final String top : topLevelNames)
+            {
+                final Path from = staged.resolve(top);
+                if (Files.exists(from, LinkOption.NOFOLLOW_LINKS))
+                {
+                    // a rename on one file system; without REPLACE_EXISTING a name that appeared meanwhile is
+                    // never replaced
+                    Files.move(from, destination.resolve(top));
+                }
+            }
+            syncDirectory(destination);
+            Files.deleteIfExists(staged);
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot publish the staged transfer", ex);
+        }
     }
 
     /**

@@ -231,7 +231,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             Capabilities.has(capabilities, Capabilities.LZ4), identityName(), RANDOM.nextLong() & Long.MAX_VALUE,
             open.resumeKey(), (options & OpenFlyweight.OPTION_RESTART) != 0,
             Capabilities.has(capabilities, Capabilities.SHA256),
-            (options & OpenFlyweight.OPTION_DIGEST_SHA256) != 0 && Capabilities.has(capabilities, Capabilities.SHA256));
+            (options & OpenFlyweight.OPTION_DIGEST_SHA256) != 0 && Capabilities.has(capabilities, Capabilities.SHA256),
+            (options & OpenFlyweight.OPTION_ATOMIC) != 0);
         cancelTimeout();
         dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }

@@ -65,7 +65,8 @@ final class TransferDispatcher implements AutoCloseable
         String resumeKey,
         boolean restart,
         boolean sha256Negotiated,
-        boolean sha256Digests)
+        boolean sha256Digests,
+        boolean atomic)
     {
     }
 
@@ -148,6 +149,11 @@ final class TransferDispatcher implements AutoCloseable
                 request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs(),
                 journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()))
                 .acceptSha256(request.sha256Negotiated());
+            if (request.atomic())
+            {
+                receiver.atomic(CheckpointJournal.STAGE_PREFIX + (journal != null ?
+                    journal.resumeKey().substring(0, 16) : Long.toHexString(request.transferId())));
+            }
             attach = receiver::addStream;
             role = () -> run(connection, what, stats, receiver::run);
         }

@@ -45,6 +45,9 @@ public final class CheckpointJournal implements AutoCloseable
     /** Directory under a receiver's root that holds journals; never sent, never accepted as an entry name. */
     public static final String STATE_DIRECTORY = ".xfer-state";
 
+    /** Prefix of the directory an atomic transfer is staged in, beside its destination. */
+    public static final String STAGE_PREFIX = ".xfer-stage-";
+
     private static final byte[] MAGIC = "XFERJNL1".getBytes(StandardCharsets.US_ASCII);
     private static final int FILE = 1;
     private static final int CHUNKS = 2;
@@ -285,7 +288,8 @@ public final class CheckpointJournal implements AutoCloseable
     /** @return true for names the receiver reserves: the state directory and partial files. */
     public static boolean isReservedName(final String name)
     {
-        return name.equals(STATE_DIRECTORY) || name.startsWith(".xfer-") && name.endsWith(".part");
+        return name.equals(STATE_DIRECTORY) || name.startsWith(".xfer-") && name.endsWith(".part") ||
+            name.startsWith(STAGE_PREFIX);
     }
 
     /**
