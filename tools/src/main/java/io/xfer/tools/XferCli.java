@@ -247,8 +247,8 @@ public final class XferCli implements Callable<Integer>
          * Run the transfer; when the connection is lost or times out, wait and run it again (resuming), with a
          * doubling delay, at most {@code --retries} times.
          */
-        private TransferReport transferWithRetries(final XferClient client, final Output output)
-            throws InterruptedException
+        private TransferReport transferWithRetries(
+            final XferClient client, final ClientOptions options, final Output output) throws InterruptedException
         {
             if (retries < 0)
             {
@@ -268,6 +268,8 @@ public final class XferCli implements Callable<Integer>
                         throw ex;
                     }
                     output.retry(attempt, retries, delayNs, ex.getMessage());
+                    // --restart applies to the first attempt; a retry resumes what the attempts before it saved
+                    options.restart(false);
                     TimeUnit.NANOSECONDS.sleep(delayNs);
                     delayNs = Math.min(MAX_RETRY_DELAY_NS, delayNs * 2);
                 }
@@ -321,7 +323,7 @@ public final class XferCli implements Callable<Integer>
             try (XferClient client = new XferClient(options))
             {
                 final HeapAllocation heap = HeapAllocation.start();
-                final TransferReport report = transferWithRetries(client, output);
+                final TransferReport report = transferWithRetries(client, options, output);
                 final long heapBytes = heap.allocatedBytes();
                 final int exitCode = ExitCodes.of(report);
                 if (histogramDir != null)

@@ -76,6 +76,8 @@ public final class Sender extends TransferRole
     private final ArrayDeque<Resend> toResend = new ArrayDeque<>();
     private final List<DataStream> streams = new ArrayList<>();
     private final Map<String, Integer> changeRetries = new HashMap<>();
+    /** Files this side ended with an ERROR for their id: late statuses for them are ignored. */
+    private final java.util.BitSet abandoned = new java.util.BitSet();
     private final FileStatusFlyweight fileStatus = new FileStatusFlyweight();
     private final TransferDoneFlyweight transferDone = new TransferDoneFlyweight();
     private final CRC32C crc = new CRC32C();
@@ -353,6 +355,11 @@ public final class Sender extends TransferRole
         final SourceEntry entry = pending.get(fileId);
         if (entry == null)
         {
+            if (abandoned.get(fileId))
+            {
+                // this side gave the file up (ERROR for its id) while the receiver's word was on its way
+                return;
+            }
             throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS for unknown file id " + fileId);
         }
         switch (status)
@@ -718,6 +725,7 @@ public final class Sender extends TransferRole
         }
         connection.send(ErrorFlyweight.encode(allocator, ErrorCode.SOURCE_CHANGED, file.fileId,
             why + "; sending it again from the start"));
+        abandoned.set(file.fileId);
         pending.remove(file.fileId);
         open.remove(file.fileId);
         file.failed = true;
@@ -760,6 +768,7 @@ public final class Sender extends TransferRole
         final String message)
     {
         connection.send(ErrorFlyweight.encode(allocator, code, fileId, message));
+        abandoned.set(fileId);
         resolve(fileId, entry, kind, 0, code, message);
     }
 }

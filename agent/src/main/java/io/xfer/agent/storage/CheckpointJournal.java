@@ -134,11 +134,6 @@ public final class CheckpointJournal implements AutoCloseable
         final Path directory = root.resolve(STATE_DIRECTORY).resolve(resumeKey);
         Files.createDirectories(directory);
         final Path file = directory.resolve("journal");
-        if (restart && Files.exists(file))
-        {
-            deletePartials(root, resumeKey, readStates(file));
-            Files.delete(file);
-        }
         final FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
             StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         // one run at a time per resume key: two would write the same partial files
@@ -156,6 +151,12 @@ public final class CheckpointJournal implements AutoCloseable
             channel.close();
             throw new JournalBusyException("another run of the same transfer is in progress (resume key " +
                 resumeKey + ")");
+        }
+        if (restart)
+        {
+            // only under the lock: a restart never pulls the ground from under a running transfer
+            deletePartials(root, resumeKey, readStates(file));
+            channel.truncate(0);
         }
         final CheckpointJournal journal = new CheckpointJournal(directory, resumeKey, channel);
         journal.load();
@@ -257,9 +258,14 @@ public final class CheckpointJournal implements AutoCloseable
         pendingBytes = 0;
     }
 
-    /** Remove the journal (the transfer finished). Partial files must already be gone or committed. */
+    /**
+     * Remove the journal (the transfer finished), with the partial files of any file it still lists as unfinished
+     * (an entry that a later run skipped, refused or no longer had in its source).
+     */
     public void delete() throws IOException
     {
+        final Path root = directory.getParent().getParent();
+        deletePartials(root, resumeKey, byPath);
         channel.close();
         Files.deleteIfExists(file);
         Files.deleteIfExists(directory);
@@ -372,7 +378,18 @@ public final class CheckpointJournal implements AutoCloseable
         {
             nextKey = Math.max(nextKey, state.key + 1);
         }
-        if (validEnd < size)
+        if (validEnd < MAGIC.length)
+        {
+            // not a journal (or its magic was torn): start a fresh one
+            channel.truncate(0);
+            final ByteBuffer magic = ByteBuffer.wrap(MAGIC);
+            while (magic.hasRemaining())
+            {
+                channel.write(magic, MAGIC.length - magic.remaining());
+            }
+            channel.force(false);
+        }
+        else if (validEnd < size)
         {
             // a torn record from a crash: drop it so new records follow the last good one
             channel.truncate(validEnd);

@@ -138,6 +138,58 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldNotLetARestartWipeARunningTransfer() throws IOException
+    {
+        final Path partial = CheckpointJournal.partialPath(root.resolve("x.bin"), KEY, "x.bin");
+        try (CheckpointJournal running = CheckpointJournal.open(root, KEY, false))
+        {
+            running.beginFile("x.bin", 10, 1, 1024);
+            running.commit();
+            Files.write(partial, new byte[10]);
+            assertThrows(CheckpointJournal.JournalBusyException.class,
+                () -> CheckpointJournal.open(root, KEY, true));
+            assertTrue(Files.exists(partial), "the running transfer's partial file is untouched");
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertNotNull(journal.find("x.bin"), "and so is its journal");
+        }
+    }
+
+    @Test
+    void shouldStartAFreshJournalOverOneWithoutMagic() throws IOException
+    {
+        final Path file = Files.createDirectories(root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY))
+            .resolve("journal");
+        Files.write(file, new byte[] {'X', 'F'});
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            journal.chunk(journal.beginFile("f", 1024, 1, 1024), 0, 5);
+            journal.commit();
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            assertEquals(5, journal.find("f").chunk(0), "records after the rewritten magic are kept");
+        }
+    }
+
+    @Test
+    void shouldDeleteLeftoverPartialFilesWithTheJournal() throws IOException
+    {
+        final Path partial = CheckpointJournal.partialPath(root.resolve("gone.bin"), KEY, "gone.bin");
+        Files.write(partial, new byte[10]);
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            journal.beginFile("gone.bin", 10, 1, 1024);
+            journal.commit();
+        }
+        final CheckpointJournal journal = CheckpointJournal.open(root, KEY, false);
+        journal.delete();
+        assertFalse(Files.exists(partial), "a partial file no run will finish goes with the journal");
+        assertFalse(Files.exists(root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY)));
+    }
+
+    @Test
     void shouldExpireUnusedJournalsWithTheirPartialFiles() throws IOException
     {
         final Path target = root.resolve("old.bin");
