@@ -1,6 +1,7 @@
 package io.xfer.tools;
 
 import io.xfer.agent.engine.TransferEvent;
+import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.protocol.FileEntryFlyweight;
@@ -141,6 +142,24 @@ final class Output implements TransferListener
         {
             err.println("xfer: " + message);
         }
+    }
+
+    /**
+     * Report a transfer that failed as a whole.
+     *
+     * @return its exit code.
+     */
+    int failure(final TransferException ex)
+    {
+        final int exitCode = ExitCodes.of(ex);
+        String message = ex.getMessage();
+        if (exitCode == ExitCode.TLS)
+        {
+            message += " (check --cert, --key and --ca; the agent must trust the client certificate's CA)";
+        }
+        error(message, ex.errorCode() != null ? ex.errorCode().name() : exitCode == ExitCode.TLS ? "TLS" :
+            "CONNECTION", exitCode);
+        return exitCode;
     }
 
     void retry(final int attempt, final int retries, final long delayNs, final String reason)

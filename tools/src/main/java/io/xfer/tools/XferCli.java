@@ -354,15 +354,7 @@ public final class XferCli implements Callable<Integer>
             }
             catch (final TransferException ex)
             {
-                final int exitCode = ExitCodes.of(ex);
-                String message = ex.getMessage();
-                if (exitCode == ExitCode.TLS)
-                {
-                    message += " (check --cert, --key and --ca; the agent must trust the client certificate's CA)";
-                }
-                output.error(message, ex.errorCode() == null ? (exitCode == ExitCode.TLS ? "TLS" : "CONNECTION") :
-                    ex.errorCode().name(), exitCode);
-                return exitCode;
+                return output.failure(ex);
             }
             catch (final InterruptedException ex)
             {
@@ -482,10 +474,7 @@ public final class XferCli implements Callable<Integer>
             }
             catch (final TransferException ex)
             {
-                final int exitCode = ExitCodes.of(ex);
-                output.error(ex.getMessage(), ex.errorCode() == null ? (exitCode == ExitCode.TLS ? "TLS" :
-                    "CONNECTION") : ex.errorCode().name(), exitCode);
-                return exitCode;
+                return output.failure(ex);
             }
             catch (final InterruptedException ex)
             {
