@@ -90,7 +90,11 @@ class ResumeAfterCrashTest
         startAgent(moduleRoot);
 
         final CompletableFuture<TransferReport> first = CompletableFuture.supplyAsync(() -> push(source, false));
-        final long heldAtKill = killWhenPartialReaches(moduleRoot, FILE_SIZE / 2, () -> agent.kill());
+        // a random point between 20% and 80%, printed so a failure can be replayed
+        final long seed = System.nanoTime();
+        final long killAt = (long)(FILE_SIZE * (0.2 + 0.6 * new Random(seed).nextDouble()));
+        System.out.println("killing the agent once the receiver holds " + killAt + " bytes (seed " + seed + ")");
+        final long heldAtKill = killWhenPartialReaches(moduleRoot, killAt, () -> agent.kill());
         final Throwable failure = assertThrows(Exception.class, () -> first.get(60, TimeUnit.SECONDS));
         assertTrue(failure.getCause() instanceof TransferException, () -> "the client reports the loss: " + failure);
         assertFalse(Files.exists(moduleRoot.resolve("big.bin")), "no partial file under its final name");
@@ -103,6 +107,40 @@ class ResumeAfterCrashTest
         assertTrue(second.bytes() < FILE_SIZE, "did not start over: " + second);
         report("agent killed", heldAtKill, second);
         assertJournalRemoved(moduleRoot);
+    }
+
+    @Test
+    @Timeout(180)
+    void shouldResumeAPullAfterTheSendingAgentIsKilled() throws Exception
+    {
+        final Path source = bigFile(moduleRoot.resolve("out/big.bin"), FILE_SIZE / 2);
+        startAgent(moduleRoot);
+        final Path destination = work.resolve("pulled");
+        final CompletableFuture<TransferReport> first = CompletableFuture.supplyAsync(() -> pull(destination));
+        final long heldAtKill = killWhenPartialReaches(destination, FILE_SIZE / 4, () -> agent.kill());
+        assertThrows(Exception.class, () -> first.get(60, TimeUnit.SECONDS));
+        assertFalse(Files.exists(destination.resolve("big.bin")), "no partial file under its final name");
+
+        startAgent(moduleRoot);
+        final TransferReport second = pull(destination);
+        assertTrue(second.complete(), second::toString);
+        assertTrue(second.resumedBytes() > 0, "the client's journal resumed the pull: " + second);
+        assertEquals(-1L, Files.mismatch(source, destination.resolve("big.bin")));
+        report("agent killed during a pull", heldAtKill, second);
+        assertJournalRemoved(destination);
+    }
+
+    private TransferReport pull(final Path destination)
+    {
+        try (XferClient client = new XferClient(options(false)))
+        {
+            return client.pull(new Endpoint("localhost", port, "data", "out/big.bin"), destination,
+                TransferListener.NONE);
+        }
+        catch (final InterruptedException | IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
     }
 
     @Test
@@ -434,6 +472,10 @@ class ResumeAfterCrashTest
 
     private static Optional<Path> partialFile(final Path root) throws IOException
     {
+        if (!Files.isDirectory(root))
+        {
+            return Optional.empty();
+        }
         try (Stream<Path> files = Files.list(root))
         {
             return files.filter(p -> CheckpointJournal.isReservedName(p.getFileName().toString()) &&

@@ -32,6 +32,8 @@ public final class ClientOptions
     private boolean restart;
     private boolean sha256Digests;
     private boolean atomic;
+    private long reconnectDelayNs = 1_000_000_000L;
+    private int maxReconnects = 5;
 
     /** @return {@code $XFER_HOME} if set, else {@code ~/.xfer}. */
     public static Path defaultDir()
@@ -237,6 +239,30 @@ public final class ClientOptions
     public ClientOptions atomic(final boolean atomic)
     {
         this.atomic = atomic;
+        return this;
+    }
+
+    /** Wait before a lost data connection is opened again; doubles per attempt, at most 30 s. */
+    public long reconnectDelayNs()
+    {
+        return reconnectDelayNs;
+    }
+
+    public ClientOptions reconnectDelayNs(final long reconnectDelayNs)
+    {
+        this.reconnectDelayNs = reconnectDelayNs;
+        return this;
+    }
+
+    /** Replacements opened for one lost data connection before the transfer goes on without it. */
+    public int maxReconnects()
+    {
+        return maxReconnects;
+    }
+
+    public ClientOptions maxReconnects(final int maxReconnects)
+    {
+        this.maxReconnects = maxReconnects;
         return this;
     }
 

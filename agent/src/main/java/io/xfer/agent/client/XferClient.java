@@ -83,6 +83,11 @@ public final class XferClient implements AutoCloseable
     private final Transports transports;
     private final EventLoopGroup group;
     private final SslContext sslContext;
+    private final java.util.concurrent.ScheduledExecutorService reconnector =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("xfer-reconnect", true));
+
+    /** Longest wait before a data connection is opened again. */
+    static final long MAX_RECONNECT_DELAY_NS = 30_000_000_000L;
 
     /**
      * @throws IOException when the certificate, key or CA files cannot be used.
@@ -359,6 +364,7 @@ public final class XferClient implements AutoCloseable
     @Override
     public void close()
     {
+        reconnector.shutdownNow();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
@@ -369,6 +375,7 @@ public final class XferClient implements AutoCloseable
         final FrameConnection connection;
         final ErrorFlyweight error = new ErrorFlyweight();
         final List<Channel> dataChannels = new ArrayList<>();
+        volatile boolean running = true;
         String software;
         int version;
         long capabilities;
@@ -510,21 +517,10 @@ public final class XferClient implements AutoCloseable
             final List<CompletableFuture<FrameConnection>> joins = new ArrayList<>();
             for (int i = 1; i < streams; i++)
             {
-                final DataJoinHandler[] handler = new DataJoinHandler[1];
-                try
+                final CompletableFuture<FrameConnection> join = openDataConnection(endpoint, attach, 0);
+                if (join != null)
                 {
-                    final Channel dataChannel = openChannel(endpoint, ch ->
-                    {
-                        handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, CAPABILITIES,
-                            connection.inbox(), attach);
-                        return handler[0];
-                    });
-                    dataChannels.add(dataChannel);
-                    joins.add(handler[0].joined());
-                }
-                catch (final TransferException ex)
-                {
-                    LOG.warning(() -> "data connection " + dataChannels.size() + " not opened: " + ex.getMessage());
+                    joins.add(join);
                 }
             }
             final long deadlineNs = System.nanoTime() + options.connectTimeoutNs();
@@ -540,6 +536,62 @@ public final class XferClient implements AutoCloseable
                         (ex.getCause() != null ? ex.getCause().getMessage() : "timed out"));
                 }
             }
+        }
+
+        /**
+         * Open one data connection; when it closes while the transfer runs, open a replacement after a backoff
+         * that doubles per attempt (bounded), so the session gets its streams back after a network hiccup.
+         *
+         * @return the join, or null when the connection could not be opened.
+         */
+        private CompletableFuture<FrameConnection> openDataConnection(
+            final Endpoint endpoint, final Consumer<FrameConnection> attach, final int reconnects)
+            throws InterruptedException
+        {
+            final DataJoinHandler[] handler = new DataJoinHandler[1];
+            final Channel dataChannel;
+            try
+            {
+                dataChannel = openChannel(endpoint, ch ->
+                {
+                    handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, CAPABILITIES, connection.inbox(),
+                        attach);
+                    return handler[0];
+                });
+            }
+            catch (final TransferException ex)
+            {
+                LOG.warning(() -> "data connection not opened: " + ex.getMessage());
+                return null;
+            }
+            synchronized (dataChannels)
+            {
+                dataChannels.add(dataChannel);
+            }
+            final CompletableFuture<FrameConnection> joined = handler[0].joined();
+            dataChannel.closeFuture().addListener(closed ->
+            {
+                if (!running || reconnects >= options.maxReconnects())
+                {
+                    return;
+                }
+                final long delayNs = Math.min(MAX_RECONNECT_DELAY_NS, options.reconnectDelayNs() << reconnects);
+                reconnector.schedule(() ->
+                {
+                    if (running)
+                    {
+                        try
+                        {
+                            openDataConnection(endpoint, attach, reconnects + 1);
+                        }
+                        catch (final InterruptedException ex)
+                        {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }, delayNs, TimeUnit.NANOSECONDS);
+            });
+            return joined;
         }
 
         /**
@@ -589,9 +641,13 @@ public final class XferClient implements AutoCloseable
 
         void close()
         {
-            for (final Channel dataChannel : dataChannels)
+            running = false;
+            synchronized (dataChannels)
             {
-                dataChannel.close();
+                for (final Channel dataChannel : dataChannels)
+                {
+                    dataChannel.close();
+                }
             }
             if (connection != null)
             {

@@ -226,6 +226,8 @@ final class TransferDispatcher implements AutoCloseable
         final Session session = (Session)reservation;
         final FrameConnection connection = new FrameConnection(ctx.channel(), session.inbox, false);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
+        // a data connection that dies frees its place, so the client can open a replacement
+        ctx.channel().closeFuture().addListener(f -> session.joined.decrementAndGet());
         session.attach.accept(connection);
     }
 

@@ -108,16 +108,19 @@ class ParallelStreamsTest
     @Timeout(60)
     void shouldCompleteWhenADataConnectionIsCutMidTransfer() throws Exception
     {
-        final Path file = writeRandom(work.resolve("src/big.bin"), 64 * CHUNK + 3, 11);
+        final Path file = writeRandom(work.resolve("src/big.bin"), 512 * CHUNK + 3, 11);
         // connection 1 is the control connection; 2 is the first data connection
         try (CuttingProxy proxy = new CuttingProxy(agent.port(), 2, 3L * CHUNK, false);
-            XferClient client = new XferClient(options().streams(4).compression(Compression.NONE)))
+            XferClient client = new XferClient(options().streams(4).compression(Compression.NONE)
+                .reconnectDelayNs(10_000_000L)))
         {
             final TransferReport report = client.push(new Endpoint("localhost", proxy.port(), MODULE, "cut"),
                 List.of(file.toString()), TransferListener.NONE);
             assertTrue(proxy.didCut(), "the proxy cut a data connection");
             assertTrue(report.complete(), report::toString);
             assertTrue(report.resentBytes() > 0, "chunks in flight on the cut stream were sent again: " + report);
+            assertTrue(proxy.acceptedConnections() >= 5, "a replacement data connection joined: " +
+                proxy.acceptedConnections() + " connections");
         }
         assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("cut/big.bin")));
     }
