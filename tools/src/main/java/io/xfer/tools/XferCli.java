@@ -292,7 +292,9 @@ public final class XferCli implements Callable<Integer>
             {
                 return !ExitCodes.isTls(ex);
             }
-            return ex.errorCode() == ErrorCode.TIMEOUT || ex.errorCode() == ErrorCode.SHUTTING_DOWN;
+            // LIMIT_EXCEEDED: the agent is full, or still holds the journal of the attempt that just died
+            return ex.errorCode() == ErrorCode.TIMEOUT || ex.errorCode() == ErrorCode.SHUTTING_DOWN ||
+                ex.errorCode() == ErrorCode.LIMIT_EXCEEDED;
         }
 
         @Override

@@ -25,6 +25,8 @@ final class CuttingProxy implements AutoCloseable
     private final int connectionToCut;
     private final long cutAfterBytes;
     private final boolean downstream;
+    private volatile boolean stallInsteadOfCut;
+    private final java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicInteger accepted = new AtomicInteger();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final CountDownLatch cut = new CountDownLatch(1);
@@ -44,6 +46,13 @@ final class CuttingProxy implements AutoCloseable
         this.acceptor = new Thread(this::acceptLoop, "cutting-proxy");
         this.acceptor.setDaemon(true);
         this.acceptor.start();
+    }
+
+    /** Freeze the chosen connection (stop forwarding both ways, keep it open) instead of resetting it. */
+    CuttingProxy stall()
+    {
+        this.stallInsteadOfCut = true;
+        return this;
     }
 
     int port()
@@ -98,12 +107,23 @@ final class CuttingProxy implements AutoCloseable
             int n;
             while ((n = in.read(buffer)) >= 0)
             {
+                if (stalled.get() && isVictimSocket(client))
+                {
+                    // frozen: what arrives is swallowed, nothing goes on; a close still ends the connection
+                    continue;
+                }
                 out.write(buffer, 0, n);
                 if (victim && forwarded.addAndGet(n) >= cutAfterBytes)
                 {
+                    cut.countDown();
+                    if (stallInsteadOfCut)
+                    {
+                        stalledClient = client;
+                        stalled.set(true);
+                        continue;
+                    }
                     reset(client);
                     reset(target);
-                    cut.countDown();
                     return;
                 }
             }
@@ -112,11 +132,19 @@ final class CuttingProxy implements AutoCloseable
         {
             // the other direction closed or was cut
         }
+
         finally
         {
             closeQuietly(from);
             closeQuietly(to);
         }
+    }
+
+    private volatile Socket stalledClient;
+
+    private boolean isVictimSocket(final Socket client)
+    {
+        return client == stalledClient;
     }
 
     private static void reset(final Socket socket)

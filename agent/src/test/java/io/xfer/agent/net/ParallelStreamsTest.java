@@ -24,6 +24,7 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -123,6 +124,59 @@ class ParallelStreamsTest
                 proxy.acceptedConnections() + " connections");
         }
         assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("cut/big.bin")));
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldTimeOutOnAStalledControlConnectionAndResumeOnTheNextRun() throws Exception
+    {
+        final Path file = writeRandom(work.resolve("src/stalled.bin"), 128 * CHUNK, 19);
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 1, 8L * CHUNK, false).stall();
+            XferClient client = new XferClient(options().streams(1).compression(Compression.NONE)
+                .idleTimeoutNs(1_000_000_000L)))
+        {
+            final io.xfer.agent.engine.TransferException stalled = org.junit.jupiter.api.Assertions.assertThrows(
+                io.xfer.agent.engine.TransferException.class, () -> client.push(
+                    new Endpoint("localhost", proxy.port(), MODULE, "stall"), List.of(file.toString()),
+                    TransferListener.NONE));
+            assertTrue(proxy.didCut(), "the proxy froze the connection");
+            assertEquals(io.xfer.protocol.ErrorCode.TIMEOUT, stalled.errorCode(), stalled::getMessage);
+            assertFalse(Files.exists(moduleRoot.resolve("stall/stalled.bin")), "nothing under the final name");
+            // the same command again (same agent address, so the same resume key); only the first connection
+            // through the proxy was frozen
+            try (XferClient again = new XferClient(options().streams(4)))
+            {
+                final TransferReport resumed = resumeWhenFree(again, new Endpoint("localhost", proxy.port(), MODULE,
+                    "stall"), file);
+                assertTrue(resumed.complete(), resumed::toString);
+                assertTrue(resumed.resumedBytes() > 0, "the next run resumed: " + resumed);
+            }
+        }
+        assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("stall/stalled.bin")));
+    }
+
+    /**
+     * Run a push; while the agent still holds the previous attempt's journal (it notices the dead connection a
+     * moment later) the OPEN is refused as busy: try again, a bounded number of times.
+     */
+    private static TransferReport resumeWhenFree(final XferClient client, final Endpoint endpoint, final Path file)
+        throws Exception
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return client.push(endpoint, List.of(file.toString()), TransferListener.NONE);
+            }
+            catch (final io.xfer.agent.engine.TransferException ex)
+            {
+                if (ex.errorCode() != io.xfer.protocol.ErrorCode.LIMIT_EXCEEDED || attempt >= 50)
+                {
+                    throw ex;
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     @Test
