@@ -325,6 +325,41 @@ class ResumeAfterCrashTest
         assertJournalRemoved(small);
     }
 
+    @Test
+    @Timeout(120)
+    void shouldReportAReadOnlyDestinationClearlyAndSucceedOnceItIsWritable() throws Exception
+    {
+        final Path volume = Files.createDirectories(work.resolve("volume"));
+        final int mounted = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", volume.toString())
+            .inheritIO().start().waitFor();
+        assumeTrue(mounted == 0, "cannot mount a tmpfs here (not root?)");
+        mountPoint = volume;
+        final Path source = bigFile(work.resolve("src/data.bin"), 8L << 20);
+        startAgent(volume);
+        assertEquals(0, new ProcessBuilder("mount", "-o", "remount,ro", volume.toString()).inheritIO().start()
+            .waitFor());
+
+        final TransferException refused = assertThrows(TransferException.class,
+            () -> pushIntoOrThrow(source, "incoming"));
+        assertEquals(ErrorCode.PERMISSION_DENIED, refused.errorCode(), refused::getMessage);
+        assertEquals(ExitCode.IO, ExitCodes.of(refused));
+
+        assertEquals(0, new ProcessBuilder("mount", "-o", "remount,rw", volume.toString()).inheritIO().start()
+            .waitFor());
+        assertTrue(pushIntoOrThrow(source, "incoming").complete());
+        assertEquals(-1L, Files.mismatch(source, volume.resolve("incoming/data.bin")));
+    }
+
+    private TransferReport pushIntoOrThrow(final Path source, final String path)
+        throws InterruptedException, IOException
+    {
+        try (XferClient client = new XferClient(options(false)))
+        {
+            return client.push(new Endpoint("localhost", port, "data", path), List.of(source.toString()),
+                TransferListener.NONE);
+        }
+    }
+
     private record ExecutionFailure(TransferException failure)
     {
     }
