@@ -90,9 +90,12 @@ class ResumeAfterCrashTest
         startAgent(moduleRoot);
 
         final CompletableFuture<TransferReport> first = CompletableFuture.supplyAsync(() -> push(source, false));
-        // a random point between 20% and 80%, printed so a failure can be replayed
+        // a random point between 20% and 80%, printed so a failure can be replayed; -Dxfer.test.killFraction=0.5
+        // fixes it
         final long seed = System.nanoTime();
-        final long killAt = (long)(FILE_SIZE * (0.2 + 0.6 * new Random(seed).nextDouble()));
+        final double fraction = Double.parseDouble(System.getProperty("xfer.test.killFraction",
+            Double.toString(0.2 + 0.6 * new Random(seed).nextDouble())));
+        final long killAt = (long)(FILE_SIZE * fraction);
         System.out.println("killing the agent once the receiver holds " + killAt + " bytes (seed " + seed + ")");
         final long heldAtKill = killWhenPartialReaches(moduleRoot, killAt, () -> agent.kill());
         final Throwable failure = assertThrows(Exception.class, () -> first.get(60, TimeUnit.SECONDS));
