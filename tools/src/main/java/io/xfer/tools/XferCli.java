@@ -229,6 +229,16 @@ public final class XferCli implements Callable<Integer>
             description = "Wait before the first retry; doubles per attempt, at most 30s (default: ${DEFAULT-VALUE}).")
         String retryDelay;
 
+        @Option(names = "--reconnects", paramLabel = "N", defaultValue = "5",
+            description = "Open a lost data connection again up to N times within the transfer (default: " +
+                "${DEFAULT-VALUE}).")
+        int reconnects;
+
+        @Option(names = "--reconnect-delay", paramLabel = "DURATION", defaultValue = "1s",
+            description = "Wait before opening a lost data connection again; doubles per attempt, at most 30s " +
+                "(default: ${DEFAULT-VALUE}).")
+        String reconnectDelay;
+
         @Option(names = "--no-resume",
             description = "Keep no checkpoints: an interrupted transfer starts over next time.")
         boolean noResume;
@@ -309,6 +319,8 @@ public final class XferCli implements Callable<Integer>
                     .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))
                     .streams(streams)
                     .resume(!noResume)
+                    .maxReconnects(Math.max(0, reconnects))
+                    .reconnectDelayNs(Units.parseDurationNs("--reconnect-delay", reconnectDelay))
                     .atomic(atomic)
                     .sha256Digests(parseDigest(digest))
                     .restart(restart)
