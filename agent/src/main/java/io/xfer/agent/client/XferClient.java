@@ -270,7 +270,7 @@ public final class XferClient implements AutoCloseable
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
         final Inbox inbox = new Inbox(options.receiveQueueBytes());
-        final Channel channel = openChannel(endpoint, ch ->
+        final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, ch ->
         {
             final FrameConnection connection = new FrameConnection(ch, inbox, true);
             ch.attr(CONNECTION).set(connection);
@@ -303,7 +303,8 @@ public final class XferClient implements AutoCloseable
     /**
      * Connect with TLS; the session handler comes from {@code sessionHandler}.
      */
-    private Channel openChannel(final Endpoint endpoint, final Function<SocketChannel, ChannelHandler> sessionHandler)
+    private Channel openChannel(
+        final Endpoint endpoint, final int frameLimit, final Function<SocketChannel, ChannelHandler> sessionHandler)
         throws InterruptedException
     {
         final Bootstrap bootstrap = new Bootstrap()
@@ -329,7 +330,7 @@ public final class XferClient implements AutoCloseable
                     channel.pipeline()
                         .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
                         .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
-                        .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
+                        .addLast("frameDecoder", new FrameDecoder(frameLimit))
                         .addLast("session", sessionHandler.apply(channel));
                 }
             });
@@ -552,7 +553,9 @@ public final class XferClient implements AutoCloseable
             final Channel dataChannel;
             try
             {
-                dataChannel = openChannel(endpoint, ch ->
+                // DATA may follow WELCOME in the same read, before WELCOME raised the limit: accept full frames
+                // from the start (this side announced that maximum in its HELLO)
+                dataChannel = openChannel(endpoint, ProtocolVersion.MAX_FRAME_LENGTH, ch ->
                 {
                     handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, CAPABILITIES, connection.inbox(),
                         attach);

@@ -102,7 +102,12 @@ final class DataStream implements FrameConnection.StreamListener
         chunk.payload = null;
         final ByteBuf header = DataFlyweight.encodeHeader(channel.alloc(), chunk.flags, chunk.file.fileId,
             chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength);
-        inFlight.put(chunk.key(), chunk);
+        final Chunk displaced = inFlight.put(chunk.key(), chunk);
+        if (displaced != null)
+        {
+            // a copy sent again on this stream before the first copy's acknowledgement: its credit counts once
+            inFlightBytes -= displaced.wireLength;
+        }
         inFlightBytes += chunk.wireLength;
         chunk.sentNs = System.nanoTime();
         channel.write(header, channel.voidPromise());

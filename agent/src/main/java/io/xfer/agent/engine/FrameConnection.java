@@ -262,6 +262,23 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
                 TimeUnit.MILLISECONDS));
     }
 
+    /**
+     * PING the peer every {@code intervalNs} while the connection is open, so that a side busy with long disk work
+     * (checking a resumed prefix, reading a file back for its SHA-256) never looks idle to the other: the PONG
+     * wakes the waiting role and both idle timers see traffic.
+     */
+    public void startKeepalive(final long intervalNs)
+    {
+        final io.netty.util.concurrent.ScheduledFuture<?> keepalive = channel.eventLoop().scheduleAtFixedRate(() ->
+        {
+            if (channel.isActive() && !closing)
+            {
+                channel.writeAndFlush(PingFlyweight.encode(channel.alloc(), FrameType.PING, 0, System.nanoTime()));
+            }
+        }, intervalNs, intervalNs, TimeUnit.NANOSECONDS);
+        channel.closeFuture().addListener(f -> keepalive.cancel(false));
+    }
+
     /** Release whatever is still queued in the inbox; later frames are released on arrival. */
     public void dispose()
     {

@@ -60,9 +60,22 @@ public final class Inbox
             source.sendErrorAndClose(ErrorCode.LIMIT_EXCEEDED, "receiver queue overflow");
             return;
         }
-        if ((queued > highBytes || queue.size() > COUNT_HIGH_MARK) && paused.add(source.channel()))
+        if (closed)
         {
-            source.channel().config().setAutoRead(false);
+            // the consumer finished between the check above and the offer: nobody else will release it
+            drain();
+            return;
+        }
+        final Channel channel = source.channel();
+        if ((queued > highBytes || queue.size() > COUNT_HIGH_MARK) && paused.add(channel))
+        {
+            channel.config().setAutoRead(false);
+            // the consumer may have drained everything meanwhile without seeing this channel paused
+            if (belowLowMark())
+            {
+                paused.remove(channel);
+                channel.config().setAutoRead(true);
+            }
         }
         wake();
     }
@@ -127,21 +140,29 @@ public final class Inbox
         }
         if (message instanceof Inbound inbound)
         {
-            final long queued = queuedBytes.addAndGet(-inbound.frame().readableBytes());
-            if (!paused.isEmpty() && queued < highBytes / 2 && queue.size() < COUNT_HIGH_MARK / 2)
+            queuedBytes.addAndGet(-inbound.frame().readableBytes());
+            if (!paused.isEmpty() && belowLowMark())
             {
                 for (final Channel channel : paused)
                 {
-                    paused.remove(channel);
-                    channel.config().setAutoRead(true);
+                    // resumed on the channel's own event loop, in order with offer() pausing it
+                    if (paused.remove(channel))
+                    {
+                        channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
+                    }
                 }
             }
         }
         return message;
     }
 
+    private boolean belowLowMark()
+    {
+        return queuedBytes.get() < highBytes / 2 && queue.size() < COUNT_HIGH_MARK / 2;
+    }
+
     /** Release every frame still queued; later offers are released at once. */
-    public void drain()
+    public synchronized void drain()
     {
         closed = true;
         Object message;

@@ -54,6 +54,9 @@ import java.util.zip.CRC32C;
 public final class Receiver extends TransferRole
 {
     private static final String TEMP_PREFIX = ".xfer-";
+    /** How long the input must pause before the receiver checkpoints outside the interval. */
+    private static final long IDLE_CHECKPOINT_NS = 20_000_000L;
+
     /** Damaged chunks of one file that are asked for again before the file fails. */
     static final int MAX_CHECKSUM_RETRIES = 3;
     private static final String TEMP_SUFFIX = ".part";
@@ -231,8 +234,13 @@ public final class Receiver extends TransferRole
                 Object message = connection.inbox().poll(0);
                 if (message == null)
                 {
-                    checkpoint();
                     flushAll();
+                    message = connection.inbox().poll(IDLE_CHECKPOINT_NS);
+                }
+                if (message == null)
+                {
+                    // input paused: a good moment to make what was written durable
+                    checkpoint();
                     message = connection.inbox().poll(idleTimeoutNs);
                     if (message == null)
                     {

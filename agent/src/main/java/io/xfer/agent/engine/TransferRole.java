@@ -26,6 +26,7 @@ abstract class TransferRole
         this.stats = stats;
         this.chunkLength = chunkLength;
         this.idleTimeoutNs = idleTimeoutNs;
+        connection.startKeepalive(Math.max(1_000_000L, idleTimeoutNs / 4));
     }
 
     static TransferException closedException(final Throwable cause)

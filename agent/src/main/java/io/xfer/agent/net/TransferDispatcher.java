@@ -212,6 +212,7 @@ final class TransferDispatcher implements AutoCloseable
         }
         if (session.joined.incrementAndGet() > session.dataConnections)
         {
+            session.joined.decrementAndGet();
             throw new TransferException(ErrorCode.LIMIT_EXCEEDED, "all " + session.dataConnections +
                 " data connections of the session have joined");
         }

@@ -256,6 +256,8 @@ public final class CheckpointJournal implements AutoCloseable
         channel.force(false);
         pendingRecords.clear();
         pendingBytes = 0;
+        // in use: expiry counts from the last checkpoint, not from the open
+        Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
     }
 
     /**
@@ -271,12 +273,17 @@ public final class CheckpointJournal implements AutoCloseable
         Files.deleteIfExists(directory);
     }
 
+    /**
+     * Close without writing what is buffered: records reach the journal only through {@link #commit()}, after the
+     * data they describe was made durable.
+     */
     @Override
     public void close() throws IOException
     {
+        pendingRecords.clear();
+        pendingChunks.clear();
         if (channel.isOpen())
         {
-            commit();
             channel.close();
         }
     }
@@ -323,8 +330,25 @@ public final class CheckpointJournal implements AutoCloseable
                 final Path journal = directory.resolve("journal");
                 if (Files.exists(journal))
                 {
-                    deletePartials(root, directory.getFileName().toString(), readStates(journal));
-                    Files.delete(journal);
+                    // never one that a running transfer holds
+                    try (FileChannel channel = FileChannel.open(journal, StandardOpenOption.WRITE))
+                    {
+                        final java.nio.channels.FileLock lock;
+                        try
+                        {
+                            lock = channel.tryLock();
+                        }
+                        catch (final OverlappingFileLockException ex)
+                        {
+                            continue;
+                        }
+                        if (lock == null)
+                        {
+                            continue;
+                        }
+                        deletePartials(root, directory.getFileName().toString(), readStates(journal));
+                        Files.delete(journal);
+                    }
                 }
                 Files.deleteIfExists(directory);
                 removed++;
