@@ -54,6 +54,9 @@ import java.util.zip.CRC32C;
 public final class Receiver extends TransferRole
 {
     private static final String TEMP_PREFIX = ".xfer-";
+    /** Chunks at least this long are acknowledged with a flush; smaller ones share flushes. */
+    private static final int ACK_FLUSH_BYTES = 64 * 1024;
+
     /** How long the input must pause before the receiver checkpoints outside the interval. */
     private static final long IDLE_CHECKPOINT_NS = 20_000_000L;
 
@@ -509,11 +512,13 @@ public final class Receiver extends TransferRole
         // the temporary file is created when its data starts, so a long window of pending entries holds no
         // file descriptors
         final String rootRelative = writeBase().isEmpty() ? relative : writeBase() + "/" + relative;
-        final Path temp = journal == null ? tempPath(target, fileId) :
-            CheckpointJournal.partialPath(target, journal.resumeKey(), rootRelative);
+        // a file of one chunk has nothing to resume: it is journaled only when it can be resumed part-way
+        final boolean journaled = journal != null && size > chunkLength;
+        final Path temp = journaled ? CheckpointJournal.partialPath(target, journal.resumeKey(), rootRelative) :
+            tempPath(target, fileId);
         final IncomingFile file = new IncomingFile(fileId, relative, target, temp, size, fileEntry.mode(), mtimeNs,
             replace);
-        final long offset = journal == null ? 0 : resume(file, rootRelative);
+        final long offset = journaled ? resume(file, rootRelative) : 0;
         files.put(fileId, file);
         sendRequested.set(fileId);
         reply(fileId, FileStatusFlyweight.SEND, offset, null, "");
@@ -669,7 +674,13 @@ public final class Receiver extends TransferRole
     private void acknowledge(final FrameConnection source, final int fileId, final long offset, final int length)
     {
         source.send(ChunkAckFlyweight.encode(allocator, fileId, offset, length));
-        if (source != connection)
+        if (length >= ACK_FLUSH_BYTES)
+        {
+            // a big chunk's credit goes back at once, or a receiver slower than the link would run the sender's
+            // window dry before its acknowledgements left
+            source.flush();
+        }
+        else if (source != connection)
         {
             ackedConnections.add(source);
         }
@@ -1202,7 +1213,14 @@ public final class Receiver extends TransferRole
             }
             for (final IncomingFile file : files.values())
             {
-                closeQuietly(file);
+                if (file.journalState != null)
+                {
+                    closeQuietly(file);
+                }
+                else
+                {
+                    closeAndDelete(file);
+                }
             }
             try
             {
