@@ -142,24 +142,7 @@ public final class Receiver extends TransferRole
     }
 
     /**
-     * @param basePath where entries go, relative to the root; already checked and created by the caller.
-     */
-    public Receiver(
-        final FrameConnection connection,
-        final ModuleRoot root,
-        final String basePath,
-        final boolean overwrite,
-        final long transferId,
-        final TransferStats stats,
-        final int chunkLength,
-        final boolean lz4,
-        final long idleTimeoutNs)
-    {
-        this(connection, root, basePath, overwrite, transferId, stats, chunkLength, lz4, idleTimeoutNs, null,
-            Checkpoints.NONE);
-    }
-
-    /**
+     * @param basePath    where entries go, relative to the root; already checked and created by the caller.
      * @param journal     the checkpoint journal of this transfer's resume key, or null for none: then partial files
      *                    are deleted when the transfer fails.
      * @param checkpoints how often partial data and its journal records are made durable.
