@@ -13,8 +13,5 @@ public record Checkpoints(long intervalNs, long bytes)
     public static final long INTERVAL_NS_DEFAULT = 1_000_000_000L;
     public static final long BYTES_DEFAULT = 64L << 20;
 
-    /** For receivers without a journal. */
-    public static final Checkpoints NONE = new Checkpoints(Long.MAX_VALUE, Long.MAX_VALUE);
-
     public static final Checkpoints DEFAULT = new Checkpoints(INTERVAL_NS_DEFAULT, BYTES_DEFAULT);
 }
