@@ -19,6 +19,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.engine.Checkpoints;
+import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
@@ -85,6 +86,8 @@ public final class XferClient implements AutoCloseable
     private final SslContext sslContext;
     private final java.util.concurrent.ScheduledExecutorService reconnector =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("xfer-reconnect", true));
+    /** Commits the files that {@code get} receives; its threads start with the first file. */
+    private final CommitPool commitPool = new CommitPool(CommitPool.DEFAULT_THREADS, "xfer-client-commit");
 
     /** Longest wait before a data connection is opened again. */
     static final long MAX_RECONNECT_DELAY_NS = 30_000_000_000L;
@@ -207,7 +210,7 @@ public final class XferClient implements AutoCloseable
             }
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
                 session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
-                Checkpoints.DEFAULT).acceptSha256(session.sha256());
+                Checkpoints.DEFAULT).acceptSha256(session.sha256()).commitPool(commitPool);
             if (options.atomic())
             {
                 receiver.atomic(CheckpointJournal.STAGE_PREFIX + (journal != null ?
@@ -366,6 +369,7 @@ public final class XferClient implements AutoCloseable
     public void close()
     {
         reconnector.shutdownNow();
+        commitPool.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 

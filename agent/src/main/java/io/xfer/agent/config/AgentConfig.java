@@ -81,6 +81,8 @@ public final class AgentConfig
     private long idleTimeoutNs = IDLE_TIMEOUT_NS_DEFAULT;
     private long writeBufferHighBytes = WRITE_BUFFER_HIGH_BYTES_DEFAULT;
     private long receiveQueueBytes = RECEIVE_QUEUE_BYTES_DEFAULT;
+    private int commitThreads = io.xfer.agent.engine.CommitPool.DEFAULT_THREADS;
+    private long slowCommitNs = io.xfer.agent.engine.CommitPool.DEFAULT_SLOW_COMMIT_NS;
     private int maxStreams = MAX_STREAMS_DEFAULT;
     private long streamWindowBytes = STREAM_WINDOW_BYTES_DEFAULT;
     private long sendBudgetBytes = SEND_BUDGET_BYTES_DEFAULT;
@@ -240,6 +242,29 @@ public final class AgentConfig
         return this;
     }
 
+    public int commitThreads()
+    {
+        return commitThreads;
+    }
+
+    public AgentConfig commitThreads(final int commitThreads)
+    {
+        this.commitThreads = commitThreads;
+        return this;
+    }
+
+    /** Not a configuration-file setting: for embedding and tests (0 hands every commit to the threads). */
+    public long slowCommitNs()
+    {
+        return slowCommitNs;
+    }
+
+    public AgentConfig slowCommitNs(final long slowCommitNs)
+    {
+        this.slowCommitNs = slowCommitNs;
+        return this;
+    }
+
     public int maxStreams()
     {
         return maxStreams;
@@ -378,6 +403,10 @@ public final class AgentConfig
         {
             throw new ConfigurationException("receive_queue: must hold at least two chunks (" + 2 * chunkLength +
                 " bytes), was " + receiveQueueBytes);
+        }
+        if (commitThreads < 0 || commitThreads > 1024)
+        {
+            throw new ConfigurationException("commit_threads: must be between 0 and 1024, was " + commitThreads);
         }
         if (maxStreams < 1 || maxStreams > 255)
         {
@@ -594,6 +623,7 @@ public final class AgentConfig
             case "idle_timeout": config.idleTimeoutNs(Units.parseDurationNs(key, value)); break;
             case "write_buffer": config.writeBufferHighBytes(Units.parseSize(key, value)); break;
             case "receive_queue": config.receiveQueueBytes(Units.parseSize(key, value)); break;
+            case "commit_threads": config.commitThreads((int)parseLong(key, value)); break;
             case "max_streams": config.maxStreams((int)parseLong(key, value)); break;
             case "stream_window": config.streamWindowBytes(Units.parseSize(key, value)); break;
             case "send_budget": config.sendBudgetBytes(Units.parseSize(key, value)); break;

@@ -42,6 +42,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.zip.CRC32C;
 
 /**
@@ -99,6 +100,9 @@ public final class Receiver extends TransferRole
     private boolean transferEndSeen;
     private long transferEndCount;
     private boolean done;
+    private CommitPool commitPool;
+    private int commitsInFlight;
+    private long commitNsAverage;
 
     private static final class IncomingFile
     {
@@ -138,6 +142,15 @@ public final class Receiver extends TransferRole
     }
 
     private record DirectoryMetadata(Path path, int mode, long mtimeNs)
+    {
+    }
+
+    /**
+     * A commit's outcome, posted back by the thread that ran it: put in place (with the SHA-256 when checked),
+     * refused or failed for a reason to report, or a storage failure that fails the transfer.
+     */
+    private record Durable(
+        IncomingFile file, String sha256Hex, ErrorCode refusal, String why, IOException failure, long elapsedNs)
     {
     }
 
@@ -197,6 +210,17 @@ public final class Receiver extends TransferRole
     }
 
     /**
+     * Commit files (fsync, metadata, final name) on these threads, several at once, while this role's thread
+     * goes on verifying and writing, whenever commits are slow (see {@link CommitPool#worthHandingOff}); without
+     * a pool each file is committed in turn on the role's thread. Before {@link #run()}.
+     */
+    public Receiver commitPool(final CommitPool pool)
+    {
+        this.commitPool = pool;
+        return this;
+    }
+
+    /**
      * Add a data connection; its DATA frames join the same inbox. Any thread.
      */
     public void addStream(final FrameConnection data)
@@ -238,6 +262,10 @@ public final class Receiver extends TransferRole
                 {
                     onFrame(inbound.source(), inbound.frame());
                 }
+                else if (message instanceof Durable durable)
+                {
+                    onDurable(durable);
+                }
                 else if (message instanceof Inbox.Closed closed && closed.source() == connection)
                 {
                     throw closedException(closed.cause());
@@ -255,6 +283,7 @@ public final class Receiver extends TransferRole
         }
         finally
         {
+            awaitCommits();
             discardAll();
             connection.dispose();
         }
@@ -717,49 +746,109 @@ public final class Receiver extends TransferRole
             discarded.remove(fileId);
             return;
         }
-        String sha256Hex = null;
-        if (sha256)
+        if (file.dirty)
+        {
+            // the commit forces the whole file, on a thread that then closes it: checkpoints leave it alone
+            dirtyFiles.remove(file);
+            file.dirty = false;
+        }
+        commitsInFlight++;
+        if (commitPool != null && commitPool.worthHandingOff(commitNsAverage))
         {
             try
+            {
+                commitPool.execute(() -> connection.inbox().post(makeDurable(file, sha256)));
+                return;
+            }
+            catch (final RejectedExecutionException ex)
+            {
+                // no commit threads (or shutting down): commit here
+            }
+        }
+        onDurable(makeDurable(file, sha256));
+    }
+
+    /**
+     * Check the SHA-256 of the file as written (when that is the digest), make the file durable, give it its mode
+     * and mtime, and put it under its final name. Runs on a commit thread, or on the receiver's; touches nothing
+     * but the file.
+     */
+    private Durable makeDurable(final IncomingFile file, final boolean sha256)
+    {
+        final long startNs = System.nanoTime();
+        try
+        {
+            String sha256Hex = null;
+            if (sha256)
             {
                 final byte[] written = sha256Of(file);
                 if (!Arrays.equals(written, file.endDigest))
                 {
-                    failFile(file, ErrorCode.DIGEST_MISMATCH, "SHA-256 of the file as written does not verify");
-                    discarded.remove(fileId);
-                    return;
+                    closeChannelQuietly(file);
+                    deleteQuietly(file.temp);
+                    return new Durable(file, null, ErrorCode.DIGEST_MISMATCH,
+                        "SHA-256 of the file as written does not verify", null, 0);
                 }
                 sha256Hex = java.util.HexFormat.of().formatHex(written);
             }
-            catch (final IOException ex)
-            {
-                throw storageFailure("cannot read back " + file.relativePath, ex);
-            }
-        }
-
-        try
-        {
             final FileChannel channel = open(file);
             channel.force(true);
             channel.close();
             FileMetadata.writeMode(file.temp, file.mode);
             FileMetadata.writeMtime(file.temp, file.mtimeNs);
             commit(file);
+            return new Durable(file, sha256Hex, null, null, null, System.nanoTime() - startNs);
         }
         catch (final FileAlreadyExistsException ex)
         {
             deleteQuietly(file.temp);
-            reply(fileId, FileStatusFlyweight.REFUSED, ErrorCode.EXISTS, "appeared at the destination meanwhile");
-            stats.record(new TransferEvent(TransferEvent.Kind.REFUSED, file.relativePath,
-                FileEntryFlyweight.TYPE_FILE, 0, ErrorCode.EXISTS, "appeared at the destination meanwhile"));
-            maybeFinishTransfer();
-            return;
+            return new Durable(file, null, ErrorCode.EXISTS, "appeared at the destination meanwhile", null, 0);
         }
         catch (final IOException ex)
         {
+            closeChannelQuietly(file);
             deleteQuietly(file.temp);
-            throw storageFailure("cannot commit " + file.relativePath, ex);
+            return new Durable(file, null, null, null, ex, 0);
         }
+    }
+
+    /** Receiver thread: answer for a file whose commit finished. */
+    private void onDurable(final Durable durable)
+    {
+        commitsInFlight--;
+        final IncomingFile file = durable.file();
+        if (durable.failure() != null)
+        {
+            forgetJournal(file);
+            throw storageFailure("cannot commit " + file.relativePath, durable.failure());
+        }
+        if (durable.refusal() != null)
+        {
+            forgetJournal(file);
+            final boolean exists = durable.refusal() == ErrorCode.EXISTS;
+            reply(file.fileId, exists ? FileStatusFlyweight.REFUSED : FileStatusFlyweight.FAILED, durable.refusal(),
+                durable.why());
+            stats.record(new TransferEvent(exists ? TransferEvent.Kind.REFUSED : TransferEvent.Kind.FAILED,
+                file.relativePath, FileEntryFlyweight.TYPE_FILE, 0, durable.refusal(), durable.why()));
+            maybeFinishTransfer();
+            return;
+        }
+        // a moving average over recent commits: 1/8 of the newest
+        commitNsAverage += (durable.elapsedNs() - commitNsAverage) / 8;
+        placed(file);
+        reply(file.fileId, FileStatusFlyweight.COMMITTED, null, "");
+        stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
+            file.size, null, "", durable.sha256Hex()));
+        if (journal != null)
+        {
+            maybeCheckpoint();
+        }
+        maybeFinishTransfer();
+    }
+
+    /** A file is under its final name: its directory needs syncing, its journal record a DONE. */
+    private void placed(final IncomingFile file)
+    {
         touchedDirectories.add(file.target.getParent());
         if (file.journalState != null)
         {
@@ -767,14 +856,49 @@ public final class Receiver extends TransferRole
             renamedSinceCheckpoint.add(file.target.getParent());
             journal.done(file.journalState);
         }
-        reply(fileId, FileStatusFlyweight.COMMITTED, null, "");
-        stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
-            file.size, null, "", sha256Hex));
-        if (journal != null)
+    }
+
+    /**
+     * The transfer failed: wait (at most the idle timeout) for the commits under way, so that no other thread
+     * still uses a file when the partial files are discarded; a file they put in place is journaled as done.
+     */
+    private void awaitCommits()
+    {
+        final long deadlineNs = System.nanoTime() + idleTimeoutNs;
+        while (commitsInFlight > 0)
         {
-            maybeCheckpoint();
+            final long remainingNs = deadlineNs - System.nanoTime();
+            final Object message;
+            try
+            {
+                message = remainingNs > 0 ? connection.inbox().poll(remainingNs) : null;
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (message == null)
+            {
+                return;
+            }
+            if (message instanceof Durable durable)
+            {
+                commitsInFlight--;
+                if (durable.failure() == null && durable.refusal() == null)
+                {
+                    placed(durable.file());
+                }
+                else
+                {
+                    forgetJournal(durable.file());
+                }
+            }
+            else if (message instanceof Inbox.Inbound inbound)
+            {
+                inbound.frame().release();
+            }
         }
-        maybeFinishTransfer();
     }
 
     /** SHA-256 of the temporary file as it is on disk, read back in chunk-sized direct buffers. */
@@ -888,7 +1012,7 @@ public final class Receiver extends TransferRole
                     file.relativePath);
             }
         }
-        if (!files.isEmpty())
+        if (!files.isEmpty() || commitsInFlight > 0)
         {
             return;
         }
@@ -1198,7 +1322,7 @@ public final class Receiver extends TransferRole
             {
                 if (file.journalState != null)
                 {
-                    closeQuietly(file);
+                    closeChannelQuietly(file);
                 }
                 else
                 {
@@ -1224,29 +1348,25 @@ public final class Receiver extends TransferRole
         files.clear();
     }
 
-    private static void closeQuietly(final IncomingFile file)
+    private void closeAndDelete(final IncomingFile file)
     {
-        if (file.channel != null)
-        {
-            try
-            {
-                file.channel.close();
-            }
-            catch (final IOException ignore)
-            {
-                // nothing was pending: the last checkpoint forced the data
-            }
-        }
+        forgetJournal(file);
+        closeChannelQuietly(file);
+        deleteQuietly(file.temp);
     }
 
-    private void closeAndDelete(final IncomingFile file)
+    /** The partial data is not wanted any more: a later run starts this file from nothing. */
+    private void forgetJournal(final IncomingFile file)
     {
         if (file.journalState != null)
         {
-            // the partial data is not wanted any more: a later run starts this file from nothing
             journal.forget(file.journalState);
             file.journalState = null;
         }
+    }
+
+    private static void closeChannelQuietly(final IncomingFile file)
+    {
         if (file.channel != null)
         {
             try
@@ -1255,10 +1375,9 @@ public final class Receiver extends TransferRole
             }
             catch (final IOException ignore)
             {
-                // the file is deleted next; nothing more to do
+                // either deleted next, or journaled: the last checkpoint forced what the journal describes
             }
         }
-        deleteQuietly(file.temp);
     }
 
     private static void deleteQuietly(final Path path)

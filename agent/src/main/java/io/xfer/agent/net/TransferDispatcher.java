@@ -5,6 +5,7 @@ import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
 import io.xfer.agent.client.ResumeKeys;
 import io.xfer.agent.engine.Checkpoints;
+import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
@@ -47,6 +48,7 @@ final class TransferDispatcher implements AutoCloseable
 
     private final AgentConfig config;
     private final ExecutorService executor;
+    private final CommitPool commitPool;
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
 
     /** An OPEN that passed the access checks. */
@@ -103,6 +105,7 @@ final class TransferDispatcher implements AutoCloseable
             thread.setDaemon(true);
             return thread;
         });
+        this.commitPool = new CommitPool(config.commitThreads(), "xfer-commit", config.slowCommitNs());
     }
 
     /**
@@ -148,7 +151,8 @@ final class TransferDispatcher implements AutoCloseable
             final Receiver receiver = new Receiver(connection, root, request.path(), request.overwrite(),
                 request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs(),
                 journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()))
-                .acceptSha256(request.sha256Negotiated());
+                .acceptSha256(request.sha256Negotiated())
+                .commitPool(commitPool);
             if (request.atomic())
             {
                 receiver.atomic(CheckpointJournal.STAGE_PREFIX + (journal != null ?
@@ -315,6 +319,7 @@ final class TransferDispatcher implements AutoCloseable
     public void close()
     {
         executor.shutdownNow();
+        commitPool.close();
         try
         {
             executor.awaitTermination(5, TimeUnit.SECONDS);

@@ -35,7 +35,7 @@ class AgentConfigTest
 
     private static final Set<String> AGENT_SETTINGS = Set.of("listen", "certificate", "private_key", "ca",
         "client_auth", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
-        "idle_timeout", "write_buffer", "receive_queue", "max_streams", "stream_window", "send_budget",
+        "idle_timeout", "write_buffer", "receive_queue", "commit_threads", "max_streams", "stream_window", "send_budget",
         "socket_buffer", "checkpoint_interval", "checkpoint_bytes", "journal_expiry");
 
     @TempDir
@@ -59,6 +59,7 @@ class AgentConfigTest
         assertEquals(AgentConfig.IDLE_TIMEOUT_NS_DEFAULT, config.idleTimeoutNs());
         assertEquals(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT, config.writeBufferHighBytes());
         assertEquals(AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT, config.receiveQueueBytes());
+        assertEquals(io.xfer.agent.engine.CommitPool.DEFAULT_THREADS, config.commitThreads());
         assertEquals(AgentConfig.MAX_STREAMS_DEFAULT, config.maxStreams());
         assertEquals(AgentConfig.STREAM_WINDOW_BYTES_DEFAULT, config.streamWindowBytes());
         assertEquals(AgentConfig.SEND_BUDGET_BYTES_DEFAULT, config.sendBudgetBytes());
@@ -124,6 +125,7 @@ class AgentConfigTest
         assertEquals(defaults.idleTimeoutNs(), config.idleTimeoutNs());
         assertEquals(defaults.writeBufferHighBytes(), config.writeBufferHighBytes());
         assertEquals(defaults.receiveQueueBytes(), config.receiveQueueBytes());
+        assertEquals(defaults.commitThreads(), config.commitThreads());
         assertEquals(defaults.maxStreams(), config.maxStreams());
         assertEquals(defaults.streamWindowBytes(), config.streamWindowBytes());
         assertEquals(defaults.sendBudgetBytes(), config.sendBudgetBytes());
@@ -159,6 +161,7 @@ class AgentConfigTest
             "idle_timeout = 5m",
             "write_buffer = 64k",
             "receive_queue = 512k",
+            "commit_threads = 0",
             "",
             "; another comment style",
             "[module in]",
@@ -183,6 +186,7 @@ class AgentConfigTest
         assertEquals(500_000_000L, config.handshakeTimeoutNs());
         assertEquals(300_000_000_000L, config.idleTimeoutNs());
         assertEquals(64 * 1024, config.writeBufferHighBytes());
+        assertEquals(0, config.commitThreads());
         assertEquals(512 * 1024, config.receiveQueueBytes());
         assertEquals(dir.resolve("data/in").toRealPath(), config.module("in").root());
         assertEquals(Set.of("alice", "bob", "carol"), config.module("in").writers());
@@ -308,6 +312,8 @@ class AgentConfigTest
         assertTrue(rejectConclude(readableTls().writeBufferHighBytes(4L << 30)).startsWith("write_buffer:"));
         assertTrue(rejectConclude(readableTls().chunkLength(16L << 20).receiveQueueBytes(16L << 20))
             .startsWith("receive_queue: must hold at least two chunks"));
+        assertTrue(rejectConclude(readableTls().commitThreads(-1)).startsWith("commit_threads:"));
+        assertTrue(rejectConclude(readableTls().commitThreads(1025)).startsWith("commit_threads:"));
         assertTrue(rejectConclude(readableTls().idleTimeoutNs(0)).contains("idle_timeout"));
         assertTrue(rejectConclude(readableTls().handshakeTimeoutNs(0)).contains("handshake_timeout"));
     }
