@@ -33,18 +33,18 @@ public final class ChunkDigest
      */
     public boolean add(final long index, final int crc)
     {
-        if (index < nextIndex || early.containsKey(index))
+        if (index < nextIndex)
         {
             return false;
         }
         if (index != nextIndex)
         {
-            early.put(index, crc);
-            return true;
+            return early.putIfAbsent(index, crc) == null;
         }
         update(crc);
+        // in order, the common case, touches no map (and boxes nothing)
         Integer next;
-        while ((next = early.remove(nextIndex)) != null)
+        while (!early.isEmpty() && (next = early.remove(nextIndex)) != null)
         {
             update(next);
         }

@@ -4,23 +4,23 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogWriter;
 import org.HdrHistogram.Recorder;
 
+import java.io.ByteArrayOutputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
  * HdrHistogram latencies of one transfer: each chunk's round trip (sent to acknowledged), disk read and write time
  * per chunk, and time spent waiting for ring space. Recording is wait-free ({@link Recorder}) from any thread; the
- * role thread takes interval histograms about once a second, which become the .hlog, and sums them for the
- * end-of-transfer percentiles.
+ * role thread takes interval histograms about once a second and sums them for the end-of-transfer percentiles.
+ * Interval histograms are recycled, so memory stays fixed however long the transfer runs; with an interval log
+ * (the .hlog) each interval is encoded, compressed, as it is taken.
  */
 public final class LatencyRecorder
 {
@@ -61,17 +61,39 @@ public final class LatencyRecorder
 
     private final Map<Metric, Recorder> recorders = new EnumMap<>(Metric.class);
     private final Map<Metric, Histogram> totals = new EnumMap<>(Metric.class);
-    private final Map<Metric, List<Histogram>> intervals = new EnumMap<>(Metric.class);
+    private final Map<Metric, Histogram> recycled = new EnumMap<>(Metric.class);
+    /** Encoded interval log lines per metric, or null without an interval log. */
+    private final Map<Metric, ByteArrayOutputStream> intervalLogs;
+    private final Map<Metric, HistogramLogWriter> intervalWriters;
     private final long startMs = System.currentTimeMillis();
     private long lastSampleNs = System.nanoTime();
 
+    /** Percentiles only. */
     public LatencyRecorder()
     {
+        this(false);
+    }
+
+    /**
+     * @param intervalLog also keep the per-second interval histograms for {@link #writeTo}'s .hlog files.
+     */
+    public LatencyRecorder(final boolean intervalLog)
+    {
+        intervalLogs = intervalLog ? new EnumMap<>(Metric.class) : null;
+        intervalWriters = intervalLog ? new EnumMap<>(Metric.class) : null;
         for (final Metric metric : Metric.values())
         {
             recorders.put(metric, new Recorder(HIGHEST_TRACKABLE_NS, 3));
             totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, 3));
-            intervals.put(metric, new ArrayList<>());
+            if (intervalLog)
+            {
+                final ByteArrayOutputStream log = new ByteArrayOutputStream();
+                final HistogramLogWriter writer =
+                    new HistogramLogWriter(new PrintStream(log, false, StandardCharsets.UTF_8));
+                writer.setBaseTime(startMs);
+                intervalLogs.put(metric, log);
+                intervalWriters.put(metric, writer);
+            }
         }
     }
 
@@ -95,11 +117,15 @@ public final class LatencyRecorder
     {
         for (final Metric metric : Metric.values())
         {
-            final Histogram interval = recorders.get(metric).getIntervalHistogram();
+            final Histogram interval = recorders.get(metric).getIntervalHistogram(recycled.get(metric));
+            recycled.put(metric, interval);
             if (interval.getTotalCount() > 0)
             {
                 totals.get(metric).add(interval);
-                intervals.get(metric).add(interval);
+                if (intervalWriters != null)
+                {
+                    intervalWriters.get(metric).outputIntervalHistogram(interval);
+                }
             }
         }
     }
@@ -126,8 +152,9 @@ public final class LatencyRecorder
     }
 
     /**
-     * Write {@code METRIC.hgrm} (percentile distribution in microseconds) and {@code METRIC.hlog} (interval log, in
-     * nanoseconds) for each metric that saw values. Call after {@link #finish()}.
+     * Write {@code METRIC.hgrm} (percentile distribution in microseconds) and, with an interval log,
+     * {@code METRIC.hlog} (interval log, in nanoseconds) for each metric that saw values. Call after
+     * {@link #finish()}.
      */
     public synchronized void writeTo(final Path directory, final String prefix) throws IOException
     {
@@ -145,6 +172,10 @@ public final class LatencyRecorder
             {
                 total.outputPercentileDistribution(out, 1000.0);
             }
+            if (intervalLogs == null)
+            {
+                continue;
+            }
             try (PrintStream out = new PrintStream(
                 new FileOutputStream(directory.resolve(base + ".hlog").toFile()), false, StandardCharsets.UTF_8))
             {
@@ -153,10 +184,9 @@ public final class LatencyRecorder
                 writer.outputStartTime(startMs);
                 writer.setBaseTime(startMs);
                 writer.outputLegend();
-                for (final Histogram interval : intervals.get(metric))
-                {
-                    writer.outputIntervalHistogram(interval);
-                }
+                out.flush();
+                intervalWriters.get(metric).close();
+                intervalLogs.get(metric).writeTo(out);
             }
         }
     }

@@ -8,7 +8,7 @@ import io.xfer.protocol.ErrorCode;
 public final class TransferStats
 {
     private final TransferListener listener;
-    private final LatencyRecorder latency = new LatencyRecorder();
+    private final LatencyRecorder latency;
     private final long startNs = System.nanoTime();
     private long committed;
     private long skipped;
@@ -28,7 +28,16 @@ public final class TransferStats
 
     public TransferStats(final TransferListener listener)
     {
+        this(listener, false);
+    }
+
+    /**
+     * @param intervalLog keep per-second latency histograms for an .hlog ({@link TransferReport#writeHistograms}).
+     */
+    public TransferStats(final TransferListener listener, final boolean intervalLog)
+    {
         this.listener = listener;
+        this.latency = new LatencyRecorder(intervalLog);
     }
 
     public void record(final TransferEvent event)
