@@ -14,6 +14,13 @@ public final class Capabilities
     public static final long RESUME = 1L << 2;
     /** FILE_END may carry a SHA-256 digest of the whole file. */
     public static final long SHA256 = 1L << 3;
+    /**
+     * Data connections skip TLS: they join with HELLO kind {@link HelloFlyweight#KIND_DATA} in the clear,
+     * authenticated by the 128-bit session id that only the TLS control connection carried, and the control
+     * connection carries no DATA. Offered by a client only when its user asks for it and granted by an agent only
+     * when its configuration allows it.
+     */
+    public static final long PLAINTEXT_DATA = 1L << 4;
 
     private Capabilities()
     {

@@ -53,6 +53,7 @@ class WireFormatTest
         assertEquals(2L, Capabilities.PARALLEL_STREAMS);
         assertEquals(4L, Capabilities.RESUME);
         assertEquals(8L, Capabilities.SHA256);
+        assertEquals(16L, Capabilities.PLAINTEXT_DATA);
         assertTrue(Capabilities.has(Capabilities.LZ4 | Capabilities.RESUME, Capabilities.RESUME));
         assertFalse(Capabilities.has(Capabilities.LZ4, Capabilities.RESUME));
         assertFalse(Capabilities.has(Capabilities.LZ4, Capabilities.LZ4 | Capabilities.RESUME));

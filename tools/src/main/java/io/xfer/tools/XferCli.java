@@ -214,6 +214,12 @@ public final class XferCli implements Callable<Integer>
                 "readers never see half a dataset. Top-level names must not exist at the destination yet.")
         boolean atomic;
 
+        @Option(names = "--plaintext",
+            description = "Data connections without TLS, sent from files with sendfile, where the agent allows it " +
+                "(plaintext_data); the control connection stays TLS. The data can be read on the network: for " +
+                "trusted networks only, best with --digest sha256.")
+        boolean plaintext;
+
         @Option(names = "--digest", paramLabel = "MODE", defaultValue = "chunk",
             description = "Whole-file check: chunk (SHA-256 over the chunk checksums) or sha256 (SHA-256 of the " +
                 "content, checked against the file as written and reported per file, for audit) (default: " +
@@ -322,6 +328,8 @@ public final class XferCli implements Callable<Integer>
                     .maxReconnects(Math.max(0, reconnects))
                     .reconnectDelayNs(Units.parseDurationNs("--reconnect-delay", reconnectDelay))
                     .atomic(atomic)
+                    .plaintextData(plaintext)
+                    .intervalLog(histogramDir != null)
                     .sha256Digests(parseDigest(digest))
                     .restart(restart)
                     .compression(Compression.parse(compress))

@@ -32,6 +32,8 @@ public final class ClientOptions
     private boolean restart;
     private boolean sha256Digests;
     private boolean atomic;
+    private boolean plaintextData;
+    private boolean intervalLog;
     private long reconnectDelayNs = 1_000_000_000L;
     private int maxReconnects = 5;
 
@@ -227,6 +229,33 @@ public final class ClientOptions
     public ClientOptions sha256Digests(final boolean sha256Digests)
     {
         this.sha256Digests = sha256Digests;
+        return this;
+    }
+
+    /**
+     * Ask for data connections without TLS (sendfile on the sending side), where the agent allows it; the control
+     * connection stays TLS. The payload is then readable on the network.
+     */
+    public boolean plaintextData()
+    {
+        return plaintextData;
+    }
+
+    public ClientOptions plaintextData(final boolean plaintextData)
+    {
+        this.plaintextData = plaintextData;
+        return this;
+    }
+
+    /** Keep per-second latency histograms, for .hlog files; percentiles are always kept. */
+    public boolean intervalLog()
+    {
+        return intervalLog;
+    }
+
+    public ClientOptions intervalLog(final boolean intervalLog)
+    {
+        this.intervalLog = intervalLog;
         return this;
     }
 

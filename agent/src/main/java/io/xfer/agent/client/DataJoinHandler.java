@@ -21,7 +21,7 @@ import java.util.function.Consumer;
 
 /**
  * The "session" handler of a client data connection until it has joined: sends HELLO kind DATA with the session
- * id once TLS is up, and on WELCOME replaces itself, on the event loop, with a {@link FrameConnection} feeding the
+ * id once TLS is up (at once on a plaintext connection), and on WELCOME replaces itself, on the event loop, with a {@link FrameConnection} feeding the
  * transfer's inbox, so that no frame can arrive between the join and the hand-over.
  */
 final class DataJoinHandler extends ChannelInboundHandlerAdapter
@@ -29,16 +29,22 @@ final class DataJoinHandler extends ChannelInboundHandlerAdapter
     private final long sessionIdHigh;
     private final long sessionIdLow;
     private final long capabilities;
+    private final boolean tls;
     private final Inbox inbox;
     private final Consumer<FrameConnection> attach;
     private final CompletableFuture<FrameConnection> joined = new CompletableFuture<>();
 
-    DataJoinHandler(final long sessionIdHigh, final long sessionIdLow, final long capabilities, final Inbox inbox,
-        final Consumer<FrameConnection> attach)
+    /**
+     * @param tls whether the connection has TLS: HELLO then waits for the TLS handshake, otherwise it goes as soon
+     *            as the connection is up.
+     */
+    DataJoinHandler(final long sessionIdHigh, final long sessionIdLow, final long capabilities, final boolean tls,
+        final Inbox inbox, final Consumer<FrameConnection> attach)
     {
         this.sessionIdHigh = sessionIdHigh;
         this.sessionIdLow = sessionIdLow;
         this.capabilities = capabilities;
+        this.tls = tls;
         this.inbox = inbox;
         this.attach = attach;
     }
@@ -49,14 +55,29 @@ final class DataJoinHandler extends ChannelInboundHandlerAdapter
     }
 
     @Override
+    public void channelActive(final ChannelHandlerContext ctx)
+    {
+        if (!tls)
+        {
+            hello(ctx);
+        }
+        ctx.fireChannelActive();
+    }
+
+    private void hello(final ChannelHandlerContext ctx)
+    {
+        ctx.writeAndFlush(HelloFlyweight.encode(ctx.alloc(), HelloFlyweight.KIND_DATA, capabilities,
+            sessionIdHigh, sessionIdLow, ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
+    }
+
+    @Override
     public void userEventTriggered(final ChannelHandlerContext ctx, final Object evt)
     {
         if (evt instanceof SslHandshakeCompletionEvent completion)
         {
             if (completion.isSuccess())
             {
-                ctx.writeAndFlush(HelloFlyweight.encode(ctx.alloc(), HelloFlyweight.KIND_DATA, capabilities,
-                    sessionIdHigh, sessionIdLow, ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
+                hello(ctx);
             }
             else
             {

@@ -125,7 +125,7 @@ public final class XferClient implements AutoCloseable
             final Path name = path.getFileName();
             roots.add(new SourceWalker.Root(path, contents || name == null ? "" : name.toString()));
         }
-        final TransferStats stats = new TransferStats(listener);
+        final TransferStats stats = new TransferStats(listener, options.intervalLog());
         final StringBuilder identity = new StringBuilder();
         for (final SourceWalker.Root root : roots)
         {
@@ -139,10 +139,12 @@ public final class XferClient implements AutoCloseable
             final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
                 stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
-            final Sender sender = new Sender(session.connection, walker, stats, session.chunkLength,
+            final Sender sender = new Sender(session.connection, !session.plaintext(), walker, stats,
+                session.chunkLength,
                 Math.min(session.windowBytes, options.windowBytes()), options.sendBudgetBytes(),
                 session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs())
-                .sha256Digests(options.sha256Digests() && session.sha256());
+                .sha256Digests(options.sha256Digests() && session.sha256())
+                .sendFromFile(session.plaintext());
             session.joinDataConnections(endpoint, sender::addStream);
             return sender.run();
         }
@@ -171,7 +173,7 @@ public final class XferClient implements AutoCloseable
             throw new TransferException(ErrorCode.IO_ERROR, "cannot use destination " + destination + ": " +
                 ex.getMessage(), ex);
         }
-        final TransferStats stats = new TransferStats(listener);
+        final TransferStats stats = new TransferStats(listener, options.intervalLog());
         CheckpointJournal journal = null;
         if (options.resume())
         {
@@ -273,7 +275,7 @@ public final class XferClient implements AutoCloseable
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
         final Inbox inbox = new Inbox(options.receiveQueueBytes());
-        final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, ch ->
+        final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, true, ch ->
         {
             final FrameConnection connection = new FrameConnection(ch, inbox, true);
             ch.attr(CONNECTION).set(connection);
@@ -303,11 +305,19 @@ public final class XferClient implements AutoCloseable
         return session;
     }
 
+    /** What this client offers in HELLO: its capabilities, and plaintext data when its user asked for it. */
+    private long offered()
+    {
+        return CAPABILITIES | (options.plaintextData() ? Capabilities.PLAINTEXT_DATA : 0);
+    }
+
     /**
-     * Connect with TLS; the session handler comes from {@code sessionHandler}.
+     * Connect with TLS, or without for a plaintext data connection; the session handler comes from
+     * {@code sessionHandler}.
      */
     private Channel openChannel(
-        final Endpoint endpoint, final int frameLimit, final Function<SocketChannel, ChannelHandler> sessionHandler)
+        final Endpoint endpoint, final int frameLimit, final boolean tls,
+        final Function<SocketChannel, ChannelHandler> sessionHandler)
         throws InterruptedException
     {
         final Bootstrap bootstrap = new Bootstrap()
@@ -330,8 +340,12 @@ public final class XferClient implements AutoCloseable
                         channel.config().setSendBufferSize(options.socketBufferBytes());
                         channel.config().setReceiveBufferSize(options.socketBufferBytes());
                     }
+                    if (tls)
+                    {
+                        channel.pipeline().addLast("tls",
+                            sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()));
+                    }
                     channel.pipeline()
-                        .addLast("tls", sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()))
                         .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
                         .addLast("frameDecoder", new FrameDecoder(frameLimit))
                         .addLast("session", sessionHandler.apply(channel));
@@ -395,6 +409,12 @@ public final class XferClient implements AutoCloseable
             return Capabilities.has(capabilities, Capabilities.SHA256);
         }
 
+        /** Data connections without TLS, and none on the control connection. */
+        boolean plaintext()
+        {
+            return Capabilities.has(capabilities, Capabilities.PLAINTEXT_DATA);
+        }
+
         long windowBytes;
         boolean lz4;
 
@@ -406,7 +426,7 @@ public final class XferClient implements AutoCloseable
 
         void hello() throws InterruptedException
         {
-            connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, CAPABILITIES, 0, 0,
+            connection.send(HelloFlyweight.encode(channel.alloc(), HelloFlyweight.KIND_CONTROL, offered(), 0, 0,
                 ProtocolVersion.MAX_FRAME_LENGTH, AgentServer.SOFTWARE));
             final ByteBuf frame;
             try
@@ -431,7 +451,12 @@ public final class XferClient implements AutoCloseable
                 welcome.wrap(frame, frame.readerIndex());
                 software = welcome.software();
                 version = welcome.protocolVersion();
-                capabilities = welcome.capabilities() & CAPABILITIES;
+                capabilities = welcome.capabilities() & offered();
+                if (options.plaintextData() && !plaintext())
+                {
+                    LOG.warning(() -> "the agent does not allow plaintext data connections (its plaintext_data " +
+                        "setting): the data goes over TLS");
+                }
                 lz4 = Capabilities.has(capabilities, Capabilities.LZ4);
                 sessionIdHigh = welcome.sessionIdHigh();
                 sessionIdLow = welcome.sessionIdLow();
@@ -520,7 +545,8 @@ public final class XferClient implements AutoCloseable
             throws InterruptedException
         {
             final List<CompletableFuture<FrameConnection>> joins = new ArrayList<>();
-            for (int i = 1; i < streams; i++)
+            // plaintext: every stream is a data connection; otherwise the control connection is the first stream
+            for (int i = plaintext() ? 0 : 1; i < streams; i++)
             {
                 final CompletableFuture<FrameConnection> join = openDataConnection(endpoint, attach, 0);
                 if (join != null)
@@ -529,17 +555,25 @@ public final class XferClient implements AutoCloseable
                 }
             }
             final long deadlineNs = System.nanoTime() + options.connectTimeoutNs();
+            int joined = 0;
             for (final CompletableFuture<FrameConnection> join : joins)
             {
                 try
                 {
                     join.get(Math.max(1, deadlineNs - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    joined++;
                 }
                 catch (final ExecutionException | TimeoutException ex)
                 {
                     LOG.warning(() -> "a data connection did not join, going on with fewer streams: " +
                         (ex.getCause() != null ? ex.getCause().getMessage() : "timed out"));
                 }
+            }
+            if (plaintext() && joined == 0)
+            {
+                // the control connection carries no DATA here: without a data connection nothing could move
+                throw TransferException.connectionLost("no plaintext data connection could join the transfer",
+                    null);
             }
         }
 
@@ -559,10 +593,10 @@ public final class XferClient implements AutoCloseable
             {
                 // DATA may follow WELCOME in the same read, before WELCOME raised the limit: accept full frames
                 // from the start (this side announced that maximum in its HELLO)
-                dataChannel = openChannel(endpoint, ProtocolVersion.MAX_FRAME_LENGTH, ch ->
+                dataChannel = openChannel(endpoint, ProtocolVersion.MAX_FRAME_LENGTH, !plaintext(), ch ->
                 {
-                    handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, CAPABILITIES, connection.inbox(),
-                        attach);
+                    handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, offered(), !plaintext(),
+                        connection.inbox(), attach);
                     return handler[0];
                 });
             }

@@ -73,6 +73,7 @@ public final class AgentConfig
     private Path privateKey = Path.of(PRIVATE_KEY_DEFAULT);
     private Path ca = Path.of(CA_DEFAULT);
     private ClientAuth clientAuth = ClientAuth.REQUIRED;
+    private boolean plaintextData;
     private Transport transport = Transport.AUTO;
     private int ioThreads = IO_THREADS_DEFAULT;
     private long chunkLength = CHUNK_LENGTH_DEFAULT;
@@ -140,6 +141,17 @@ public final class AgentConfig
     public AgentConfig ca(final Path ca)
     {
         this.ca = ca;
+        return this;
+    }
+
+    public boolean plaintextData()
+    {
+        return plaintextData;
+    }
+
+    public AgentConfig plaintextData(final boolean plaintextData)
+    {
+        this.plaintextData = plaintextData;
         return this;
     }
 
@@ -615,6 +627,7 @@ public final class AgentConfig
             case "private_key": config.privateKey(baseDir.resolve(value)); break;
             case "ca": config.ca(baseDir.resolve(value)); break;
             case "client_auth": config.clientAuth(parseEnum(ClientAuth.class, key, value)); break;
+            case "plaintext_data": config.plaintextData(parseBoolean(key, value)); break;
             case "transport": config.transport(parseEnum(Transport.class, key, value)); break;
             case "io_threads": config.ioThreads((int)parseLong(key, value)); break;
             case "chunk_size": config.chunkLength(Units.parseSize(key, value)); break;
@@ -692,6 +705,21 @@ public final class AgentConfig
         catch (final NumberFormatException ex)
         {
             throw new ConfigurationException(key + ": not a number '" + value + "'");
+        }
+    }
+
+    private static boolean parseBoolean(final String key, final String value)
+    {
+        switch (value.toLowerCase(Locale.ROOT))
+        {
+            case "true":
+            case "yes":
+                return true;
+            case "false":
+            case "no":
+                return false;
+            default:
+                throw new ConfigurationException(key + ": '" + value + "' is not true or false");
         }
     }
 

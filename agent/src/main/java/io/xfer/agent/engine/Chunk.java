@@ -4,7 +4,8 @@ import io.netty.buffer.ByteBuf;
 
 /**
  * Descriptor of one chunk between the sender's reader and the streams: the payload sits in a pooled direct buffer
- * (raw or LZ4), the descriptor carries what the DATA header needs and what a re-send must check.
+ * (raw or LZ4), or, for plaintext data connections, stays in the file as a region sent with sendfile; the
+ * descriptor carries what the DATA header needs and what a re-send must check.
  */
 final class Chunk
 {
@@ -19,6 +20,7 @@ final class Chunk
     final int wireLength;
     final int chargeBytes;
     ByteBuf payload;
+    SharedFileRegion region;
     long sentNs;
 
     Chunk(final OutgoingFile file, final long offset, final int rawLength, final int checksum, final int flags,
@@ -32,6 +34,35 @@ final class Chunk
         this.payload = payload;
         this.wireLength = payload.readableBytes();
         this.chargeBytes = charge(rawLength);
+    }
+
+    /** A raw chunk sent from its file. */
+    Chunk(final OutgoingFile file, final long offset, final int rawLength, final int checksum,
+        final SharedFileRegion region)
+    {
+        this.file = file;
+        this.offset = offset;
+        this.rawLength = rawLength;
+        this.checksum = checksum;
+        this.flags = 0;
+        this.region = region;
+        this.wireLength = rawLength;
+        this.chargeBytes = charge(rawLength);
+    }
+
+    /** Give up the payload of a chunk that will not be written. */
+    void release()
+    {
+        if (payload != null)
+        {
+            payload.release();
+            payload = null;
+        }
+        if (region != null)
+        {
+            region.release();
+            region = null;
+        }
     }
 
     static int charge(final int rawLength)

@@ -122,11 +122,7 @@ final class ChunkScheduler
         Chunk chunk;
         while ((chunk = ready.poll()) != null)
         {
-            if (chunk.payload != null)
-            {
-                chunk.payload.release();
-                chunk.payload = null;
-            }
+            chunk.release();
             release(chunk.chargeBytes);
         }
     }

@@ -98,8 +98,9 @@ final class DataStream implements FrameConnection.StreamListener
 
     private void write(final Chunk chunk)
     {
-        final ByteBuf payload = chunk.payload;
+        final Object payload = chunk.payload != null ? chunk.payload : chunk.region;
         chunk.payload = null;
+        chunk.region = null;
         final ByteBuf header = DataFlyweight.encodeHeader(channel.alloc(), chunk.flags, chunk.file.fileId,
             chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength);
         final Chunk displaced = inFlight.put(chunk.key(), chunk);

@@ -89,14 +89,18 @@ public final class Sender extends TransferRole
     private int nextFileId;
     private long budgetWaitStartNs;
     private boolean sha256Digests;
+    private boolean fromFile;
 
     /**
-     * @param control     the control connection; it carries DATA as well, as the first stream.
+     * @param control     the control connection.
+     * @param controlData whether the control connection carries DATA as well, as the first stream (not when the
+     *                    data connections are plaintext: TLS cannot carry a region sent with sendfile).
      * @param windowBytes unacknowledged payload bytes allowed per stream.
      * @param budgetBytes payload bytes the sender may hold in buffers at once (read but not yet written).
      */
     public Sender(
         final FrameConnection control,
+        final boolean controlData,
         final SourceWalker walker,
         final TransferStats stats,
         final int chunkLength,
@@ -112,7 +116,21 @@ public final class Sender extends TransferRole
         this.compression = compression;
         this.compressor = compression == Compression.NONE ? null : LZ4Factory.fastestInstance().fastCompressor();
         this.scheduler = new ChunkScheduler(Math.max(budgetBytes, 2L * Chunk.charge(chunkLength)));
-        addStream(control);
+        if (controlData)
+        {
+            addStream(control);
+        }
+    }
+
+    /**
+     * Send raw chunks as regions of their files (sendfile), for plaintext data connections: each chunk is still
+     * read once, to checksum it, but its bytes are not written to the socket from this process. Compressed
+     * chunks and re-sent ones go from buffers as usual. Before {@link #run()}.
+     */
+    public Sender sendFromFile(final boolean enabled)
+    {
+        this.fromFile = enabled;
+        return this;
     }
 
     /**
@@ -501,11 +519,22 @@ public final class Sender extends TransferRole
         file.digest.add(offset / chunkLength, checksum);
         if (file.contentDigest != null)
         {
-            file.contentDigest.update(raw.nioBuffer(0, length));
+            file.contentDigest.update(raw.internalNioBuffer(0, length));
         }
         file.nextOffset = offset + length;
-        scheduler.offer(compress(file, offset, length, checksum, raw));
+        scheduler.offer(fromFile && (compressor == null || file.compressionSkip > 0) ?
+            fromFile(file, offset, length, checksum, raw) : compress(file, offset, length, checksum, raw));
         stats.addBytes(length);
+    }
+
+    /** A raw chunk to send from its file: the buffer it was read into for its checksum goes back to the pool. */
+    private Chunk fromFile(
+        final OutgoingFile file, final long offset, final int length, final int checksum, final ByteBuf raw)
+    {
+        raw.release();
+        file.compressionSkip = Math.max(0, file.compressionSkip - 1);
+        stats.addWireBytes(length);
+        return new Chunk(file, offset, length, checksum, new SharedFileRegion(file, offset, length));
     }
 
     /**
@@ -537,7 +566,7 @@ public final class Sender extends TransferRole
             file.digest.add(offset / chunkLength, checksum(raw, length));
             if (file.contentDigest != null)
             {
-                file.contentDigest.update(raw.nioBuffer(0, length));
+                file.contentDigest.update(raw.internalNioBuffer(0, length));
             }
         }
         finally
@@ -595,7 +624,7 @@ public final class Sender extends TransferRole
     private int checksum(final ByteBuf raw, final int length)
     {
         crc.reset();
-        crc.update(raw.nioBuffer(0, length));
+        crc.update(raw.internalNioBuffer(0, length));
         return (int)crc.getValue();
     }
 

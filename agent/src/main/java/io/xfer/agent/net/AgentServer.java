@@ -10,6 +10,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.OptionalSslHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -25,8 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
 /**
- * The agent's listener: one port, TLS on every connection, a pipeline of {@code tls -> idle -> frameDecoder ->
- * session}, and a bound on concurrent connections. A connection that misbehaves is closed alone; the listener keeps
+ * The agent's listener: one port, TLS on every connection (but plaintext data connections, where allowed), a
+ * pipeline of {@code tls -> idle -> frameDecoder -> session}, and a bound on concurrent connections. A connection that misbehaves is closed alone; the listener keeps
  * serving everyone else.
  */
 public final class AgentServer implements AutoCloseable
@@ -132,12 +133,30 @@ public final class AgentServer implements AutoCloseable
                 channel.config().setSendBufferSize(config.socketBufferBytes());
                 channel.config().setReceiveBufferSize(config.socketBufferBytes());
             }
+            // with plaintext data allowed, a connection whose first bytes are not a TLS record goes on without TLS;
+            // the session handler then lets it do nothing but join a plaintext session's data connections
             channel.pipeline()
-                .addLast("tls", sslContext.newHandler(channel.alloc()))
+                .addLast("tls", config.plaintextData() ? new TlsOrPlaintext(sslContext) :
+                    sslContext.newHandler(channel.alloc()))
                 .addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutNs(), TimeUnit.NANOSECONDS))
                 .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
                 .addLast("session", new ServerHandshakeHandler(config, dispatcher))
                 .addLast("tail", new TailHandler());
+        }
+    }
+
+    /** Installs TLS when the connection starts with a TLS record, and otherwise steps aside. */
+    private static final class TlsOrPlaintext extends OptionalSslHandler
+    {
+        TlsOrPlaintext(final SslContext sslContext)
+        {
+            super(sslContext);
+        }
+
+        @Override
+        protected String newSslHandlerName()
+        {
+            return "tls";
         }
     }
 

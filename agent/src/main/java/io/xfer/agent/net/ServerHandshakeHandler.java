@@ -57,7 +57,7 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
     private long sessionIdLow;
     private long capabilities;
 
-    /** What this agent implements of the capabilities a client may ask for. */
+    /** What this agent implements of the capabilities a client may ask for (plaintext data only when allowed). */
     static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256;
     private ScheduledFuture<?> handshakeTimeout;
 
@@ -182,12 +182,24 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         }
         final int maxFrameLength = Math.min(ProtocolVersion.MAX_FRAME_LENGTH,
             Math.max(ProtocolVersion.HANDSHAKE_FRAME_LENGTH, hello.maxFrameLength()));
-        capabilities = hello.capabilities() & SUPPORTED_CAPABILITIES;
+        capabilities = hello.capabilities() & (SUPPORTED_CAPABILITIES |
+            (config.plaintextData() ? Capabilities.PLAINTEXT_DATA : 0));
+        if (!Capabilities.has(capabilities, Capabilities.PARALLEL_STREAMS))
+        {
+            // plaintext applies to data connections only: without them there is nothing to grant
+            capabilities &= ~Capabilities.PLAINTEXT_DATA;
+        }
+        final boolean plaintext = ctx.pipeline().get(SslHandler.class) == null;
+        if (plaintext && hello.connectionKind() != HelloFlyweight.KIND_DATA)
+        {
+            throw new TransferException(ErrorCode.ACCESS_DENIED,
+                "a connection without TLS may only join a running transfer's data connections");
+        }
         if (hello.connectionKind() == HelloFlyweight.KIND_DATA)
         {
             final TransferDispatcher.SessionKey key =
                 new TransferDispatcher.SessionKey(hello.sessionIdHigh(), hello.sessionIdLow());
-            final Object reservation = dispatcher.reserve(key, identityName());
+            final Object reservation = dispatcher.reserve(key, identityName(), plaintext);
             ctx.pipeline().get(FrameDecoder.class).maxFrameLength(maxFrameLength);
             // WELCOME before attaching: once attached, the transfer may send DATA on this connection
             ctx.writeAndFlush(WelcomeFlyweight.encode(ctx.alloc(), version, capabilities, key.high(), key.low(),
@@ -232,7 +244,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             open.resumeKey(), (options & OpenFlyweight.OPTION_RESTART) != 0,
             Capabilities.has(capabilities, Capabilities.SHA256),
             (options & OpenFlyweight.OPTION_DIGEST_SHA256) != 0 && Capabilities.has(capabilities, Capabilities.SHA256),
-            (options & OpenFlyweight.OPTION_ATOMIC) != 0);
+            (options & OpenFlyweight.OPTION_ATOMIC) != 0,
+            Capabilities.has(capabilities, Capabilities.PLAINTEXT_DATA));
         cancelTimeout();
         dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }

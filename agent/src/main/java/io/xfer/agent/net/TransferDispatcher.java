@@ -68,7 +68,8 @@ final class TransferDispatcher implements AutoCloseable
         boolean restart,
         boolean sha256Negotiated,
         boolean sha256Digests,
-        boolean atomic)
+        boolean atomic,
+        boolean plaintextData)
     {
     }
 
@@ -81,14 +82,16 @@ final class TransferDispatcher implements AutoCloseable
     {
         final String identity;
         final int dataConnections;
+        final boolean plaintext;
         final AtomicInteger joined = new AtomicInteger();
         final Consumer<FrameConnection> attach;
         final Inbox inbox;
 
-        Session(final String identity, final int dataConnections, final Consumer<FrameConnection> attach,
-            final Inbox inbox)
+        Session(final String identity, final int dataConnections, final boolean plaintext,
+            final Consumer<FrameConnection> attach, final Inbox inbox)
         {
             this.identity = identity;
+            this.plaintext = plaintext;
             this.dataConnections = dataConnections;
             this.attach = attach;
             this.inbox = inbox;
@@ -166,21 +169,27 @@ final class TransferDispatcher implements AutoCloseable
             final String name = request.contents() ? "" : source.getFileName().toString();
             final SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(source, name)),
                 (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
-            final Sender sender = new Sender(connection, walker, stats, request.chunkLength(),
+            final Sender sender = new Sender(connection, !request.plaintextData(), walker, stats,
+                request.chunkLength(),
                 config.streamWindowBytes(), config.sendBudgetBytes(),
                 request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs())
-                .sha256Digests(request.sha256Digests());
+                .sha256Digests(request.sha256Digests())
+                .sendFromFile(request.plaintextData());
             attach = sender::addStream;
             role = () -> run(connection, what, stats, sender::run);
         }
-        if (request.streams() > 1)
+        // plaintext: every stream is a data connection; otherwise the control connection is the first stream
+        final int dataConnections = request.plaintextData() ? request.streams() : request.streams() - 1;
+        if (dataConnections > 0)
         {
-            sessions.put(sessionKey, new Session(request.identity(), request.streams() - 1, attach, inbox));
+            sessions.put(sessionKey, new Session(request.identity(), dataConnections, request.plaintextData(),
+                attach, inbox));
         }
         connection.send(OpenAckFlyweight.encode(ctx.alloc(), request.transferId(), request.chunkLength(),
             request.streams(), config.streamWindowBytes()));
         connection.flush();
-        LOG.info(() -> what + ": started, " + request.streams() + " streams, chunk " + request.chunkLength() +
+        LOG.info(() -> what + ": started, " + request.streams() + (request.plaintextData() ? " plaintext" : "") +
+            " streams, chunk " + request.chunkLength() +
             " bytes, compression " + (request.push() ? "by client" : request.compression().name().toLowerCase(
             Locale.ROOT)));
         executor.execute(() ->
@@ -201,16 +210,25 @@ final class TransferDispatcher implements AutoCloseable
      * transfer and reserve its place.
      *
      * @return the reservation for {@link #attach(ChannelHandlerContext, Object)}.
-     * @throws TransferException when there is no such session, it belongs to another identity, or it is full.
+     * @param plaintext the connection has no TLS: it may join only a session that negotiated plaintext data, and
+     *                  its only credential is the session id; a TLS connection must present the session's identity
+     *                  and may join only a TLS session.
+     * @throws TransferException when there is no such session, it belongs to another identity, it does not take
+     *                           this kind of connection, or it is full.
      */
-    Object reserve(final SessionKey sessionKey, final String identity)
+    Object reserve(final SessionKey sessionKey, final String identity, final boolean plaintext)
     {
         final Session session = sessions.get(sessionKey);
         if (session == null)
         {
             throw new TransferException(ErrorCode.UNKNOWN_SESSION, "no running transfer with that session id");
         }
-        if (!session.identity.equals(identity))
+        if (session.plaintext != plaintext)
+        {
+            throw new TransferException(ErrorCode.ACCESS_DENIED, session.plaintext ?
+                "the session's data connections are plaintext" : "the session's data connections use TLS");
+        }
+        if (!plaintext && !session.identity.equals(identity))
         {
             throw new TransferException(ErrorCode.ACCESS_DENIED, "the session belongs to another identity");
         }

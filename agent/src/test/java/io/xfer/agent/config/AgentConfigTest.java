@@ -34,7 +34,7 @@ class AgentConfigTest
     private static final Pattern ACTIVE_SETTING = Pattern.compile("^([a-z_]+) = (.*)$");
 
     private static final Set<String> AGENT_SETTINGS = Set.of("listen", "certificate", "private_key", "ca",
-        "client_auth", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
+        "client_auth", "plaintext_data", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
         "idle_timeout", "write_buffer", "receive_queue", "commit_threads", "max_streams", "stream_window", "send_budget",
         "socket_buffer", "checkpoint_interval", "checkpoint_bytes", "journal_expiry");
 
@@ -51,6 +51,7 @@ class AgentConfigTest
         assertEquals(Path.of("/etc/xfer/agent.key"), config.privateKey());
         assertEquals(Path.of("/etc/xfer/ca.crt"), config.ca());
         assertSame(AgentConfig.ClientAuth.REQUIRED, config.clientAuth());
+        assertFalse(config.plaintextData());
         assertSame(AgentConfig.Transport.AUTO, config.transport());
         assertEquals(AgentConfig.IO_THREADS_DEFAULT, config.ioThreads());
         assertEquals(AgentConfig.CHUNK_LENGTH_DEFAULT, config.chunkLength());
@@ -117,6 +118,7 @@ class AgentConfigTest
         assertEquals(defaults.privateKey(), config.privateKey());
         assertEquals(defaults.ca(), config.ca());
         assertSame(defaults.clientAuth(), config.clientAuth());
+        assertEquals(defaults.plaintextData(), config.plaintextData());
         assertSame(defaults.transport(), config.transport());
         assertEquals(defaults.ioThreads(), config.ioThreads());
         assertEquals(defaults.chunkLength(), config.chunkLength());
@@ -153,6 +155,7 @@ class AgentConfigTest
             "private_key = tls/agent.key",
             "ca = " + dir.resolve("tls/ca.crt"),
             "Client_Auth = Optional",
+            "plaintext_data = yes",
             "transport = nio",
             "io_threads = 2",
             "chunk_size = 256k",
@@ -179,6 +182,7 @@ class AgentConfigTest
         assertEquals(dir.resolve("tls/agent.crt"), config.certificate());
         assertEquals(dir.resolve("tls/agent.key"), config.privateKey());
         assertSame(AgentConfig.ClientAuth.OPTIONAL, config.clientAuth());
+        assertTrue(config.plaintextData());
         assertSame(AgentConfig.Transport.NIO, config.transport());
         assertEquals(2, config.ioThreads());
         assertEquals(256 * 1024, config.chunkLength());
@@ -264,6 +268,8 @@ class AgentConfigTest
         final String message = rejectLoad(write("[agent]", "client_auth = maybe"));
         assertTrue(message.contains("client_auth: 'maybe' is not one of [required, optional]"), message);
         assertTrue(rejectLoad(write("[agent]", "transport = io_uring")).contains("transport:"));
+        final String plaintext = rejectLoad(write("[agent]", "plaintext_data = maybe"));
+        assertTrue(plaintext.contains("plaintext_data: 'maybe' is not true or false"), plaintext);
     }
 
     @ParameterizedTest

@@ -15,8 +15,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A TCP proxy on loopback for fault injection: forwards each accepted connection to a target port, and cuts one
- * chosen connection (by accept order, 1 = the first) with a reset once it has carried a given number of bytes in one
- * direction. TLS passes through untouched.
+ * chosen connection (by accept order, 1 = the first; 0 cuts none) with a reset once it has carried a given number
+ * of bytes in one direction. TLS passes through untouched. It notes the first byte each client sent (0x16 opens a
+ * TLS handshake).
  */
 final class CuttingProxy implements AutoCloseable
 {
@@ -30,6 +31,7 @@ final class CuttingProxy implements AutoCloseable
     private final AtomicInteger accepted = new AtomicInteger();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final CountDownLatch cut = new CountDownLatch(1);
+    private final java.util.Map<Integer, Integer> firstBytes = new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread acceptor;
 
     /**
@@ -71,6 +73,12 @@ final class CuttingProxy implements AutoCloseable
         return accepted.get();
     }
 
+    /** @return the first byte the client sent on connection {@code index} (1 = the first), or -1. */
+    int firstByte(final int index)
+    {
+        return firstBytes.getOrDefault(index, -1);
+    }
+
     private void acceptLoop()
     {
         while (!listener.isClosed())
@@ -85,9 +93,9 @@ final class CuttingProxy implements AutoCloseable
                 sockets.add(target);
                 final AtomicLong forwarded = new AtomicLong();
                 final boolean victim = index == connectionToCut;
-                start(() -> pump(client, target, forwarded, victim && !downstream, client, target),
+                start(() -> pump(client, target, forwarded, victim && !downstream, client, target, index),
                     "proxy-up-" + index);
-                start(() -> pump(target, client, forwarded, victim && downstream, client, target),
+                start(() -> pump(target, client, forwarded, victim && downstream, client, target, 0),
                     "proxy-down-" + index);
             }
             catch (final IOException ex)
@@ -99,7 +107,7 @@ final class CuttingProxy implements AutoCloseable
 
     private void pump(
         final Socket from, final Socket to, final AtomicLong forwarded, final boolean victim, final Socket client,
-        final Socket target)
+        final Socket target, final int noteFirstByteOf)
     {
         final byte[] buffer = new byte[64 * 1024];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream())
@@ -111,6 +119,10 @@ final class CuttingProxy implements AutoCloseable
                 {
                     // frozen: what arrives is swallowed, nothing goes on; a close still ends the connection
                     continue;
+                }
+                if (noteFirstByteOf > 0 && n > 0)
+                {
+                    firstBytes.putIfAbsent(noteFirstByteOf, buffer[0] & 0xFF);
                 }
                 out.write(buffer, 0, n);
                 if (victim && forwarded.addAndGet(n) >= cutAfterBytes)
