@@ -455,11 +455,14 @@ def write_charts(out_dir, scenarios):
                 f.write(svg_bar_chart("%s, loopback: MB/s (10^6 B/s), median" % title, rows, "MB/s",
                                       refs_for("loopback")))
             charts.append((name, "%s: MB/s per scenario; dashed lines: iperf3 raw TCP" % title))
-    rows = [(scenario_label(s), s.get("files_s"), s["tool"], "") for s in scenarios if s["dataset"] == "tree"]
-    if any(r[1] for r in rows):
-        with open(os.path.join(charts_dir, "files-per-second-tree.svg"), "w", encoding="utf-8") as f:
-            f.write(svg_bar_chart("Tree of small files, loopback: files/s, median", rows, "files/s"))
-        charts.append(("files-per-second-tree.svg", "Tree of small files: files/s"))
+    for dataset, title in (("tree", "Tree of small files, tmpfs to tmpfs"),
+                           ("tree-disk", "Tree of small files onto a real file system")):
+        rows = [(scenario_label(s), s.get("files_s"), s["tool"], "") for s in scenarios if s["dataset"] == dataset]
+        if any(r[1] for r in rows):
+            name = "files-per-second-%s.svg" % dataset
+            with open(os.path.join(charts_dir, name), "w", encoding="utf-8") as f:
+                f.write(svg_bar_chart("%s, loopback: files/s, median" % title, rows, "files/s"))
+            charts.append((name, "%s: files/s" % title))
     rows = [(scenario_label(s), s.get("mb_s"), s["tool"], "") for s in scenarios
             if s["network"] == "wan" and s["tool"] != "iperf3"]
     if any(r[1] for r in rows):
@@ -470,7 +473,7 @@ def write_charts(out_dir, scenarios):
     rows = [(scenario_label(s) + ("" if s["network"] == "loopback" else " (wan)"),
              [("client", s.get("client_cpu_s_per_gib"), "#2c5282"),
               ("agent / sshd / iperf3 server", s.get("server_cpu_s_per_gib"), "#dd6b20")])
-            for s in scenarios if s.get("mb_s") and s["dataset"] != "tree"]
+            for s in scenarios if s.get("mb_s") and not s["dataset"].startswith("tree")]
     if rows:
         with open(os.path.join(charts_dir, "cpu-per-gib.svg"), "w", encoding="utf-8") as f:
             f.write(svg_stacked_chart("Large files: CPU seconds per GiB moved, client + serving side, median", rows,
@@ -479,7 +482,7 @@ def write_charts(out_dir, scenarios):
     rows = [(scenario_label(s),
              [("client", s.get("client_cpu_s"), "#2c5282"),
               ("agent / sshd", s.get("server_cpu_s"), "#dd6b20")])
-            for s in scenarios if s.get("mb_s") and s["dataset"] == "tree"]
+            for s in scenarios if s.get("mb_s") and s["dataset"].startswith("tree")]
     if rows:
         with open(os.path.join(charts_dir, "cpu-tree.svg"), "w", encoding="utf-8") as f:
             f.write(svg_stacked_chart("Tree of small files: CPU seconds per run, client + serving side, median", rows,

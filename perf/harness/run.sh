@@ -16,6 +16,9 @@
 #   --iperf-seconds N  iperf3 duration (default 5; --quick 3)
 #   --only REGEX       run only scenarios whose id matches (bash regex), e.g. 'xfer-large-random|rsync'
 #   --no-wan           skip the namespace/tbf scenarios
+#   --disk-dir DIR     where the tree-on-disk scenarios write (default: a new directory in /var/tmp); they are
+#                      skipped with a note when it is on tmpfs. Durable writes (fsync) cost real time only there
+#   --no-disk          skip the tree-on-disk scenarios
 #   --no-build         use the distribution already built in tools/target
 #   --dist DIR         use this distribution directory (has bin/xfer, bin/xfer-agent); implies --no-build
 #   --no-install       do not apt-get install missing tools; fail instead
@@ -54,6 +57,10 @@ BUILD=1
 DIST=""
 INSTALL=1
 RUN_TIMEOUT=600
+DISK=1
+DISK_DIR=""
+DISK_CREATED=0
+DISK_DST=""
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 # fd 8 is the harness's stderr, so that messages get out even from commands whose output is redirected.
@@ -76,6 +83,8 @@ while [ $# -gt 0 ]; do
     --iperf-seconds) need_arg "$@"; IPERF_SECONDS=$2; shift ;;
     --only) need_arg "$@"; ONLY=$2; shift ;;
     --no-wan) WAN=0 ;;
+    --disk-dir) need_arg "$@"; DISK_DIR=$2; shift ;;
+    --no-disk) DISK=0 ;;
     --no-build) BUILD=0 ;;
     --dist) need_arg "$@"; DIST=$2; BUILD=0; shift ;;
     --no-install) INSTALL=0 ;;
@@ -111,7 +120,8 @@ TREE_FILE_B=$(to_bytes "$TREE_FILE_SIZE")
 ALL_IDS=(iperf3-loopback-p1 iperf3-loopback-p4)
 for ds in large-random large-text tree; do ALL_IDS+=("rsync-$ds" "scp-$ds"); done
 for c in none auto; do for s in 1 2 4 8; do ALL_IDS+=("xfer-large-random-s$s-$c"); done; done
-ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4)
+ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4 xfer-large-random-s4-plaintext)
+[ "$DISK" = 1 ] && ALL_IDS+=(rsync-tree-disk rsync-fsync-tree-disk xfer-tree-disk-s1 xfer-tree-disk-s4)
 [ "$WAN" = 1 ] && ALL_IDS+=(wan-iperf3-p1 wan-xfer-text-s4-none wan-xfer-text-s4-auto)
 wanted() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 if [ -n "$ONLY" ]; then
@@ -182,6 +192,8 @@ cleanup() {
     umount "$DATA" 2>/dev/null || umount -l "$DATA" 2>/dev/null || log "warning: could not unmount $DATA"
   fi
   [ -n "$WORK" ] && rm -rf "$WORK"
+  [ -n "$DISK_DST" ] && rm -rf "$DISK_DST"
+  [ "$DISK_CREATED" = 1 ] && rmdir "$DISK_DIR" 2>/dev/null
   [ "$DATA_SHM" = 1 ] && rm -rf "$DATA"
   [ "$POLICY_RC_D" = 1 ] && rm -f /usr/sbin/policy-rc.d
   [ "$CREATED_RUN_SSHD" = 1 ] && rmdir /run/sshd 2>/dev/null
@@ -287,6 +299,24 @@ fi
 SRC=$DATA/src
 DST=$DATA/dst
 mkdir -p "$SRC" "$DST"
+# Destination on a real file system for the tree-on-disk scenarios: the run directories stay until the end, because
+# deleting thousands of inodes just before the next run makes ext4's inode allocator search past them.
+if [ "$DISK" = 1 ]; then
+  if [ -z "$DISK_DIR" ]; then
+    DISK_DIR=$(mktemp -d /var/tmp/xferperf-disk.XXXXXX)
+    DISK_CREATED=1
+  fi
+  mkdir -p "$DISK_DIR"
+  DISK_FS=$(stat -f -c %T "$DISK_DIR")
+  if [ "$DISK_FS" = tmpfs ] || [ "$DISK_FS" = ramfs ]; then
+    note "tree-on-disk scenarios skipped: $DISK_DIR is on $DISK_FS"
+    DISK=0
+  else
+    DISK_DST=$(mktemp -d "$DISK_DIR/dst.XXXXXX")
+    DISK_DEVICE=$(df -P "$DISK_DIR" | awk 'NR == 2 {print $1}')
+    log "tree-on-disk destination: $DISK_DST ($DISK_FS on $DISK_DEVICE)"
+  fi
+fi
 log "generating data in $SRC: 2 x $SIZE, $TREE_FILES x $TREE_FILE_SIZE$([ "$WAN" = 1 ] && echo ", WAN $WAN_SIZE")"
 python3 "$HARNESS_DIR/gen_data.py" random "$SRC/large-random.bin" "$SIZE_B"
 python3 "$HARNESS_DIR/gen_data.py" text "$SRC/large-text.log" "$SIZE_B"
@@ -339,12 +369,24 @@ certificate = $PKI/agent/agent.crt
 private_key = $PKI/agent/agent.key
 ca = $PKI/agent/ca.crt
 
+# the plaintext scenario asks for plaintext data connections; the others do not, so they keep TLS
+plaintext_data = true
+
 [module bench]
 path = $DST
 comment = perf harness destination
 write = perf-client
 read = perf-client
 EOF
+  if [ -n "$DISK_DST" ]; then
+    cat >>"$1" <<EOF
+
+[module disk]
+path = $DISK_DST
+comment = perf harness destination on a real file system
+write = perf-client
+EOF
+  fi
 }
 
 # start_agent NAME CONFIG PORT [NETNS] -> sets AGENT_STARTED_PID
@@ -576,6 +618,31 @@ for s in 1 4; do
   run_scenario "xfer-tree-s$s" xfer tree loopback "$s" "" "$TREE_BYTES" "$TREE_FILES" "$AGENT_PID" none -- \
     "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/tree" "$XFER_URL/@RUN@"
 done
+if has_flag --plaintext; then
+  mapfile -t flags < <(xfer_flags 4 none)
+  run_scenario "xfer-large-random-s4-plaintext" xfer large-random loopback 4 "none, plaintext data" "$SIZE_RANDOM" 1 \
+    "$AGENT_PID" none -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" --plaintext \
+    "$SRC/large-random.bin" "$XFER_URL/@RUN@"
+else
+  note "'xfer send' has no --plaintext in this build: no plaintext (sendfile) scenario"
+fi
+
+if [ "$DISK" = 1 ]; then
+  log "tree onto a real file system ($DISK_FS): rsync, rsync --fsync, xfer (fsync before every rename)"
+  run_scenario "rsync-tree-disk" rsync tree-disk loopback "" "" "$TREE_BYTES" "$TREE_FILES" "$SSHD_PID" none -- \
+    rsync -a -e "$SSH_E" "$SRC/tree" "root@127.0.0.1:$DISK_DST/@RUN@/"
+  if rsync --help 2>/dev/null | grep -q -- '--fsync'; then
+    run_scenario "rsync-fsync-tree-disk" rsync-fsync tree-disk loopback "" "" "$TREE_BYTES" "$TREE_FILES" \
+      "$SSHD_PID" none -- rsync -a --fsync -e "$SSH_E" "$SRC/tree" "root@127.0.0.1:$DISK_DST/@RUN@/"
+  else
+    note "this rsync has no --fsync: no durable rsync baseline on disk"
+  fi
+  for s in 1 4; do
+    mapfile -t flags < <(xfer_flags "$s" "")
+    run_scenario "xfer-tree-disk-s$s" xfer tree-disk loopback "$s" "" "$TREE_BYTES" "$TREE_FILES" "$AGENT_PID" \
+      none -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/tree" "${XFER_URL%/bench}/disk/@RUN@"
+  done
+fi
 
 # Rate-limited link: two namespaces joined by a veth pair, tbf on both ends (this kernel has no netem).
 if [ "$WAN" = 1 ] && { wanted wan-iperf3-p1 || wanted wan-xfer-text-s4-none || wanted wan-xfer-text-s4-auto; }; then
