@@ -31,6 +31,7 @@ import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.engine.TransferStats;
 import io.xfer.agent.net.AgentServer;
+import io.xfer.agent.net.SocketBuffers;
 import io.xfer.agent.net.Transports;
 import io.xfer.agent.storage.CheckpointJournal;
 import io.xfer.agent.storage.ModuleRoot;
@@ -335,11 +336,7 @@ public final class XferClient implements AutoCloseable
                 @Override
                 protected void initChannel(final SocketChannel channel)
                 {
-                    if (options.socketBufferBytes() > 0)
-                    {
-                        channel.config().setSendBufferSize(options.socketBufferBytes());
-                        channel.config().setReceiveBufferSize(options.socketBufferBytes());
-                    }
+                    SocketBuffers.apply(channel, options.socketBufferBytes());
                     if (tls)
                     {
                         channel.pipeline().addLast("tls",

@@ -128,11 +128,7 @@ public final class AgentServer implements AutoCloseable
                 return;
             }
             channel.closeFuture().addListener(f -> connections.decrementAndGet());
-            if (config.socketBufferBytes() > 0)
-            {
-                channel.config().setSendBufferSize(config.socketBufferBytes());
-                channel.config().setReceiveBufferSize(config.socketBufferBytes());
-            }
+            SocketBuffers.apply(channel, config.socketBufferBytes());
             // with plaintext data allowed, a connection whose first bytes are not a TLS record goes on without TLS;
             // the session handler then lets it do nothing but join a plaintext session's data connections
             channel.pipeline()

@@ -1,0 +1,47 @@
+package io.xfer.agent.net;
+
+import io.netty.channel.socket.SocketChannel;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
+
+/**
+ * Fixed socket buffer sizes (socket_buffer, --socket-buffer) for links whose bandwidth-delay product the kernel's
+ * autotuning does not reach. The kernel caps what a process may set at net.core.wmem_max and net.core.rmem_max
+ * (212,992 bytes by default on Linux, far below a long fat link's product), silently: the size actually granted is
+ * read back, and a clamp is reported once per process with the sysctl settings that lift it.
+ */
+public final class SocketBuffers
+{
+    private static final Logger LOG = Logger.getLogger(SocketBuffers.class.getName());
+    private static final AtomicBoolean WARNED = new AtomicBoolean();
+
+    private SocketBuffers()
+    {
+    }
+
+    /**
+     * Set SO_SNDBUF and SO_RCVBUF of a new channel; 0 leaves both to the kernel's autotuning.
+     *
+     * @return whether the kernel granted the size asked for (Linux reports twice the size set, for its bookkeeping).
+     */
+    public static boolean apply(final SocketChannel channel, final int bytes)
+    {
+        if (bytes <= 0)
+        {
+            return true;
+        }
+        channel.config().setSendBufferSize(bytes);
+        channel.config().setReceiveBufferSize(bytes);
+        final int sent = channel.config().getSendBufferSize();
+        final int received = channel.config().getReceiveBufferSize();
+        final boolean granted = sent >= bytes && received >= bytes;
+        if (!granted && WARNED.compareAndSet(false, true))
+        {
+            LOG.warning(() -> "socket buffers of " + bytes + " bytes were asked for, the kernel granted " +
+                Math.min(sent, received) + ": raise its limits, for example sysctl -w net.core.wmem_max=" + bytes +
+                " net.core.rmem_max=" + bytes + " (and in /etc/sysctl.d/ to keep them), or use a smaller size");
+        }
+        return granted;
+    }
+}

@@ -1,0 +1,69 @@
+package io.xfer.agent.net;
+
+import io.netty.channel.socket.nio.NioSocketChannel;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Socket buffer sizes on real sockets: what the kernel grants is read back, and a size above its limits is
+ * reported once, naming the sysctl settings to raise.
+ */
+class SocketBuffersTest
+{
+    @Test
+    void shouldGrantASizeWithinTheKernelLimitsAndReportOneAbove() throws Exception
+    {
+        final List<String> warnings = new CopyOnWriteArrayList<>();
+        final Logger logger = Logger.getLogger(SocketBuffers.class.getName());
+        final Handler capture = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                warnings.add(record.getMessage());
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        logger.addHandler(capture);
+        final NioSocketChannel small = new NioSocketChannel();
+        final NioSocketChannel huge = new NioSocketChannel();
+        final NioSocketChannel again = new NioSocketChannel();
+        try
+        {
+            assertTrue(SocketBuffers.apply(small, 0), "0 leaves the sizes to the kernel");
+            assertTrue(SocketBuffers.apply(small, 64 * 1024), "64 KiB is within every kernel's limits");
+            assertTrue(small.config().getReceiveBufferSize() >= 64 * 1024);
+
+            // 1 GiB is above net.core.rmem_max on any machine that runs this suite
+            assertFalse(SocketBuffers.apply(huge, 1 << 30));
+            assertFalse(SocketBuffers.apply(again, 1 << 30));
+            assertEquals(1, warnings.size(), "reported once: " + warnings);
+            assertTrue(warnings.get(0).contains("net.core.rmem_max=1073741824"), warnings.get(0));
+        }
+        finally
+        {
+            logger.removeHandler(capture);
+            small.unsafe().closeForcibly();
+            huge.unsafe().closeForcibly();
+            again.unsafe().closeForcibly();
+        }
+    }
+}
