@@ -117,37 +117,13 @@ class CommitThreadsTest
             // with the first, which goes on with what it had received) completes the tree
             try (XferClient client = new XferClient(options().streams(4)))
             {
-                final TransferReport report = pushWhenFree(client, viaProxy, source);
+                final TransferReport report = TestAgent.pushWhenFree(client, viaProxy, source);
                 assertTrue(report.complete(), report::toString);
                 assertTrue(report.skipped() >= placed.size(), "files committed before the cut are skipped: " +
                     report);
             }
             assertEquals(List.of(), TreeComparison.differences(source, received, 10));
             assertEquals(List.of(), leftovers(moduleRoot), "no temporary or partial file is left");
-        }
-    }
-
-    /**
-     * The agent notices the cut connection a moment after the client does and holds the transfer's journal until
-     * then: a push in between is refused as busy. Try again, a bounded number of times.
-     */
-    private static TransferReport pushWhenFree(final XferClient client, final Endpoint endpoint, final Path source)
-        throws Exception
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return client.push(endpoint, List.of(source.toString()), TransferListener.NONE);
-            }
-            catch (final TransferException ex)
-            {
-                if (ex.errorCode() != ErrorCode.LIMIT_EXCEEDED || attempt >= 50)
-                {
-                    throw ex;
-                }
-                Thread.sleep(100);
-            }
         }
     }
 

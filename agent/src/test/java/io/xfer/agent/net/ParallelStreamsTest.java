@@ -146,37 +146,13 @@ class ParallelStreamsTest
             // through the proxy was frozen
             try (XferClient again = new XferClient(options().streams(4)))
             {
-                final TransferReport resumed = resumeWhenFree(again, new Endpoint("localhost", proxy.port(), MODULE,
-                    "stall"), file);
+                final TransferReport resumed = TestAgent.pushWhenFree(again, new Endpoint("localhost", proxy.port(),
+                    MODULE, "stall"), file);
                 assertTrue(resumed.complete(), resumed::toString);
                 assertTrue(resumed.resumedBytes() > 0, "the next run resumed: " + resumed);
             }
         }
         assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("stall/stalled.bin")));
-    }
-
-    /**
-     * Run a push; while the agent still holds the previous attempt's journal (it notices the dead connection a
-     * moment later) the OPEN is refused as busy: try again, a bounded number of times.
-     */
-    private static TransferReport resumeWhenFree(final XferClient client, final Endpoint endpoint, final Path file)
-        throws Exception
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return client.push(endpoint, List.of(file.toString()), TransferListener.NONE);
-            }
-            catch (final io.xfer.agent.engine.TransferException ex)
-            {
-                if (ex.errorCode() != io.xfer.protocol.ErrorCode.LIMIT_EXCEEDED || attempt >= 50)
-                {
-                    throw ex;
-                }
-                Thread.sleep(100);
-            }
-        }
     }
 
     @Test

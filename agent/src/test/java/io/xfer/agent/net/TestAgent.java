@@ -1,11 +1,18 @@
 package io.xfer.agent.net;
 
+import io.xfer.agent.client.Endpoint;
+import io.xfer.agent.client.XferClient;
 import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.engine.TransferException;
+import io.xfer.agent.engine.TransferListener;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.protocol.ErrorCode;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -91,6 +98,31 @@ final class TestAgent implements AutoCloseable
     String url(final String module, final String path)
     {
         return "xfer://localhost:" + port() + "/" + module + (path.isEmpty() ? "" : "/" + path);
+    }
+
+    /**
+     * Run a push again after an interrupted one. While the agent still holds the interrupted attempt's journal (it
+     * notices the dead connection a moment after the client) the OPEN is refused as busy: try again, a bounded
+     * number of times.
+     */
+    static TransferReport pushWhenFree(final XferClient client, final Endpoint endpoint, final Path source)
+        throws Exception
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return client.push(endpoint, List.of(source.toString()), TransferListener.NONE);
+            }
+            catch (final TransferException ex)
+            {
+                if (ex.errorCode() != ErrorCode.LIMIT_EXCEEDED || attempt >= 50)
+                {
+                    throw ex;
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     @Override
