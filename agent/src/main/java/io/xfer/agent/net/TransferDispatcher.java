@@ -113,7 +113,9 @@ final class TransferDispatcher implements AutoCloseable
 
     /**
      * Called on the event loop with the OPEN accepted: resolve the paths, switch the pipeline to a
-     * {@link FrameConnection}, acknowledge, and run the role on a transfer thread.
+     * {@link FrameConnection}, and hand the rest to a transfer thread, which opens the checkpoint journal (reading
+     * it whole and expiring stale ones is disk work that must not stall the event loop), acknowledges and runs the
+     * role. Frames that arrive meanwhile wait in the transfer's inbox.
      */
     void start(final ChannelHandlerContext ctx, final Request request, final SessionKey sessionKey)
     {
@@ -138,16 +140,44 @@ final class TransferDispatcher implements AutoCloseable
                 "' is not usable: " + ex.getMessage(), ex);
         }
 
-        final CheckpointJournal journal = request.push() ? journal(root, request) : null;
         final Inbox inbox = new Inbox(config.receiveQueueBytes());
         final FrameConnection connection = new FrameConnection(ctx.channel(), inbox, true);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
-
         final String what = String.format(Locale.ROOT, "transfer %016x %s by %s from %s, module %s path '%s'",
             request.transferId(), request.push() ? "push" : "pull", request.identity(),
             ctx.channel().remoteAddress(), request.module().name(), request.path());
+        executor.execute(() ->
+        {
+            final CheckpointJournal journal;
+            try
+            {
+                journal = request.push() ? journal(root, request) : null;
+            }
+            catch (final TransferException ex)
+            {
+                LOG.warning(() -> what + ": refused: " + ex.getMessage());
+                connection.sendErrorAndClose(ex.errorCode(), ex.getMessage());
+                connection.dispose();
+                return;
+            }
+            try
+            {
+                run(connection, what, request, sessionKey, root, source, journal, inbox);
+            }
+            finally
+            {
+                sessions.remove(sessionKey);
+            }
+        });
+    }
+
+    /** On the transfer thread: build the role, open the session to its data connections, acknowledge, run. */
+    private void run(final FrameConnection connection, final String what, final Request request,
+        final SessionKey sessionKey, final ModuleRoot root, final Path source, final CheckpointJournal journal,
+        final Inbox inbox)
+    {
         final TransferStats stats = new TransferStats(TransferListener.NONE);
-        final Runnable role;
+        final RoleBody role;
         final Consumer<FrameConnection> attach;
         if (request.push())
         {
@@ -162,7 +192,7 @@ final class TransferDispatcher implements AutoCloseable
                     journal.resumeKey().substring(0, 16) : Long.toHexString(request.transferId())));
             }
             attach = receiver::addStream;
-            role = () -> run(connection, what, stats, receiver::run);
+            role = receiver::run;
         }
         else
         {
@@ -176,7 +206,7 @@ final class TransferDispatcher implements AutoCloseable
                 .sha256Digests(request.sha256Digests())
                 .sendFromFile(request.plaintextData());
             attach = sender::addStream;
-            role = () -> run(connection, what, stats, sender::run);
+            role = sender::run;
         }
         // plaintext: every stream is a data connection; otherwise the control connection is the first stream
         final int dataConnections = request.plaintextData() ? request.streams() : request.streams() - 1;
@@ -185,24 +215,14 @@ final class TransferDispatcher implements AutoCloseable
             sessions.put(sessionKey, new Session(request.identity(), dataConnections, request.plaintextData(),
                 attach, inbox));
         }
-        connection.send(OpenAckFlyweight.encode(ctx.alloc(), request.transferId(), request.chunkLength(),
-            request.streams(), config.streamWindowBytes()));
+        connection.send(OpenAckFlyweight.encode(connection.channel().alloc(), request.transferId(),
+            request.chunkLength(), request.streams(), config.streamWindowBytes()));
         connection.flush();
         LOG.info(() -> what + ": started, " + request.streams() + (request.plaintextData() ? " plaintext" : "") +
             " streams, chunk " + request.chunkLength() +
             " bytes, compression " + (request.push() ? "by client" : request.compression().name().toLowerCase(
             Locale.ROOT)));
-        executor.execute(() ->
-        {
-            try
-            {
-                role.run();
-            }
-            finally
-            {
-                sessions.remove(sessionKey);
-            }
-        });
+        run(connection, what, stats, role);
     }
 
     /**
