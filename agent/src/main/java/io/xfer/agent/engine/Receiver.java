@@ -100,6 +100,7 @@ public final class Receiver extends TransferRole
     private boolean transferEndSeen;
     private long transferEndCount;
     private boolean done;
+    private boolean published;
     private CommitPool commitPool;
     private int commitsInFlight;
     private long commitNsAverage;
@@ -238,6 +239,12 @@ public final class Receiver extends TransferRole
     {
         try
         {
+            if (stage != null && journal != null)
+            {
+                // durable before anything is staged: the stage goes with the journal if it expires unfinished
+                journal.stage(writeBase());
+                checkpoint();
+            }
             while (!done)
             {
                 stats.latency().sample(System.nanoTime());
@@ -285,6 +292,7 @@ public final class Receiver extends TransferRole
         {
             awaitCommits();
             discardAll();
+            discardStage();
             connection.dispose();
         }
     }
@@ -1223,6 +1231,7 @@ public final class Receiver extends TransferRole
             }
             syncDirectory(destination);
             Files.deleteIfExists(staged);
+            published = true;
         }
         catch (final IOException ex)
         {
@@ -1284,11 +1293,45 @@ public final class Receiver extends TransferRole
         }
         try
         {
+            if (stage != null && !published)
+            {
+                // some entries failed, so nothing was published: the journal stays with its stage, which the next
+                // run of the same command fills and publishes, or which expires with it
+                try
+                {
+                    checkpoint();
+                }
+                finally
+                {
+                    journal.close();
+                }
+                return;
+            }
             journal.delete();
         }
-        catch (final IOException ex)
+        catch (final IOException | TransferException ex)
         {
             // a leftover journal of a finished transfer only costs disk space until it expires
+        }
+    }
+
+    /**
+     * An atomic transfer without a journal that did not publish: nothing can ever resume its stage (its name comes
+     * from this transfer's id), so it goes.
+     */
+    private void discardStage()
+    {
+        if (stage == null || journal != null || published)
+        {
+            return;
+        }
+        try
+        {
+            CheckpointJournal.deleteTree(root.ensureDirectory(basePath).resolve(stage));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            // best effort: a leftover stage never carries a final name
         }
     }
 

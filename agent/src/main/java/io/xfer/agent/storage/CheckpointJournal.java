@@ -7,19 +7,24 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32C;
 
 /**
@@ -52,6 +57,8 @@ public final class CheckpointJournal implements AutoCloseable
     private static final int FILE = 1;
     private static final int CHUNKS = 2;
     private static final int DONE = 3;
+    /** The root-relative directory an atomic transfer stages in: removed with the journal when it expires. */
+    private static final int STAGE = 4;
     private static final int RECORD_OVERHEAD = 1 + 4 + 4;
 
     /** What the journal knows of one file. */
@@ -109,6 +116,7 @@ public final class CheckpointJournal implements AutoCloseable
     private final FileChannel channel;
     private final Map<String, FileState> byPath = new HashMap<>();
     private final Map<Integer, FileState> byKey = new HashMap<>();
+    private final Set<String> stages = new HashSet<>();
     private final Map<Integer, List<long[]>> pendingChunks = new HashMap<>();
     private final List<ByteBuffer> pendingRecords = new ArrayList<>();
     private final CRC32C crc = new CRC32C();
@@ -155,7 +163,7 @@ public final class CheckpointJournal implements AutoCloseable
         if (restart)
         {
             // only under the lock: a restart never pulls the ground from under a running transfer
-            deletePartials(root, resumeKey, readStates(file));
+            deleteLeftovers(root, resumeKey, readRecorded(file));
             channel.truncate(0);
         }
         final CheckpointJournal journal = new CheckpointJournal(directory, resumeKey, channel);
@@ -177,6 +185,20 @@ public final class CheckpointJournal implements AutoCloseable
     }
 
     /** Start a new record of a file (buffered until the next commit). */
+    /**
+     * Note the root-relative directory an atomic transfer stages in, so that it goes with this journal when the
+     * journal expires or a run restarts; once per directory.
+     */
+    public void stage(final String path)
+    {
+        if (stages.add(path))
+        {
+            final byte[] pathBytes = path.getBytes(StandardCharsets.UTF_8);
+            append(STAGE, ByteBuffer.allocate(2 + pathBytes.length).putShort((short)pathBytes.length)
+                .put(pathBytes).flip());
+        }
+    }
+
     public FileState beginFile(final String path, final long size, final long mtimeNs, final int chunkLength)
     {
         final FileState state = new FileState(nextKey++, path, size, mtimeNs, chunkLength);
@@ -267,7 +289,8 @@ public final class CheckpointJournal implements AutoCloseable
     public void delete() throws IOException
     {
         final Path root = directory.getParent().getParent();
-        deletePartials(root, resumeKey, byPath);
+        // a stage is left alone: an atomic transfer that ended with failures keeps it for the next run
+        deleteLeftovers(root, resumeKey, new Recorded(byPath, Set.of()));
         channel.close();
         Files.deleteIfExists(file);
         Files.deleteIfExists(directory);
@@ -346,7 +369,7 @@ public final class CheckpointJournal implements AutoCloseable
                         {
                             continue;
                         }
-                        deletePartials(root, directory.getFileName().toString(), readStates(journal));
+                        deleteLeftovers(root, directory.getFileName().toString(), readRecorded(journal));
                         Files.delete(journal);
                     }
                 }
@@ -357,13 +380,54 @@ public final class CheckpointJournal implements AutoCloseable
         return removed;
     }
 
-    private static void deletePartials(final Path root, final String resumeKey, final Map<String, FileState> states)
+    /** Partial files, and staging directories with all they hold, of a journal being discarded. */
+    private static void deleteLeftovers(final Path root, final String resumeKey, final Recorded recorded)
         throws IOException
     {
-        for (final FileState state : states.values())
+        for (final FileState state : recorded.states().values())
         {
             Files.deleteIfExists(partialPath(root.resolve(state.path), resumeKey, state.path));
         }
+        for (final String stage : recorded.stages())
+        {
+            final Path directory = root.resolve(stage).normalize();
+            // a damaged or forged record must never point anywhere but at a staging directory inside the root
+            if (directory.startsWith(root) && !directory.equals(root) &&
+                directory.getFileName().toString().startsWith(STAGE_PREFIX))
+            {
+                deleteTree(directory);
+            }
+        }
+    }
+
+    /** Delete a directory and everything in it; symlinks are removed, never followed. */
+    public static void deleteTree(final Path directory) throws IOException
+    {
+        if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS))
+        {
+            return;
+        }
+        Files.walkFileTree(directory, new SimpleFileVisitor<>()
+        {
+            @Override
+            public FileVisitResult visitFile(final Path file, final BasicFileAttributes attributes)
+                throws IOException
+            {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(final Path dir, final IOException failure) throws IOException
+            {
+                if (failure != null)
+                {
+                    throw failure;
+                }
+                Files.deleteIfExists(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     private void append(final int type, final ByteBuffer payload)
@@ -397,7 +461,7 @@ public final class CheckpointJournal implements AutoCloseable
             channel.force(false);
             return;
         }
-        final long validEnd = parse(readAll(channel), byPath, byKey);
+        final long validEnd = parse(readAll(channel), byPath, byKey, stages);
         for (final FileState state : byKey.values())
         {
             nextKey = Math.max(nextKey, state.key + 1);
@@ -421,18 +485,23 @@ public final class CheckpointJournal implements AutoCloseable
         }
     }
 
-    private static Map<String, FileState> readStates(final Path file) throws IOException
+    /** What a journal on disk names: its files' states and the directories its transfer staged in. */
+    private record Recorded(Map<String, FileState> states, Set<String> stages)
     {
-        final Map<String, FileState> byPath = new HashMap<>();
+    }
+
+    private static Recorded readRecorded(final Path file) throws IOException
+    {
+        final Recorded recorded = new Recorded(new HashMap<>(), new HashSet<>());
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ))
         {
-            parse(readAll(channel), byPath, new HashMap<>());
+            parse(readAll(channel), recorded.states(), new HashMap<>(), recorded.stages());
         }
         catch (final NoSuchFileException ex)
         {
-            return byPath;
+            return recorded;
         }
-        return byPath;
+        return recorded;
     }
 
     private static ByteBuffer readAll(final FileChannel channel) throws IOException
@@ -454,7 +523,7 @@ public final class CheckpointJournal implements AutoCloseable
      * @return the offset after the last intact record.
      */
     private static long parse(final ByteBuffer all, final Map<String, FileState> byPath,
-        final Map<Integer, FileState> byKey)
+        final Map<Integer, FileState> byKey, final Set<String> stages)
     {
         if (all.remaining() < MAGIC.length)
         {
@@ -486,7 +555,7 @@ public final class CheckpointJournal implements AutoCloseable
             }
             try
             {
-                apply(type, payload, byPath, byKey);
+                apply(type, payload, byPath, byKey, stages);
             }
             catch (final RuntimeException ex)
             {
@@ -497,10 +566,17 @@ public final class CheckpointJournal implements AutoCloseable
     }
 
     private static void apply(final int type, final ByteBuffer payload, final Map<String, FileState> byPath,
-        final Map<Integer, FileState> byKey)
+        final Map<Integer, FileState> byKey, final Set<String> stages)
     {
         switch (type)
         {
+            case STAGE:
+            {
+                final byte[] path = new byte[payload.getShort() & 0xFFFF];
+                payload.get(path);
+                stages.add(new String(path, StandardCharsets.UTF_8));
+                break;
+            }
             case FILE:
             {
                 final int key = payload.getInt();

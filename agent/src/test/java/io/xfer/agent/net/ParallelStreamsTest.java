@@ -157,6 +157,46 @@ class ParallelStreamsTest
 
     @Test
     @Timeout(60)
+    void shouldRemoveTheStageOfAnAtomicTransferWithoutCheckpointsThatFailed() throws Exception
+    {
+        final Path source = work.resolve("src/atomic");
+        writeRandom(source.resolve("a.bin"), 40L * CHUNK, 21);
+        writeRandom(source.resolve("b.bin"), 40L * CHUNK, 22);
+        // the control connection carries everything with one stream; reset it part-way
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 1, 16L * CHUNK, false);
+            XferClient client = new XferClient(options().streams(1).compression(Compression.NONE).resume(false)
+                .atomic(true)))
+        {
+            org.junit.jupiter.api.Assertions.assertThrows(io.xfer.agent.engine.TransferException.class,
+                () -> client.push(new Endpoint("localhost", proxy.port(), MODULE, "dest"),
+                    List.of(source.toString()), TransferListener.NONE));
+            assertTrue(proxy.didCut(), "the proxy cut the control connection");
+        }
+        // nothing can resume a stage without checkpoints: the agent removes it once it notices the failure
+        final Path destination = moduleRoot.resolve("dest");
+        for (int i = 0; i < 100 && !stages(destination).isEmpty(); i++)
+        {
+            Thread.sleep(100);
+        }
+        assertEquals(List.of(), stages(destination));
+        assertFalse(Files.exists(destination.resolve("atomic")), "nothing was published");
+    }
+
+    private static List<Path> stages(final Path directory) throws IOException
+    {
+        if (!Files.isDirectory(directory))
+        {
+            return List.of();
+        }
+        try (java.util.stream.Stream<Path> entries = Files.list(directory))
+        {
+            return entries.filter(p -> p.getFileName().toString().startsWith(
+                io.xfer.agent.storage.CheckpointJournal.STAGE_PREFIX)).collect(java.util.stream.Collectors.toList());
+        }
+    }
+
+    @Test
+    @Timeout(60)
     void shouldCompletePullWhenADataConnectionIsCutMidTransfer() throws Exception
     {
         final Path file = writeRandom(moduleRoot.resolve("out/big.bin"), 64 * CHUNK + 3, 13);

@@ -209,6 +209,49 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldExpireAndRestartWithTheStagesTheJournalNamed() throws IOException
+    {
+        final String stagePath = "in/" + CheckpointJournal.STAGE_PREFIX + "0123456789abcdef";
+        final Path stage = Files.createDirectories(root.resolve(stagePath).resolve("tree/sub"));
+        Files.write(stage.resolve("staged.bin"), new byte[100]);
+        Files.createSymbolicLink(stage.resolve("link"), root.resolve("keep.txt"));
+        final Path keep = Files.writeString(root.resolve("keep.txt"), "outside the stage");
+        final Path outside = Files.createDirectories(root.resolve("in/../../outside-" + root.getFileName() + "-" +
+            CheckpointJournal.STAGE_PREFIX + "x").normalize());
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            journal.stage(stagePath);
+            journal.stage(stagePath);
+            // damaged or forged records: neither outside the root nor a directory that is not a stage goes
+            journal.stage("in/../../" + outside.getFileName());
+            journal.stage("in");
+            journal.commit();
+        }
+        final Path directory = root.resolve(CheckpointJournal.STATE_DIRECTORY).resolve(KEY);
+        assertEquals(0, CheckpointJournal.expire(root, 60_000), "fresh journals stay, with their stages");
+        assertTrue(Files.exists(stage.resolve("staged.bin")));
+
+        Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
+        assertEquals(1, CheckpointJournal.expire(root, 60_000));
+        assertFalse(Files.exists(root.resolve(stagePath)), "the stage went with its expired journal");
+        assertTrue(Files.exists(root.resolve("in")), "the destination itself stays");
+        assertEquals("outside the stage", Files.readString(keep), "a symlink in the stage is not followed");
+        assertTrue(Files.exists(outside), "a record pointing outside the root is ignored");
+        Files.delete(outside);
+
+        Files.createDirectories(root.resolve(stagePath));
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            journal.stage(stagePath);
+            journal.commit();
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, true))
+        {
+            assertFalse(Files.exists(root.resolve(stagePath)), "a restart discards the stage too");
+        }
+    }
+
+    @Test
     void shouldReserveStateNames()
     {
         assertTrue(CheckpointJournal.isReservedName(".xfer-state"));
