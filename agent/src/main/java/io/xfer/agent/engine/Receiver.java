@@ -95,6 +95,11 @@ public final class Receiver extends TransferRole
     private String stage;
     private final Set<String> topLevelNames = new HashSet<>();
     private final Set<String> blockedTopLevelNames = new HashSet<>();
+    /**
+     * Files the sender dropped because their source changed, by path, with its reason: each is expected again as
+     * a new entry; one that has not come again by TRANSFER_END was given up, and fails.
+     */
+    private final Map<String, String> restarting = new HashMap<>();
     private long entriesSeen;
     private int lastFileId = -1;
     private boolean transferEndSeen;
@@ -377,6 +382,10 @@ public final class Receiver extends TransferRole
         }
         // Syntax errors are protocol violations: a correct sender never produces them.
         final String relative = ModuleRoot.checkRelativePath(entryPath);
+        if (!restarting.isEmpty())
+        {
+            restarting.remove(relative);
+        }
         final int fileType = fileEntry.fileType();
         for (final String segment : relative.split("/"))
         {
@@ -986,7 +995,8 @@ public final class Receiver extends TransferRole
         closeAndDelete(file);
         if (error.errorCode() == ErrorCode.SOURCE_CHANGED)
         {
-            // the sender starts this file again as a new entry: this attempt is not a failure
+            // the sender starts this file again as a new entry, unless it gave up (counted at TRANSFER_END)
+            restarting.put(file.relativePath, error.getMessage());
             return;
         }
         stats.record(new TransferEvent(
@@ -1048,6 +1058,12 @@ public final class Receiver extends TransferRole
         {
             throw storageFailure("cannot finish directories", ex);
         }
+        for (final Map.Entry<String, String> givenUp : restarting.entrySet())
+        {
+            stats.record(new TransferEvent(TransferEvent.Kind.FAILED, givenUp.getKey(), FileEntryFlyweight.TYPE_FILE,
+                0, ErrorCode.SOURCE_CHANGED, givenUp.getValue()));
+        }
+        restarting.clear();
         if (stage != null && stats.firstError() == null)
         {
             publishStage();

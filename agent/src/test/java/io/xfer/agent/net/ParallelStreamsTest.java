@@ -215,6 +215,85 @@ class ParallelStreamsTest
 
     @Test
     @Timeout(60)
+    void shouldFailAFileWhoseSourceKeepsChangingOnBothSides() throws Exception
+    {
+        final Path source = work.resolve("src/restless");
+        final Path file = writeRandom(source.resolve("restless.bin"), 64L * CHUNK, 23);
+        writeRandom(source.resolve("calm.bin"), 3L * CHUNK, 24);
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread changer = new Thread(() ->
+        {
+            // a new mtime every 2 ms, for at most 30 s: every attempt to send the file sees it change
+            final long deadlineNs = System.nanoTime() + 30_000_000_000L;
+            for (long tick = 1; !stop.get() && System.nanoTime() - deadlineNs < 0; tick++)
+            {
+                try
+                {
+                    Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(
+                        1_700_000_000_000L + tick * 1000));
+                    Thread.sleep(2);
+                }
+                catch (final IOException ex)
+                {
+                    return;
+                }
+                catch (final InterruptedException ex)
+                {
+                    return;
+                }
+            }
+        });
+        final java.util.List<String> audit = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.util.logging.Logger dispatcherLog = java.util.logging.Logger.getLogger(
+            TransferDispatcher.class.getName());
+        final java.util.logging.Handler capture = new java.util.logging.Handler()
+        {
+            @Override
+            public void publish(final java.util.logging.LogRecord record)
+            {
+                audit.add(record.getMessage());
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        dispatcherLog.addHandler(capture);
+        changer.start();
+        try (XferClient client = new XferClient(options().streams(2).compression(Compression.NONE)
+            .windowBytes(CHUNK).sendBudgetBytes(4L * CHUNK)))
+        {
+            final TransferReport report = client.push(endpoint(MODULE, "restless"), List.of(source.toString()),
+                TransferListener.NONE);
+            assertEquals(1, report.failed(), report::toString);
+            assertEquals(io.xfer.protocol.ErrorCode.SOURCE_CHANGED, report.firstError(), report::toString);
+            assertTrue(report.sourceChanges() >= 1, report::toString);
+        }
+        finally
+        {
+            stop.set(true);
+            changer.join(10_000);
+        }
+        assertFalse(Files.exists(moduleRoot.resolve("restless/restless/restless.bin")), "never under its name");
+        assertEquals(-1L, Files.mismatch(source.resolve("calm.bin"), moduleRoot.resolve("restless/restless/calm.bin")));
+        // the agent's audit line counts the file the sender gave up on as failed too
+        for (int i = 0; i < 50 && audit.stream().noneMatch(line -> line.contains("ended with problems")); i++)
+        {
+            Thread.sleep(100);
+        }
+        dispatcherLog.removeHandler(capture);
+        assertTrue(audit.stream().anyMatch(line -> line.contains("ended with problems") &&
+            line.contains(" 1 failed")), audit::toString);
+    }
+
+    @Test
+    @Timeout(60)
     void shouldSendAFileThatChangesWhileBeingSentAgainFromTheStart() throws Exception
     {
         final long size = 256L * CHUNK;
