@@ -90,6 +90,8 @@ public final class Sender extends TransferRole
     private long budgetWaitStartNs;
     private boolean sha256Digests;
     private boolean fromFile;
+    /** Since when no stream is left (plaintext: the control connection carries none), or 0. */
+    private long streamlessSinceNs;
 
     /**
      * @param control     the control connection.
@@ -172,6 +174,7 @@ public final class Sender extends TransferRole
             while (!done)
             {
                 stats.latency().sample(System.nanoTime());
+                checkStreams();
                 Object message;
                 while ((message = nextMessage(false)) != null)
                 {
@@ -218,6 +221,23 @@ public final class Sender extends TransferRole
             }
             open.clear();
             connection.dispose();
+        }
+    }
+
+    private void checkStreams()
+    {
+        if (streamlessSinceNs == 0)
+        {
+            return;
+        }
+        if (scheduler.liveStreams() > 0)
+        {
+            streamlessSinceNs = 0;
+        }
+        else if (System.nanoTime() - streamlessSinceNs > idleTimeoutNs)
+        {
+            throw new TransferException(ErrorCode.TIMEOUT, "no data connection for " +
+                idleTimeoutNs / 1_000_000_000L + " s");
         }
     }
 
@@ -287,10 +307,12 @@ public final class Sender extends TransferRole
             {
                 throw closedException(closed.cause());
             }
-            // a data connection died: its stream hands back its chunks (Lost), the others carry on
-            if (scheduler.liveStreams() == 0)
+            // a data connection died: its stream hands back its chunks (Lost), the others carry on; with none left
+            // (plaintext data, where the control connection carries no DATA) the transfer waits for the client's
+            // replacement, at most the idle timeout
+            if (scheduler.liveStreams() == 0 && streamlessSinceNs == 0)
             {
-                throw closedException(closed.cause());
+                streamlessSinceNs = System.nanoTime();
             }
         }
         else if (message instanceof Lost lost)

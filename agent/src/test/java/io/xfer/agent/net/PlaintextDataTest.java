@@ -131,6 +131,33 @@ class PlaintextDataTest
 
     @Test
     @Timeout(60)
+    void shouldWaitForAReplacementWhenItsOnlyDataConnectionIsCut() throws Exception
+    {
+        final TestPki pki = startAgent(true);
+        final Path file = work.resolve("src/cut.bin");
+        Files.createDirectories(file.getParent());
+        final byte[] content = new byte[48 * CHUNK + 5];
+        new Random(6).nextBytes(content);
+        Files.write(file, content);
+
+        // connection 1 is the control connection, 2 the only data connection: the control carries no DATA, so the
+        // transfer has no stream at all until the client's replacement joins
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 2, 8L * CHUNK, false);
+            XferClient client = new XferClient(options(pki).plaintextData(true).streams(1)
+                .compression(Compression.NONE).reconnectDelayNs(50_000_000L)))
+        {
+            final TransferReport pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, ""),
+                List.of(file.toString()), TransferListener.NONE);
+            assertTrue(proxy.didCut(), "the proxy cut the data connection");
+            assertTrue(pushed.complete(), pushed::toString);
+            assertTrue(pushed.resentBytes() > 0, "what was in flight went again: " + pushed);
+            assertTrue(proxy.acceptedConnections() >= 3, "a replacement joined: " + proxy.acceptedConnections());
+        }
+        assertEquals(-1L, Files.mismatch(file, agentRoot().resolve("cut.bin")));
+    }
+
+    @Test
+    @Timeout(60)
     void shouldKeepTlsOnEveryConnectionWhenTheAgentDoesNotAllowPlaintext() throws Exception
     {
         final TestPki pki = startAgent(false);
