@@ -132,7 +132,7 @@ public final class XferClient implements AutoCloseable
         {
             identity.append(root.path()).append(root.name().isEmpty() ? "/" : "").append('\0');
         }
-        final String resumeKey = options.resume() ? ResumeKeys.of("push", endpoint, identity.toString()) : "";
+        final String resumeKey = options.resume() ? ResumeKeys.push(endpoint, identity.toString()) : "";
         final Session session = connect(endpoint);
         try
         {
@@ -178,7 +178,7 @@ public final class XferClient implements AutoCloseable
         CheckpointJournal journal = null;
         if (options.resume())
         {
-            final String resumeKey = ResumeKeys.of("pull", endpoint, root.path().toString());
+            final String resumeKey = ResumeKeys.pull(endpoint, root.path().toString());
             try
             {
                 CheckpointJournal.expire(root.path(), JOURNAL_EXPIRY_MS);

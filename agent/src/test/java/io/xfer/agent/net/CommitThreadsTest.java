@@ -113,8 +113,8 @@ class CommitThreadsTest
                     file::toString);
             }
 
-            // the next run through the same address (same resume key: it waits until the agent has finished
-            // with the first, which goes on with what it had received) completes the tree
+            // the next run (same resume key: it waits until the agent has finished with the first, which goes on
+            // with what it had received) completes the tree
             try (XferClient client = new XferClient(options().streams(4)))
             {
                 final TransferReport report = TestAgent.pushWhenFree(client, viaProxy, source);
