@@ -249,6 +249,17 @@ def summarize(runs):
                        b.get("mb_s")] or [0])
         if ceiling and s.get("mb_s") and s["tool"] != "iperf3":
             s["vs_iperf3"] = s["mb_s"] / ceiling
+    # Heap per GiB at the margin: a large-random transfer against the same transfer of an eighth of the file.
+    for small in scenarios:
+        if small["dataset"] != "heap-random" or small.get("heap_allocated_bytes") is None:
+            continue
+        big = next((b for b in scenarios if b["dataset"] == "large-random" and b["tool"] == small["tool"] and
+                    b["streams"] == small["streams"] and b["compress"] == small["compress"] and
+                    b.get("heap_allocated_bytes") is not None), None)
+        if big and big["dataset_bytes"] > small["dataset_bytes"]:
+            gib = (big["dataset_bytes"] - small["dataset_bytes"]) / float(1 << 30)
+            marginal = (big["heap_allocated_bytes"] - small["heap_allocated_bytes"]) / gib
+            big["heap_marginal_bytes_per_gib"] = small["heap_marginal_bytes_per_gib"] = marginal
     return scenarios
 
 
@@ -574,6 +585,25 @@ def render(out_dir):
             fmt(s.get("heap_bytes_per_gib"), 0) if s.get("heap_bytes_per_gib") is not None else "n/a",
             latency_cell(s)))
     w("")
+    marginal = [s for s in scenarios if s["dataset"] == "large-random" and s.get("heap_marginal_bytes_per_gib")]
+    if marginal:
+        w("## Heap allocation at the margin")
+        w("")
+        w("The client's heap allocation (`heap_allocated_bytes`) of a large-random transfer minus that of the same "
+          "transfer of an eighth of the file (scenario `xfer-heap-random-*`), per GiB of the difference: what moving "
+          "one more GiB costs, without what every transfer allocates once (TLS handshakes, histograms, queues). "
+          "The results table's heap column divides the whole run's allocation instead.")
+        w("")
+        w("| scenario | streams | compress | heap B (whole file) | heap B (an eighth) | heap B/GiB at the margin |")
+        w("|---|---:|---|---:|---:|---:|")
+        for s in marginal:
+            small = next(b for b in scenarios if b["dataset"] == "heap-random" and b["streams"] == s["streams"] and
+                         b["compress"] == s["compress"])
+            w("| %s | %s | %s | %s | %s | %s |" % (s["id"], s["streams"], s["compress"],
+                                                   fmt(s["heap_allocated_bytes"], 0),
+                                                   fmt(small["heap_allocated_bytes"], 0),
+                                                   fmt(s["heap_marginal_bytes_per_gib"], 0)))
+        w("")
     with_latency = [s for s in scenarios if s.get("latency")]
     if with_latency:
         w("## Latency percentiles (xfer `--json` summary, run with the median throughput)")
