@@ -507,7 +507,11 @@ run_scenario() {
       mkdir -p "$hist"
     fi
     c=()
+    local skip=0
     for a in "${template[@]}"; do
+      if [ "$skip" = 1 ]; then skip=0; continue; fi
+      # warm-up runs keep no histograms: leave the option out rather than pass an empty directory (the current one)
+      if [ -z "$hist" ] && [ "$a" = --histogram-dir ]; then skip=1; continue; fi
       a=${a//@RUN@/$run_id}
       a=${a//@HIST@/$hist}
       c+=("$a")

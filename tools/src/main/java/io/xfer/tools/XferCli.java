@@ -320,6 +320,11 @@ public final class XferCli implements Callable<Integer>
             final ClientOptions options;
             try
             {
+                if (histogramDir != null && histogramDir.toString().isEmpty())
+                {
+                    throw new IllegalArgumentException("--histogram-dir: give a directory (an empty one would be " +
+                        "the current directory)");
+                }
                 options = connection.clientOptions()
                     .overwrite(overwrite)
                     .chunkLength((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--chunk-size", chunkSize)))

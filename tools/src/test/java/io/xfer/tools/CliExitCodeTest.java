@@ -201,7 +201,8 @@ class CliExitCodeTest
 
         for (final String[] args : List.of(new String[] {"send"}, new String[] {"send", tree},
             new String[] {"get"}, new String[] {"get", url("mod/in")}, new String[] {"ping"},
-            new String[] {"send", "--no-such-option", tree, url("mod/in")}, new String[0]))
+            new String[] {"send", "--no-such-option", tree, url("mod/in")},
+            new String[] {"send", "--histogram-dir", "", tree, url("mod/in")}, new String[0]))
         {
             final Result result = XferRun.run(args);
             assertEquals(ExitCode.USAGE, result.exitCode, () -> String.join(" ", args) + ": " + result);
