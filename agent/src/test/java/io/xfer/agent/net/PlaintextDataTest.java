@@ -105,7 +105,7 @@ class PlaintextDataTest
 
     @Test
     @Timeout(60)
-    void shouldSendRawChunksFromFilesWithoutCompression() throws Exception
+    void shouldSendRawChunksFromFilesWithoutCompressionAndCheckTheirSha256() throws Exception
     {
         final TestPki pki = startAgent(true);
         final Path file = work.resolve("src/random.bin");
@@ -114,12 +114,23 @@ class PlaintextDataTest
         new Random(5).nextBytes(content);
         Files.write(file, content);
 
+        // with SHA-256 digests, as PROTOCOL.md advises for plaintext: checked over the TLS control connection
         try (XferClient client = new XferClient(options(pki).plaintextData(true).streams(4)
-            .compression(Compression.NONE)))
+            .compression(Compression.NONE).sha256Digests(true)))
         {
-            final TransferReport pushed = client.push(endpoint(""), List.of(file.toString()), TransferListener.NONE);
+            final java.util.List<String> digests = new java.util.concurrent.CopyOnWriteArrayList<>();
+            final TransferReport pushed = client.push(endpoint(""), List.of(file.toString()),
+                event ->
+                {
+                    if (event.sha256() != null)
+                    {
+                        digests.add(event.sha256());
+                    }
+                });
             assertTrue(pushed.complete(), pushed::toString);
             assertEquals(-1L, Files.mismatch(file, agentRoot().resolve("random.bin")));
+            assertEquals(List.of(java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-256").digest(content))), digests);
 
             // the agent sends from its file too
             final Path fetched = work.resolve("fetched");
