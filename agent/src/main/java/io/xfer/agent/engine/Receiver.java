@@ -100,6 +100,11 @@ public final class Receiver extends TransferRole
      * a new entry; one that has not come again by TRANSFER_END was given up, and fails.
      */
     private final Map<String, String> restarting = new HashMap<>();
+    /**
+     * Directories this transfer created: a file entry in one of them cannot have anything at its name but what
+     * another writer put there meanwhile, which the no-clobber link refuses anyway, so its lstat is skipped.
+     */
+    private final Set<Path> createdDirectories = new HashSet<>();
     private long entriesSeen;
     private int lastFileId = -1;
     private boolean transferEndSeen;
@@ -443,6 +448,7 @@ public final class Receiver extends TransferRole
             {
                 Files.createDirectory(target);
                 touchedDirectories.add(target.getParent());
+                createdDirectories.add(target);
             }
             else if (!existing.isDirectory())
             {
@@ -517,7 +523,8 @@ public final class Receiver extends TransferRole
     {
         final long size = fileEntry.size();
         final long mtimeNs = fileEntry.mtimeNs();
-        final BasicFileAttributes existing = attributes(target);
+        final BasicFileAttributes existing = createdDirectories.contains(target.getParent()) ? null :
+            attributes(target);
         boolean replace = false;
         if (existing != null)
         {
