@@ -126,6 +126,7 @@ final class Output implements TransferListener
             .field("seconds", report.durationNs() / 1e9)
             .field("bytes_per_second", report.bytesPerSecond())
             .field("heap_allocated_bytes", heapAllocatedBytes)
+            .field("data_connections", report.plaintextData() ? "plaintext" : "tls")
             .raw("latency", latency.toString())
             .field("exit_code", exitCode)
             .toString();

@@ -137,6 +137,7 @@ public final class XferClient implements AutoCloseable
         try
         {
             session.open(OpenFlyweight.DIRECTION_PUSH, endpoint, resumeKey);
+            stats.plaintextData(session.plaintext());
             final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
                 stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
@@ -205,6 +206,7 @@ public final class XferClient implements AutoCloseable
             try
             {
                 session.open(OpenFlyweight.DIRECTION_PULL, endpoint, "");
+                stats.plaintextData(session.plaintext());
             }
             catch (final RuntimeException | InterruptedException ex)
             {

@@ -27,6 +27,7 @@ import java.util.Map;
  * @param firstErrorMessage    its message, null when none.
  * @param latency              percentiles of the latencies this side measured.
  * @param recorder             the histograms behind them.
+ * @param plaintextData        the data connections went without TLS (PLAINTEXT_DATA was negotiated).
  */
 public record TransferReport(
     long committed,
@@ -46,7 +47,8 @@ public record TransferReport(
     ErrorCode firstError,
     String firstErrorMessage,
     Map<LatencyRecorder.Metric, LatencyRecorder.Summary> latency,
-    LatencyRecorder recorder)
+    LatencyRecorder recorder,
+    boolean plaintextData)
 {
     /** @return bytes per second over the whole transfer. */
     public double bytesPerSecond()

@@ -25,6 +25,13 @@ public final class TransferStats
     private long verificationFailures;
     private ErrorCode firstError;
     private String firstErrorMessage;
+    private boolean plaintextData;
+
+    /** The data connections go without TLS (PLAINTEXT_DATA negotiated); reported with the totals. */
+    public void plaintextData(final boolean plaintext)
+    {
+        this.plaintextData = plaintext;
+    }
 
     public TransferStats(final TransferListener listener)
     {
@@ -149,6 +156,7 @@ public final class TransferStats
     public TransferReport report()
     {
         return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
-            wireBytes, resentBytes, resumedBytes, corruptChunks, sourceChanges, checksumRetries, System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency);
+            wireBytes, resentBytes, resumedBytes, corruptChunks, sourceChanges, checksumRetries,
+            System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency, plaintextData);
     }
 }

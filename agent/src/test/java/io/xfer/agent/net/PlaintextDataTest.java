@@ -35,6 +35,7 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -79,6 +80,7 @@ class PlaintextDataTest
             final TransferReport pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, "in"),
                 List.of(source.toString()), TransferListener.NONE);
             assertTrue(pushed.complete(), pushed::toString);
+            assertTrue(pushed.plaintextData(), "reported as plaintext");
             assertEquals(List.of(), TreeComparison.differences(source, agentRoot().resolve("in/tree"), 10));
             // the control connection, then three data connections: all streams are data connections
             assertEquals(4, proxy.acceptedConnections());
@@ -92,6 +94,7 @@ class PlaintextDataTest
             final TransferReport pulled = client.pull(new Endpoint("localhost", proxy.port(), MODULE, "in/tree"),
                 fetched, TransferListener.NONE);
             assertTrue(pulled.complete(), pulled::toString);
+            assertTrue(pulled.plaintextData(), "reported as plaintext");
             assertTrue(pulled.wireBytes() < pulled.bytes(), "text still compresses on plaintext: " + pulled);
             assertEquals(List.of(), TreeComparison.differences(source, fetched.resolve("tree"), 10));
             assertEquals(8, proxy.acceptedConnections());
@@ -180,6 +183,7 @@ class PlaintextDataTest
             final TransferReport pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, "in"),
                 List.of(source.toString()), TransferListener.NONE);
             assertTrue(pushed.complete(), pushed::toString);
+            assertFalse(pushed.plaintextData(), "reported as TLS");
             // the control connection is the first stream: two data connections join it
             assertEquals(3, proxy.acceptedConnections());
             for (int i = 1; i <= 3; i++)
