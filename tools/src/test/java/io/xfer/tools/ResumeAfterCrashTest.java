@@ -168,7 +168,7 @@ class ResumeAfterCrashTest
             file.write(b ^ 0x40);
         }
 
-        final TransferReport second = push(source, false);
+        final TransferReport second = pushWhenFree(source, false);
         assertTrue(second.complete(), second::toString);
         assertEquals(-1L, Files.mismatch(source, moduleRoot.resolve("big.bin")), "byte-identical");
         assertEquals(2L * CHUNK, second.resumedBytes(), "resumed up to the damaged chunk: " + second);
@@ -292,7 +292,7 @@ class ResumeAfterCrashTest
         final AgentProcess client = AgentProcess.startCli(work.resolve("client.log"), cli(source, false));
         killWhenPartialReaches(moduleRoot, FILE_SIZE / 8, client::kill);
 
-        final TransferReport again = push(source, true);
+        final TransferReport again = pushWhenFree(source, true);
         assertTrue(again.complete(), again::toString);
         assertEquals(0, again.resumedBytes(), "--restart discards the checkpoints");
         assertEquals(FILE_SIZE / 4, again.bytes());
@@ -409,6 +409,30 @@ class ResumeAfterCrashTest
         catch (final InterruptedException | IOException ex)
         {
             throw new IllegalStateException(ex);
+        }
+    }
+
+    /**
+     * Push again right after a client was killed: until the agent has noticed the dead connection and closed the
+     * interrupted attempt's journal, an OPEN with the same key is refused as busy (the CLI's --retries wait this
+     * out). Try again, a bounded number of times.
+     */
+    private TransferReport pushWhenFree(final Path source, final boolean restart) throws Exception
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return pushOrThrow(source, restart);
+            }
+            catch (final TransferException ex)
+            {
+                if (ex.errorCode() != ErrorCode.LIMIT_EXCEEDED || attempt >= 50)
+                {
+                    throw ex;
+                }
+                Thread.sleep(100);
+            }
         }
     }
 
