@@ -73,6 +73,8 @@ import javax.net.ssl.SSLException;
 public final class XferClient implements AutoCloseable
 {
     private static final AttributeKey<FrameConnection> CONNECTION = AttributeKey.valueOf("xfer.connection");
+    /** The connection's TLS handler, kept: a handshake that fails closes the channel and empties its pipeline. */
+    private static final AttributeKey<SslHandler> TLS = AttributeKey.valueOf("xfer.tls");
     private static final Logger LOG = Logger.getLogger(XferClient.class.getName());
 
     /** Checkpoint journals in a pull destination that were not used for this long are removed. */
@@ -284,7 +286,7 @@ public final class XferClient implements AutoCloseable
             ch.attr(CONNECTION).set(connection);
             return connection;
         });
-        final Future<Channel> handshake = channel.pipeline().get(SslHandler.class).handshakeFuture();
+        final Future<Channel> handshake = channel.attr(TLS).get().handshakeFuture();
         if (!handshake.await(options.connectTimeoutNs(), TimeUnit.NANOSECONDS) || !handshake.isSuccess())
         {
             channel.close();
@@ -341,8 +343,9 @@ public final class XferClient implements AutoCloseable
                     SocketBuffers.apply(channel, options.socketBufferBytes());
                     if (tls)
                     {
-                        channel.pipeline().addLast("tls",
-                            sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()));
+                        final SslHandler ssl = sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port());
+                        channel.attr(TLS).set(ssl);
+                        channel.pipeline().addLast("tls", ssl);
                     }
                     channel.pipeline()
                         .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))

@@ -3,6 +3,7 @@ package io.xfer.agent.net;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -13,6 +14,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.OptionalSslHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.tls.TlsContexts;
@@ -141,7 +143,10 @@ public final class AgentServer implements AutoCloseable
         }
     }
 
-    /** Installs TLS when the connection starts with a TLS record, and otherwise steps aside. */
+    /** Set on a connection that goes without TLS (plaintext data allowed, and its first bytes were no TLS record). */
+    static final AttributeKey<Boolean> PLAINTEXT = AttributeKey.valueOf("xfer.plaintext");
+
+    /** Installs TLS when the connection starts with a TLS record, and otherwise marks it plaintext and steps aside. */
     private static final class TlsOrPlaintext extends OptionalSslHandler
     {
         TlsOrPlaintext(final SslContext sslContext)
@@ -153,6 +158,13 @@ public final class AgentServer implements AutoCloseable
         protected String newSslHandlerName()
         {
             return "tls";
+        }
+
+        @Override
+        protected ChannelHandler newNonSslHandler(final ChannelHandlerContext context)
+        {
+            context.channel().attr(PLAINTEXT).set(Boolean.TRUE);
+            return null;
         }
     }
 

@@ -189,7 +189,7 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             // plaintext applies to data connections only: without them there is nothing to grant
             capabilities &= ~Capabilities.PLAINTEXT_DATA;
         }
-        final boolean plaintext = ctx.pipeline().get(SslHandler.class) == null;
+        final boolean plaintext = Boolean.TRUE.equals(ctx.channel().attr(AgentServer.PLAINTEXT).get());
         if (plaintext && hello.connectionKind() != HelloFlyweight.KIND_DATA)
         {
             throw new TransferException(ErrorCode.ACCESS_DENIED,
