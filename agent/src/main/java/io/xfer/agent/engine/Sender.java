@@ -458,11 +458,41 @@ public final class Sender extends TransferRole
         if (file != null)
         {
             file.failed = true;
-            toRead.remove(file);
+            unqueue(file);
             file.close();
             sha256 = kind == TransferEvent.Kind.COMMITTED ? file.contentDigestHex : null;
         }
         stats.record(new TransferEvent(kind, entry.relativePath(), entry.fileType(), bytes, code, message, sha256));
+    }
+
+    /**
+     * Take a file off the read queue if it is still on it (one that failed or was resolved early); resolving
+     * thousands of small files that were read long ago then costs no scan of the queue.
+     */
+    private void unqueue(final OutgoingFile file)
+    {
+        if (file != null && file.queued)
+        {
+            file.queued = false;
+            if (toRead.peek() == file)
+            {
+                toRead.poll();
+            }
+            else
+            {
+                toRead.remove(file);
+            }
+        }
+    }
+
+    /** Take the head of the read queue off it. */
+    private void dequeueHead()
+    {
+        final OutgoingFile head = toRead.poll();
+        if (head != null)
+        {
+            head.queued = false;
+        }
     }
 
     private void openFile(final int fileId, final SourceEntry entry, final long resumeOffset)
@@ -480,6 +510,7 @@ public final class Sender extends TransferRole
             stats.addResumedBytes(resumeOffset);
             open.put(fileId, file);
             toRead.add(file);
+            file.queued = true;
         }
         catch (final NoSuchFileException ex)
         {
@@ -502,7 +533,7 @@ public final class Sender extends TransferRole
         final long size = file.entry.size();
         if (file.fullyRead())
         {
-            toRead.poll();
+            dequeueHead();
             finishFile(file);
             return;
         }
@@ -525,7 +556,7 @@ public final class Sender extends TransferRole
         catch (final IOException ex)
         {
             scheduler.release(Chunk.charge(length));
-            toRead.poll();
+            dequeueHead();
             failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
                 TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
             return;
@@ -533,7 +564,7 @@ public final class Sender extends TransferRole
         if (raw == null)
         {
             scheduler.release(Chunk.charge(length));
-            toRead.poll();
+            dequeueHead();
             sourceChanged(file, "shrank while being read");
             return;
         }
@@ -572,14 +603,14 @@ public final class Sender extends TransferRole
         }
         catch (final IOException ex)
         {
-            toRead.poll();
+            dequeueHead();
             failOpenFile(file, ex instanceof NoSuchFileException ? TransferEvent.Kind.VANISHED :
                 TransferEvent.Kind.FAILED, StorageErrors.classify(ex), "cannot read: " + StorageErrors.describe(ex));
             return;
         }
         if (raw == null)
         {
-            toRead.poll();
+            dequeueHead();
             sourceChanged(file, "shrank while being read");
             return;
         }
@@ -765,7 +796,7 @@ public final class Sender extends TransferRole
      */
     private void sourceChanged(final OutgoingFile file, final String why)
     {
-        toRead.remove(file);
+        unqueue(file);
         final SourceEntry entry = file.entry;
         final int attempts = changeRetries.merge(entry.relativePath(), 1, Integer::sum);
         if (attempts > MAX_CHANGE_RETRIES)
@@ -810,7 +841,7 @@ public final class Sender extends TransferRole
     private void failOpenFile(
         final OutgoingFile file, final TransferEvent.Kind kind, final ErrorCode code, final String message)
     {
-        toRead.remove(file);
+        unqueue(file);
         failFile(file.fileId, file.entry, kind, code, message);
     }
 

@@ -79,12 +79,15 @@ public final class FileMetadata
     }
 
     /**
-     * Set the modification time of a path, not following a symlink (a symlink's own time is set).
+     * Set the modification time of a path, not following a symlink (a symlink's own time is set). The access time
+     * becomes the current time, as a write would have left it: giving both times spares the JDK an fstat to
+     * re-read the access time (one system call less per received file).
      */
     public static void writeMtime(final Path path, final long mtimeNs) throws IOException
     {
         Files.getFileAttributeView(path, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-            .setTimes(FileTime.from(mtimeNs, TimeUnit.NANOSECONDS), null, null);
+            .setTimes(FileTime.from(mtimeNs, TimeUnit.NANOSECONDS), FileTime.fromMillis(System.currentTimeMillis()),
+                null);
     }
 
     /**
