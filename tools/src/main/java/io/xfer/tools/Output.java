@@ -1,5 +1,6 @@
 package io.xfer.tools;
 
+import io.xfer.agent.engine.LinkSizing;
 import io.xfer.agent.engine.TransferEvent;
 import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferListener;
@@ -107,6 +108,10 @@ final class Output implements TransferListener, AutoCloseable
             out.println(String.format(Locale.ROOT, "  on the wire %s, re-sent %s, resumed %s", bytes(report.wireBytes()),
                 bytes(report.resentBytes()), bytes(report.resumedBytes())));
             report.latency().forEach((metric, summary) -> out.println("  " + metric.key() + ": " + summary));
+            if (report.link() != null)
+            {
+                out.println("  " + report.link().describe());
+            }
         }
     }
 
@@ -123,7 +128,7 @@ final class Output implements TransferListener, AutoCloseable
             .field("p999", summary.p999Us())
             .field("max", summary.maxUs())
             .toString()));
-        return new Json()
+        final Json summary = new Json()
             .field("event", "summary")
             .field("operation", operation)
             .field("endpoint", endpoint)
@@ -142,9 +147,21 @@ final class Output implements TransferListener, AutoCloseable
             .field("bytes_per_second", report.bytesPerSecond())
             .field("heap_allocated_bytes", heapAllocatedBytes)
             .field("data_connections", report.plaintextData() ? "plaintext" : "tls")
-            .raw("latency", latency.toString())
-            .field("exit_code", exitCode)
-            .toString();
+            .raw("latency", latency.toString());
+        final LinkSizing link = report.link();
+        if (link != null)
+        {
+            summary.raw("link", new Json()
+                .field("bandwidth_bytes_per_second", link.bandwidthBytesPerSecond())
+                .field("rtt_us", link.rttNs() / 1e3)
+                .field("bdp_bytes", link.bdpBytes())
+                .field("streams", link.streams())
+                .field("window_bytes", link.windowBytes())
+                .field("socket_buffer_bytes", link.socketBufferBytes())
+                .field("limited", !link.advice().isEmpty())
+                .toString());
+        }
+        return summary.field("exit_code", exitCode).toString();
     }
 
     void error(final String message, final String errorName, final int exitCode)

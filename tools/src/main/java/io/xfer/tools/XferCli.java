@@ -199,6 +199,12 @@ public final class XferCli implements Callable<Integer>
                 "product divided by --streams (default: ${DEFAULT-VALUE}).")
         String window;
 
+        @Option(names = "--bandwidth", paramLabel = "RATE",
+            description = "The link's rate (200mbit, 10gbit, or 100m for 100 MiB/s): the round trip is measured " +
+                "at the handshake and the window and socket buffers are sized for the bandwidth-delay product; " +
+                "what still limits the transfer is reported.")
+        String bandwidth;
+
         @Option(names = "--socket-buffer", paramLabel = "SIZE", defaultValue = "0",
             description = "SO_SNDBUF/SO_RCVBUF per connection; 0 leaves them to the kernel (default: " +
                 "${DEFAULT-VALUE}).")
@@ -347,7 +353,8 @@ public final class XferCli implements Callable<Integer>
                     .compression(Compression.parse(compress))
                     .windowBytes(Math.max(1, Units.parseSize("--window", window)))
                     .socketBufferBytes((int)Math.min(Integer.MAX_VALUE, Units.parseSize("--socket-buffer",
-                        socketBuffer)));
+                        socketBuffer)))
+                    .bandwidthBytesPerSecond(bandwidth == null ? 0 : Units.parseRate("--bandwidth", bandwidth));
             }
             catch (final ConfigurationException | IllegalArgumentException ex)
             {

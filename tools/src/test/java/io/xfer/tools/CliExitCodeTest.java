@@ -107,6 +107,25 @@ class CliExitCodeTest
     }
 
     @Test
+    void shouldReportTheLinkSizingWithABandwidth() throws Exception
+    {
+        final Result send = xfer("send", "--json", "--bandwidth", "1gbit", "--streams", "2", sourceTree().toString(),
+            url("mod/in"));
+
+        assertEquals(ExitCode.OK, send.exitCode, send::toString);
+        @SuppressWarnings("unchecked")
+        final Map<String, Object> link = (Map<String, Object>)summary(send).get("link");
+        assertEquals(125_000_000L, link.get("bandwidth_bytes_per_second"), send::toString);
+        assertEquals(2L, link.get("streams"), send::toString);
+        assertTrue(((Number)link.get("rtt_us")).doubleValue() > 0, send::toString);
+        assertTrue(((Number)link.get("bdp_bytes")).longValue() > 0, send::toString);
+        assertEquals("beta", Files.readString(moduleRoot.resolve("in/tree/sub/b.txt")));
+
+        final Result plain = xfer("send", "--json", sourceTree().toString(), url("mod/again"));
+        assertFalse(summary(plain).containsKey("link"), plain::toString);
+    }
+
+    @Test
     void shouldExitOkWhenIdenticalSendIsRunAgain() throws Exception
     {
         final Path tree = sourceTree();
@@ -202,7 +221,9 @@ class CliExitCodeTest
         for (final String[] args : List.of(new String[] {"send"}, new String[] {"send", tree},
             new String[] {"get"}, new String[] {"get", url("mod/in")}, new String[] {"ping"},
             new String[] {"send", "--no-such-option", tree, url("mod/in")},
-            new String[] {"send", "--histogram-dir", "", tree, url("mod/in")}, new String[0]))
+            new String[] {"send", "--histogram-dir", "", tree, url("mod/in")},
+            new String[] {"send", "--bandwidth", "fast", tree, url("mod/in")},
+            new String[] {"get", "--bandwidth", "0mbit", url("mod/in"), tree}, new String[0]))
         {
             final Result result = XferRun.run(args);
             assertEquals(ExitCode.USAGE, result.exitCode, () -> String.join(" ", args) + ": " + result);

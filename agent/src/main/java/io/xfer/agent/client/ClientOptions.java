@@ -28,6 +28,7 @@ public final class ClientOptions
     private long sendBudgetBytes = AgentConfig.SEND_BUDGET_BYTES_DEFAULT;
     private long receiveQueueBytes = AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT;
     private int socketBufferBytes;
+    private long bandwidthBytesPerSecond;
     private boolean resume = true;
     private boolean restart;
     private boolean sha256Digests;
@@ -193,6 +194,22 @@ public final class ClientOptions
     public ClientOptions socketBufferBytes(final int socketBufferBytes)
     {
         this.socketBufferBytes = socketBufferBytes;
+        return this;
+    }
+
+    /**
+     * The link's rate in bytes per second ({@code --bandwidth}); with it the round trip is measured at the handshake
+     * and the window and socket buffers are sized for the bandwidth-delay product ({@link
+     * io.xfer.agent.engine.LinkSizing}). 0: not given.
+     */
+    public long bandwidthBytesPerSecond()
+    {
+        return bandwidthBytesPerSecond;
+    }
+
+    public ClientOptions bandwidthBytesPerSecond(final long bandwidthBytesPerSecond)
+    {
+        this.bandwidthBytesPerSecond = bandwidthBytesPerSecond;
         return this;
     }
 

@@ -23,6 +23,7 @@ import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
+import io.xfer.agent.engine.LinkSizing;
 import io.xfer.agent.engine.Receiver;
 import io.xfer.agent.engine.Sender;
 import io.xfer.agent.engine.TransferEvent;
@@ -76,6 +77,8 @@ public final class XferClient implements AutoCloseable
     /** The connection's TLS handler, kept: a handshake that fails closes the channel and empties its pipeline. */
     private static final AttributeKey<SslHandler> TLS = AttributeKey.valueOf("xfer.tls");
     private static final Logger LOG = Logger.getLogger(XferClient.class.getName());
+    /** PINGs whose smallest round trip sizes the link (with {@code --bandwidth}). */
+    private static final int LINK_PINGS = 3;
 
     /** Checkpoint journals in a pull destination that were not used for this long are removed. */
     static final long JOURNAL_EXPIRY_MS = 7L * 24 * 3600 * 1000;
@@ -140,12 +143,15 @@ public final class XferClient implements AutoCloseable
         {
             session.open(OpenFlyweight.DIRECTION_PUSH, endpoint, resumeKey);
             stats.plaintextData(session.plaintext());
+            final LinkSizing link = session.sizeForLink(true);
+            stats.link(link);
             final SourceWalker walker = new SourceWalker(roots, (path, code, message) ->
                 stats.record(new TransferEvent(code == ErrorCode.SOURCE_VANISHED ? TransferEvent.Kind.VANISHED :
                     TransferEvent.Kind.FAILED, path, 0, 0, code, message)));
             final Sender sender = new Sender(session.connection, !session.plaintext(), walker, stats,
                 session.chunkLength,
-                Math.min(session.windowBytes, options.windowBytes()), options.sendBudgetBytes(),
+                link != null ? link.windowBytes() : Math.min(session.windowBytes, options.windowBytes()),
+                options.sendBudgetBytes(),
                 session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs())
                 .sha256Digests(options.sha256Digests() && session.sha256())
                 .sendFromFile(session.plaintext());
@@ -209,6 +215,7 @@ public final class XferClient implements AutoCloseable
             {
                 session.open(OpenFlyweight.DIRECTION_PULL, endpoint, "");
                 stats.plaintextData(session.plaintext());
+                stats.link(session.sizeForLink(false));
             }
             catch (final RuntimeException | InterruptedException ex)
             {
@@ -244,30 +251,13 @@ public final class XferClient implements AutoCloseable
         {
             final long connectNs = System.nanoTime() - startNs;
             final long[] roundTrips = new long[count];
-            final PingFlyweight pong = new PingFlyweight();
             for (int i = 0; i < count; i++)
             {
                 if (i > 0)
                 {
                     TimeUnit.NANOSECONDS.sleep(intervalNs);
                 }
-                final long sentNs = System.nanoTime();
-                session.connection.send(PingFlyweight.encode(session.channel.alloc(), FrameType.PING, i, sentNs));
-                final ByteBuf frame = session.expect(FrameType.PONG);
-                try
-                {
-                    pong.wrap(frame, frame.readerIndex());
-                    if (pong.nonce() != i)
-                    {
-                        throw new TransferException(ErrorCode.PROTOCOL_ERROR, "PONG for nonce " + pong.nonce() +
-                            ", expected " + i);
-                    }
-                    roundTrips[i] = System.nanoTime() - pong.timestampNs();
-                }
-                finally
-                {
-                    frame.release();
-                }
+                roundTrips[i] = session.roundTripNs(i);
             }
             return new PingReport(session.software, session.version, connectNs, roundTrips);
         }
@@ -280,7 +270,8 @@ public final class XferClient implements AutoCloseable
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
         final Inbox inbox = new Inbox(options.receiveQueueBytes());
-        final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, true, ch ->
+        final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, true,
+            options.socketBufferBytes(), ch ->
         {
             final FrameConnection connection = new FrameConnection(ch, inbox, true);
             ch.attr(CONNECTION).set(connection);
@@ -301,6 +292,15 @@ public final class XferClient implements AutoCloseable
         try
         {
             session.hello();
+            if (options.bandwidthBytesPerSecond() > 0)
+            {
+                long rttNs = Long.MAX_VALUE;
+                for (int i = 0; i < LINK_PINGS; i++)
+                {
+                    rttNs = Math.min(rttNs, session.roundTripNs(i));
+                }
+                session.rttNs = Math.max(1, rttNs);
+            }
         }
         catch (final RuntimeException | InterruptedException ex)
         {
@@ -321,7 +321,7 @@ public final class XferClient implements AutoCloseable
      * {@code sessionHandler}.
      */
     private Channel openChannel(
-        final Endpoint endpoint, final int frameLimit, final boolean tls,
+        final Endpoint endpoint, final int frameLimit, final boolean tls, final int socketBufferBytes,
         final Function<SocketChannel, ChannelHandler> sessionHandler)
         throws InterruptedException
     {
@@ -340,10 +340,11 @@ public final class XferClient implements AutoCloseable
                 @Override
                 protected void initChannel(final SocketChannel channel)
                 {
-                    SocketBuffers.apply(channel, options.socketBufferBytes());
+                    SocketBuffers.apply(channel, socketBufferBytes);
                     if (tls)
                     {
-                        final SslHandler ssl = sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port());
+                        final SslHandler ssl = TlsContexts.tune(
+                            sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()));
                         channel.attr(TLS).set(ssl);
                         channel.pipeline().addLast("tls", ssl);
                     }
@@ -419,6 +420,10 @@ public final class XferClient implements AutoCloseable
 
         long windowBytes;
         boolean lz4;
+        /** Smallest round trip measured at the handshake, 0 when none was ({@code --bandwidth} not given). */
+        long rttNs;
+        /** SO_SNDBUF/SO_RCVBUF for the data connections: the user's, or sized for the link. */
+        int socketBufferBytes = options.socketBufferBytes();
 
         Session(final Channel channel, final FrameConnection connection)
         {
@@ -470,6 +475,55 @@ public final class XferClient implements AutoCloseable
             {
                 frame.release();
             }
+        }
+
+        /** Send a PING and wait for its PONG: the round trip, through both sides' TLS and event loops. */
+        long roundTripNs(final int nonce) throws InterruptedException
+        {
+            final long sentNs = System.nanoTime();
+            connection.send(PingFlyweight.encode(channel.alloc(), FrameType.PING, nonce, sentNs));
+            final ByteBuf frame = expect(FrameType.PONG);
+            try
+            {
+                final PingFlyweight pong = new PingFlyweight();
+                pong.wrap(frame, frame.readerIndex());
+                if (pong.nonce() != nonce)
+                {
+                    throw new TransferException(ErrorCode.PROTOCOL_ERROR, "PONG for nonce " + pong.nonce() +
+                        ", expected " + nonce);
+                }
+                return System.nanoTime() - pong.timestampNs();
+            }
+            finally
+            {
+                frame.release();
+            }
+        }
+
+        /**
+         * After OPEN_ACK, with {@code --bandwidth}: size the window and the socket buffers for the link's
+         * bandwidth-delay product, apply the buffers to the control connection (a stream too, over TLS) and to the
+         * data connections still to open, and warn about what keeps the transfer below the link rate.
+         *
+         * @return the sizing, or null without a bandwidth.
+         */
+        LinkSizing sizeForLink(final boolean sending)
+        {
+            if (rttNs <= 0)
+            {
+                return null;
+            }
+            final LinkSizing link = LinkSizing.of(options.bandwidthBytesPerSecond(), rttNs, streams, chunkLength,
+                options.windowBytes(), windowBytes, sending, options.socketBufferBytes(),
+                SocketBuffers.autotuneMaxBytes(sending));
+            socketBufferBytes = link.socketBufferBytes();
+            if (socketBufferBytes > 0 && !plaintext() && channel instanceof SocketChannel)
+            {
+                SocketBuffers.apply((SocketChannel)channel, socketBufferBytes);
+            }
+            LOG.fine(link::describe);
+            link.advice().forEach(line -> LOG.warning(line));
+            return link;
         }
 
         void open(final int direction, final Endpoint endpoint, final String resumeKey) throws InterruptedException
@@ -595,7 +649,8 @@ public final class XferClient implements AutoCloseable
             {
                 // DATA may follow WELCOME in the same read, before WELCOME raised the limit: accept full frames
                 // from the start (this side announced that maximum in its HELLO)
-                dataChannel = openChannel(endpoint, ProtocolVersion.MAX_FRAME_LENGTH, !plaintext(), ch ->
+                dataChannel = openChannel(endpoint, ProtocolVersion.MAX_FRAME_LENGTH, !plaintext(),
+                    socketBufferBytes, ch ->
                 {
                     handler[0] = new DataJoinHandler(sessionIdHigh, sessionIdLow, offered(), !plaintext(),
                         connection.inbox(), attach);

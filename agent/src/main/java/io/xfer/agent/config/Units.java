@@ -103,6 +103,60 @@ public final class Units
         }
     }
 
+    /**
+     * A link rate, in bytes per second. Bits per second in the notation of tc and iperf3 ({@code 200mbit},
+     * {@code 1gbit}, {@code 2.5gbit}; k, m, g, t are powers of 1000), or bytes per second as a size
+     * ({@code 100m} = 100 MiB/s, the notation of the other sizes).
+     */
+    public static long parseRate(final String name, final String value)
+    {
+        final String v = value.trim().toLowerCase(Locale.ROOT);
+        if (v.endsWith("bit"))
+        {
+            String digits = v.substring(0, v.length() - 3);
+            long multiplier = 1;
+            if (!digits.isEmpty())
+            {
+                switch (digits.charAt(digits.length() - 1))
+                {
+                    case 'k': multiplier = 1_000L; break;
+                    case 'm': multiplier = 1_000_000L; break;
+                    case 'g': multiplier = 1_000_000_000L; break;
+                    case 't': multiplier = 1_000_000_000_000L; break;
+                    default: break;
+                }
+            }
+            if (multiplier != 1)
+            {
+                digits = digits.substring(0, digits.length() - 1);
+            }
+            digits = digits.trim();
+            final double bits = digits.matches("[0-9]{1,15}(\\.[0-9]{1,9})?") ?
+                Double.parseDouble(digits) * multiplier : -1;
+            if (bits < 8 || bits > 8e15)
+            {
+                throw new ConfigurationException(name + ": not a rate '" + value +
+                    "' (examples: 200mbit, 10gbit, or 100m for 100 MiB/s; at least 8bit)");
+            }
+            return (long)(bits / 8);
+        }
+        final long bytes;
+        try
+        {
+            bytes = parseSize(name, value);
+        }
+        catch (final ConfigurationException ex)
+        {
+            throw new ConfigurationException(name + ": not a rate '" + value +
+                "' (examples: 200mbit, 10gbit, or 100m for 100 MiB/s)");
+        }
+        if (bytes < 1)
+        {
+            throw new ConfigurationException(name + ": a rate must be positive, was '" + value + "'");
+        }
+        return bytes;
+    }
+
     public static boolean parseBoolean(final String name, final String value)
     {
         switch (value.trim().toLowerCase(Locale.ROOT))

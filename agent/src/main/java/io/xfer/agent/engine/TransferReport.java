@@ -28,6 +28,8 @@ import java.util.Map;
  * @param latency              percentiles of the latencies this side measured.
  * @param recorder             the histograms behind them.
  * @param plaintextData        the data connections went without TLS (PLAINTEXT_DATA was negotiated).
+ * @param link                 the sizing for the link's bandwidth-delay product ({@code --bandwidth}), null
+ *                             without one.
  */
 public record TransferReport(
     long committed,
@@ -48,7 +50,8 @@ public record TransferReport(
     String firstErrorMessage,
     Map<LatencyRecorder.Metric, LatencyRecorder.Summary> latency,
     LatencyRecorder recorder,
-    boolean plaintextData)
+    boolean plaintextData,
+    LinkSizing link)
 {
     /** @return bytes per second over the whole transfer. */
     public double bytesPerSecond()

@@ -26,6 +26,13 @@ public final class TransferStats
     private ErrorCode firstError;
     private String firstErrorMessage;
     private boolean plaintextData;
+    private LinkSizing link;
+
+    /** The sizing for the link's bandwidth-delay product, when its rate was given. */
+    public void link(final LinkSizing link)
+    {
+        this.link = link;
+    }
 
     /** The data connections go without TLS (PLAINTEXT_DATA negotiated); reported with the totals. */
     public void plaintextData(final boolean plaintext)
@@ -157,6 +164,7 @@ public final class TransferStats
     {
         return new TransferReport(committed, skipped, refused, failed, vanished, verificationFailures, bytesMoved,
             wireBytes, resentBytes, resumedBytes, corruptChunks, sourceChanges, checksumRetries,
-            System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency, plaintextData);
+            System.nanoTime() - startNs, firstError, firstErrorMessage, latency.finish(), latency, plaintextData,
+            link);
     }
 }

@@ -13,6 +13,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.OptionalSslHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -135,7 +136,7 @@ public final class AgentServer implements AutoCloseable
             // the session handler then lets it do nothing but join a plaintext session's data connections
             channel.pipeline()
                 .addLast("tls", config.plaintextData() ? new TlsOrPlaintext(sslContext) :
-                    sslContext.newHandler(channel.alloc()))
+                    TlsContexts.tune(sslContext.newHandler(channel.alloc())))
                 .addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutNs(), TimeUnit.NANOSECONDS))
                 .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
                 .addLast("session", new ServerHandshakeHandler(config, dispatcher))
@@ -158,6 +159,12 @@ public final class AgentServer implements AutoCloseable
         protected String newSslHandlerName()
         {
             return "tls";
+        }
+
+        @Override
+        protected SslHandler newSslHandler(final ChannelHandlerContext context, final SslContext sslContext)
+        {
+            return TlsContexts.tune(super.newSslHandler(context, sslContext));
         }
 
         @Override

@@ -2,6 +2,9 @@ package io.xfer.agent.net;
 
 import io.netty.channel.socket.SocketChannel;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 
@@ -18,6 +21,30 @@ public final class SocketBuffers
 
     private SocketBuffers()
     {
+    }
+
+    /**
+     * The largest buffer Linux's autotuning gives a connection on its own: the third field of
+     * {@code net.ipv4.tcp_wmem} (sending) or {@code tcp_rmem} (receiving).
+     *
+     * @return bytes, or -1 where that cannot be read (not Linux, no /proc).
+     */
+    public static long autotuneMaxBytes(final boolean sending)
+    {
+        return autotuneMaxBytes(Path.of("/proc/sys/net/ipv4", sending ? "tcp_wmem" : "tcp_rmem"));
+    }
+
+    static long autotuneMaxBytes(final Path sysctl)
+    {
+        try
+        {
+            final String[] fields = Files.readString(sysctl).trim().split("\\s+");
+            return fields.length == 3 ? Long.parseLong(fields[2]) : -1;
+        }
+        catch (final IOException | NumberFormatException | SecurityException ex)
+        {
+            return -1;
+        }
     }
 
     /**

@@ -469,6 +469,30 @@ class AgentConfigTest
 
     @ParameterizedTest
     @CsvSource({
+        "200mbit, 25000000",
+        "1gbit, 125000000",
+        "2.5Gbit, 312500000",
+        "800kbit, 100000",
+        "8bit, 1",
+        "100m, 104857600",
+        "1g, 1073741824"})
+    void shouldParseRate(final String text, final long bytesPerSecond)
+    {
+        assertEquals(bytesPerSecond, Units.parseRate("--bandwidth", text));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "bit", "gbit", "0", "0mbit", "1bit", "-1gbit", "1.2.3gbit", "fast", "10xbit", "1e9bit"})
+    void shouldRejectBadRateNamingIt(final String text)
+    {
+        final ConfigurationException ex = assertThrows(ConfigurationException.class,
+            () -> Units.parseRate("--bandwidth", text));
+
+        assertTrue(ex.getMessage().startsWith("--bandwidth: "), ex.getMessage());
+    }
+
+    @ParameterizedTest
+    @CsvSource({
         "500ms, 500000000",
         "10s, 10000000000",
         "30, 30000000000",

@@ -50,6 +50,18 @@ final class CuttingProxy implements AutoCloseable
         this.acceptor.start();
     }
 
+    /**
+     * Hold what each connection's client sends for {@code millis} before passing it on: a link with that much more
+     * round trip (and, since each read waits, a slow one).
+     */
+    CuttingProxy delayUpstream(final long millis)
+    {
+        this.upstreamDelayMs = millis;
+        return this;
+    }
+
+    private volatile long upstreamDelayMs;
+
     /** Freeze the chosen connection (stop forwarding both ways, keep it open) instead of resetting it. */
     CuttingProxy stall()
     {
@@ -120,6 +132,10 @@ final class CuttingProxy implements AutoCloseable
                     // frozen: what arrives is swallowed, nothing goes on; a close still ends the connection
                     continue;
                 }
+                if (noteFirstByteOf > 0 && upstreamDelayMs > 0)
+                {
+                    Thread.sleep(upstreamDelayMs);
+                }
                 if (noteFirstByteOf > 0 && n > 0)
                 {
                     firstBytes.putIfAbsent(noteFirstByteOf, buffer[0] & 0xFF);
@@ -143,6 +159,10 @@ final class CuttingProxy implements AutoCloseable
         catch (final IOException ex)
         {
             // the other direction closed or was cut
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
         }
 
         finally

@@ -20,6 +20,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SocketBuffersTest
 {
     @Test
+    void shouldReadTheAutotuningLimitFromTheSysctl(@org.junit.jupiter.api.io.TempDir final java.nio.file.Path dir)
+        throws Exception
+    {
+        final java.nio.file.Path sysctl = dir.resolve("tcp_wmem");
+        java.nio.file.Files.writeString(sysctl, "4096\t16384\t4194304\n");
+        assertEquals(4194304, SocketBuffers.autotuneMaxBytes(sysctl));
+        java.nio.file.Files.writeString(sysctl, "garbage\n");
+        assertEquals(-1, SocketBuffers.autotuneMaxBytes(sysctl));
+        assertEquals(-1, SocketBuffers.autotuneMaxBytes(dir.resolve("missing")));
+        // this machine's own, where there is one
+        final long own = SocketBuffers.autotuneMaxBytes(true);
+        assertTrue(own == -1 || own >= 4096, "tcp_wmem's third field: " + own);
+    }
+
+    @Test
     void shouldGrantASizeWithinTheKernelLimitsAndReportOneAbove() throws Exception
     {
         final List<String> warnings = new CopyOnWriteArrayList<>();

@@ -1,0 +1,139 @@
+package io.xfer.agent.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Flow-control window and socket buffers sized for a link's bandwidth-delay product: the rate its user states
+ * ({@code --bandwidth}) times the round trip measured on the control connection, shared by the transfer's streams.
+ *
+ * <p>To keep one TCP connection at rate R over a round trip T, R*T bytes must be in flight: in the sender's
+ * window of unacknowledged chunks, in the kernel's send buffer and in the receiver's advertised window. Linux
+ * counts its own bookkeeping in the buffer sizes (half of SO_RCVBUF goes to the window with the default
+ * {@code tcp_adv_win_scale}), so each stream's buffers are sized at twice its share of the product. Where the
+ * kernel's autotuning reaches that size ({@code net.ipv4.tcp_wmem}/{@code tcp_rmem}, third field) the buffers are
+ * left to it, since it adapts and a fixed size switches it off; beyond that they are set explicitly, and
+ * {@link io.xfer.agent.net.SocketBuffers} reports a clamp by {@code net.core.wmem_max}/{@code rmem_max}.
+ *
+ * @param bandwidthBytesPerSecond the link rate given.
+ * @param rttNs                   the smallest round trip measured.
+ * @param streams                 streams the agent granted.
+ * @param bdpBytes                bandwidth-delay product of the whole link.
+ * @param windowBytes             unacknowledged bytes per stream this side will allow (sending), or the agent
+ *                                allows (receiving).
+ * @param socketBufferBytes       SO_SNDBUF/SO_RCVBUF per connection; 0 leaves them to the kernel.
+ * @param advice                  what limits the transfer below the link rate, in words; empty when nothing
+ *                                does.
+ */
+public record LinkSizing(
+    long bandwidthBytesPerSecond,
+    long rttNs,
+    int streams,
+    long bdpBytes,
+    long windowBytes,
+    int socketBufferBytes,
+    List<String> advice)
+{
+    /** The most a socket buffer is set to: beyond it, more streams are the better answer. */
+    public static final int MAX_SOCKET_BUFFER_BYTES = 256 << 20;
+
+    /**
+     * @param bandwidthBytesPerSecond the link rate.
+     * @param rttNs                   the round trip measured.
+     * @param streams                 streams granted.
+     * @param chunkLength             chunk length granted.
+     * @param requestedWindowBytes    this side's own window ({@code --window}); kept when larger than needed.
+     * @param grantedWindowBytes      the agent's window per stream (its {@code stream_window}).
+     * @param sending                 this side sends the data (a push); otherwise the agent does.
+     * @param socketBufferBytes       a size the user set ({@code --socket-buffer}), 0 for none.
+     * @param autotuneMaxBytes        the largest buffer the kernel's autotuning reaches in this side's direction,
+     *                                or -1 when unknown.
+     */
+    public static LinkSizing of(
+        final long bandwidthBytesPerSecond,
+        final long rttNs,
+        final int streams,
+        final int chunkLength,
+        final long requestedWindowBytes,
+        final long grantedWindowBytes,
+        final boolean sending,
+        final int socketBufferBytes,
+        final long autotuneMaxBytes)
+    {
+        if (bandwidthBytesPerSecond <= 0 || rttNs <= 0 || streams <= 0)
+        {
+            throw new IllegalArgumentException("rate, round trip and streams must be positive");
+        }
+        final List<String> advice = new ArrayList<>();
+        final long bdp = (long)Math.ceil(bandwidthBytesPerSecond * (rttNs / 1e9));
+        final long perStream = (bdp + streams - 1) / streams;
+        // the chunks in flight must cover the stream's share of the product, plus one being written
+        final long needed = perStream + chunkLength;
+        final long window;
+        if (sending)
+        {
+            window = Math.min(grantedWindowBytes, Math.max(requestedWindowBytes, needed));
+        }
+        else
+        {
+            window = grantedWindowBytes;
+        }
+        long streamsNeeded = streams;
+        final List<String> limits = new ArrayList<>();
+        if (window < needed)
+        {
+            final long share = Math.max(1, window - chunkLength);
+            streamsNeeded = Math.max(streamsNeeded, (bdp + share - 1) / share);
+            limits.add(String.format(Locale.ROOT, "each stream needs %s in flight, the agent allows %s (its " +
+                "stream_window; raise it, or use more streams)", bytes(needed), bytes(window)));
+        }
+        if (2 * perStream > MAX_SOCKET_BUFFER_BYTES)
+        {
+            streamsNeeded = Math.max(streamsNeeded, (2 * bdp + MAX_SOCKET_BUFFER_BYTES - 1) / MAX_SOCKET_BUFFER_BYTES);
+            limits.add(String.format(Locale.ROOT, "each stream's socket buffers would need %s, more than the %s " +
+                "they are given at most", bytes(2 * perStream), bytes(MAX_SOCKET_BUFFER_BYTES)));
+        }
+        if (!limits.isEmpty())
+        {
+            advice.add(String.format(Locale.ROOT, "%d streams cannot fill %s at a round trip of %.2f ms (%s in " +
+                "flight): %s; --streams %d would", streams, rate(bandwidthBytesPerSecond), rttNs / 1e6, bytes(bdp),
+                String.join("; ", limits), Math.min(1024, Math.max(streams + 1, streamsNeeded))));
+        }
+        int buffers = socketBufferBytes;
+        if (buffers <= 0)
+        {
+            final long target = Math.min(2 * perStream, MAX_SOCKET_BUFFER_BYTES);
+            final long autotune = autotuneMaxBytes > 0 ? autotuneMaxBytes : 4L << 20;
+            buffers = target > autotune ? (int)target : 0;
+        }
+        else if (socketBufferBytes < 2 * perStream)
+        {
+            advice.add(String.format(Locale.ROOT, "--socket-buffer %s is below twice each stream's share of the " +
+                "bandwidth-delay product (%s): leave it out to size it from --bandwidth", bytes(socketBufferBytes),
+                bytes(2 * perStream)));
+        }
+        return new LinkSizing(bandwidthBytesPerSecond, rttNs, streams, bdp, window, buffers, List.copyOf(advice));
+    }
+
+    /** One line for people: the rate, the round trip, the product and what was set. */
+    public String describe()
+    {
+        return String.format(Locale.ROOT, "link %s x round trip %.2f ms = %s in flight; %d streams, window %s " +
+            "per stream, socket buffers %s", rate(bandwidthBytesPerSecond), rttNs / 1e6, bytes(bdpBytes), streams,
+            bytes(windowBytes), socketBufferBytes > 0 ? bytes(socketBufferBytes) : "kernel autotuning");
+    }
+
+    private static String rate(final long bytesPerSecond)
+    {
+        final double bits = bytesPerSecond * 8.0;
+        return bits >= 1e9 ? String.format(Locale.ROOT, "%.1f Gbit/s", bits / 1e9) :
+            String.format(Locale.ROOT, "%.1f Mbit/s", bits / 1e6);
+    }
+
+    private static String bytes(final long bytes)
+    {
+        return bytes >= 1 << 20 ? String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0) :
+            String.format(Locale.ROOT, "%.0f KiB", Math.ceil(bytes / 1024.0));
+    }
+}
