@@ -349,7 +349,7 @@ public final class XferClient implements AutoCloseable
                         channel.pipeline().addLast("tls", ssl);
                     }
                     channel.pipeline()
-                        .addLast("idle", new IdleStateHandler(0, 0, options.idleTimeoutNs(), TimeUnit.NANOSECONDS))
+                        .addLast("idle", new IdleStateHandler(options.idleTimeoutNs(), 0, 0, TimeUnit.NANOSECONDS))
                         .addLast("frameDecoder", new FrameDecoder(frameLimit))
                         .addLast("session", sessionHandler.apply(channel));
                 }

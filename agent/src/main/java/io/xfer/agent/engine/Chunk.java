@@ -1,13 +1,15 @@
 package io.xfer.agent.engine;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 
 /**
  * Descriptor of one chunk between the sender's reader and the streams: the payload sits in a pooled direct buffer
  * (raw or LZ4), or, for plaintext data connections, stays in the file as a region sent with sendfile; the
  * descriptor carries what the DATA header needs and what a re-send must check.
  */
-final class Chunk
+final class Chunk implements ChannelFutureListener
 {
     /** Ring accounting unit: a chunk costs at least this many bytes of ring budget. */
     static final int MIN_CHARGE_BYTES = 4096;
@@ -22,6 +24,8 @@ final class Chunk
     ByteBuf payload;
     SharedFileRegion region;
     long sentNs;
+    /** Where the chunk's budget goes back once its payload is written (set by the stream that writes it). */
+    ChunkScheduler releaseTo;
 
     Chunk(final OutgoingFile file, final long offset, final int rawLength, final int checksum, final int flags,
         final ByteBuf payload)
@@ -63,6 +67,13 @@ final class Chunk
             region.release();
             region = null;
         }
+    }
+
+    /** The payload's write completed (or failed): its budget goes back. Being the listener saves one per chunk. */
+    @Override
+    public void operationComplete(final ChannelFuture future)
+    {
+        releaseTo.release(chargeBytes);
     }
 
     static int charge(final int rawLength)

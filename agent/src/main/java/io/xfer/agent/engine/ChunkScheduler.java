@@ -15,6 +15,8 @@ final class ChunkScheduler
 {
     private final ManyToManyConcurrentArrayQueue<Chunk> ready;
     private final List<DataStream> streams = new CopyOnWriteArrayList<>();
+    /** The streams as an array, for offers without an iterator per chunk. */
+    private volatile DataStream[] streamArray = new DataStream[0];
     private final Object budgetLock = new Object();
     private final long budgetBytes;
     private long availableBytes;
@@ -32,15 +34,17 @@ final class ChunkScheduler
         return budgetBytes;
     }
 
-    void addStream(final DataStream stream)
+    synchronized void addStream(final DataStream stream)
     {
         streams.add(stream);
+        streamArray = streams.toArray(new DataStream[0]);
         stream.wake();
     }
 
-    void removeStream(final DataStream stream)
+    synchronized void removeStream(final DataStream stream)
     {
         streams.remove(stream);
+        streamArray = streams.toArray(new DataStream[0]);
     }
 
     int liveStreams()
@@ -88,9 +92,10 @@ final class ChunkScheduler
         {
             Thread.onSpinWait();
         }
-        for (final DataStream stream : streams)
+        final DataStream[] current = streamArray;
+        for (int i = 0; i < current.length; i++)
         {
-            if (stream.wake())
+            if (current[i].wake())
             {
                 break;
             }

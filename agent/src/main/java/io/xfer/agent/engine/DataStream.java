@@ -112,7 +112,8 @@ final class DataStream implements FrameConnection.StreamListener
         inFlightBytes += chunk.wireLength;
         chunk.sentNs = System.nanoTime();
         channel.write(header, channel.voidPromise());
-        channel.write(payload).addListener(future -> scheduler.release(chunk.chargeBytes));
+        chunk.releaseTo = scheduler;
+        channel.write(payload).addListener(chunk);
     }
 
     @Override

@@ -137,7 +137,7 @@ public final class AgentServer implements AutoCloseable
             channel.pipeline()
                 .addLast("tls", config.plaintextData() ? new TlsOrPlaintext(sslContext) :
                     TlsContexts.tune(sslContext.newHandler(channel.alloc())))
-                .addLast("idle", new IdleStateHandler(0, 0, config.idleTimeoutNs(), TimeUnit.NANOSECONDS))
+                .addLast("idle", new IdleStateHandler(config.idleTimeoutNs(), 0, 0, TimeUnit.NANOSECONDS))
                 .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
                 .addLast("session", new ServerHandshakeHandler(config, dispatcher))
                 .addLast("tail", new TailHandler());
