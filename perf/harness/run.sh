@@ -16,6 +16,12 @@
 #   --iperf-seconds N  iperf3 duration (default 5; --quick 3)
 #   --only REGEX       run only scenarios whose id matches (bash regex), e.g. 'xfer-large-random|rsync'
 #   --no-wan           skip the namespace/tbf scenarios
+#   --lfn-rtt MS       round trip of the long fat link (default 60): two namespaces joined through a user-space
+#                      delay line (perf/harness/delay_line.c, or .py without a C compiler) between TUN devices
+#   --lfn-rate RATE    tbf rate of the long fat link, each way (default 500mbit)
+#   --lfn-loss FRAC    fraction of packets the delay line drops, each way (default 0.0001)
+#   --lfn-size SIZE    incompressible file sent over it (default 512m; --quick 64m)
+#   --no-lfn           skip the long-fat-link scenarios
 #   --disk-dir DIR     where the tree-on-disk scenarios write (default: a new directory in /var/tmp); they are
 #                      skipped with a note when it is on tmpfs. Durable writes (fsync) cost real time only there
 #   --no-disk          skip the tree-on-disk scenarios
@@ -53,6 +59,11 @@ WAN_RATE=200mbit
 IPERF_SECONDS=""
 ONLY=""
 WAN=1
+LFN=1
+LFN_RTT_MS=60
+LFN_RATE=500mbit
+LFN_LOSS=0.0001
+LFN_SIZE=""
 BUILD=1
 DIST=""
 INSTALL=1
@@ -83,6 +94,11 @@ while [ $# -gt 0 ]; do
     --iperf-seconds) need_arg "$@"; IPERF_SECONDS=$2; shift ;;
     --only) need_arg "$@"; ONLY=$2; shift ;;
     --no-wan) WAN=0 ;;
+    --lfn-rtt) need_arg "$@"; LFN_RTT_MS=$2; shift ;;
+    --lfn-rate) need_arg "$@"; LFN_RATE=$2; shift ;;
+    --lfn-loss) need_arg "$@"; LFN_LOSS=$2; shift ;;
+    --lfn-size) need_arg "$@"; LFN_SIZE=$2; shift ;;
+    --no-lfn) LFN=0 ;;
     --disk-dir) need_arg "$@"; DISK_DIR=$2; shift ;;
     --no-disk) DISK=0 ;;
     --no-build) BUILD=0 ;;
@@ -97,9 +113,13 @@ done
 
 if [ "$QUICK" = 1 ]; then
   : "${REPEATS:=1}" "${WARMUPS:=0}" "${SIZE:=256m}" "${TREE_FILES:=2000}" "${WAN_SIZE:=64m}" "${IPERF_SECONDS:=3}"
+  : "${LFN_SIZE:=64m}"
 else
   : "${REPEATS:=3}" "${WARMUPS:=1}" "${SIZE:=2g}" "${TREE_FILES:=20000}" "${WAN_SIZE:=256m}" "${IPERF_SECONDS:=5}"
+  : "${LFN_SIZE:=512m}"
 fi
+[[ $LFN_RTT_MS =~ ^[0-9]+$ ]] && [ "$LFN_RTT_MS" -ge 1 ] || die "--lfn-rtt must be a whole number of ms >= 1"
+[[ $LFN_LOSS =~ ^0(\.[0-9]+)?$ ]] || die "--lfn-loss must be a fraction in [0, 1), e.g. 0.0001"
 : "${OUT:=$REPO/perf-report}"
 for n in REPEATS WARMUPS TREE_FILES IPERF_SECONDS RUN_TIMEOUT; do
   [[ ${!n} =~ ^[0-9]+$ ]] || die "--$(tr '[:upper:]_' '[:lower:]-' <<<"$n") must be a number, got '${!n}'"
@@ -115,6 +135,7 @@ to_bytes() {
 }
 SIZE_B=$(to_bytes "$SIZE")
 WAN_SIZE_B=$(to_bytes "$WAN_SIZE")
+LFN_SIZE_B=$(to_bytes "$LFN_SIZE")
 TREE_FILE_B=$(to_bytes "$TREE_FILE_SIZE")
 
 ALL_IDS=(iperf3-loopback-p1 iperf3-loopback-p4)
@@ -124,6 +145,8 @@ ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree
 ALL_IDS+=(xfer-heap-random-s4-none xfer-heap-random-s4-plaintext)
 [ "$DISK" = 1 ] && ALL_IDS+=(rsync-tree-disk rsync-fsync-tree-disk xfer-tree-disk-s1 xfer-tree-disk-s4)
 [ "$WAN" = 1 ] && ALL_IDS+=(wan-iperf3-p1 wan-xfer-text-s4-none wan-xfer-text-s4-auto)
+[ "$LFN" = 1 ] && ALL_IDS+=(lfn-iperf3-p1 lfn-iperf3-p4 rsync-lfn-random xfer-lfn-random-s1-none xfer-lfn-random-s4-none
+  xfer-lfn-random-s8-none)
 wanted() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 if [ -n "$ONLY" ]; then
   matched=0
@@ -152,6 +175,7 @@ REPORT_WRITTEN=0
 CURRENT_PID=""
 RAW_TMP=""
 WAN_UP=0
+LFN_UP=0
 CREATED_RUN_SSHD=0
 POLICY_RC_D=0
 
@@ -177,6 +201,13 @@ wan_down() {
   ip link del xferperf-va 2>/dev/null || true
 }
 
+lfn_down() {
+  ip netns del xferperf-la 2>/dev/null || true
+  ip netns del xferperf-lb 2>/dev/null || true
+  ip link del xferperf-ta 2>/dev/null || true
+  ip link del xferperf-tb 2>/dev/null || true
+}
+
 cleanup() {
   local rc=$?
   set +e
@@ -185,6 +216,7 @@ cleanup() {
   if [ -n "$CURRENT_PID" ]; then kill_tree "$CURRENT_PID"; wait "$CURRENT_PID" 2>/dev/null; fi
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   [ "$WAN_UP" = 1 ] && wan_down
+  [ "$LFN_UP" = 1 ] && lfn_down
   if [ "$REPORT_WRITTEN" = 0 ] && [ -n "$RAW_TMP" ] && [ -d "$RAW_TMP" ]; then
     # Keep the logs of a run that did not get to its report.
     mkdir -p "$OUT" && rm -rf "$OUT/raw" && cp -r "$RAW_TMP" "$OUT/raw" && log "logs of this run kept in $OUT/raw"
@@ -280,7 +312,7 @@ RAW_TMP=$WORK/raw
 mkdir -p "$RAW_TMP"
 TREE_BYTES=$((TREE_FILES * TREE_FILE_B))
 # Sources (two large files, tree, WAN file), one destination copy of the largest, metadata and slack.
-NEED_B=$((2 * SIZE_B + WAN_SIZE_B + 2 * (TREE_BYTES + TREE_FILES * 1024) + SIZE_B + 256 * 1024 * 1024))
+NEED_B=$((2 * SIZE_B + WAN_SIZE_B + LFN_SIZE_B + 2 * (TREE_BYTES + TREE_FILES * 1024) + SIZE_B + 256 * 1024 * 1024))
 AVAIL_B=$(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024))
 [ "$NEED_B" -lt "$((AVAIL_B - 2 * 1024 ** 3))" ] ||
   die "data needs $((NEED_B >> 20)) MiB of memory (tmpfs) plus 2 GiB for the JVMs; $((AVAIL_B >> 20)) MiB available: use --size"
@@ -329,6 +361,13 @@ if [ "$WAN" = 1 ]; then
     python3 "$HARNESS_DIR/gen_data.py" text "$SRC/wan-text.log" "$WAN_SIZE_B"
   fi
 fi
+if [ "$LFN" = 1 ]; then
+  if [ "$LFN_SIZE_B" -le "$SIZE_B" ]; then
+    head -c "$LFN_SIZE_B" "$SRC/large-random.bin" >"$SRC/lfn-random.bin"
+  else
+    python3 "$HARNESS_DIR/gen_data.py" random "$SRC/lfn-random.bin" "$LFN_SIZE_B"
+  fi
+fi
 
 # ------------------------------------------------------------------------------------------------ 3. servers
 free_port() {
@@ -350,7 +389,7 @@ PKI=$WORK/pki
 mkdir -p "$SETUP" "$PKI"
 log "throwaway CA and certificates in $PKI"
 "$XFER" pki init "$PKI/ca" --cn "xfer perf CA" --days 2 >"$RAW_TMP/pki.log" 2>&1 || die "xfer pki init failed: $(cat "$RAW_TMP/pki.log")"
-"$XFER" pki issue --ca "$PKI/ca" --server agent --dns localhost --ip 127.0.0.1 --ip 192.0.2.1 --days 2 \
+"$XFER" pki issue --ca "$PKI/ca" --server agent --dns localhost --ip 127.0.0.1 --ip 192.0.2.1 --ip 198.51.100.1 --days 2 \
   --out "$PKI/agent" >>"$RAW_TMP/pki.log" 2>&1 || die "xfer pki issue --server failed: $(cat "$RAW_TMP/pki.log")"
 "$XFER" pki issue --ca "$PKI/ca" --client perf-client --days 2 --out "$PKI/client" >>"$RAW_TMP/pki.log" 2>&1 ||
   die "xfer pki issue --client failed: $(cat "$RAW_TMP/pki.log")"
@@ -475,7 +514,8 @@ HWM_RESET=0
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null; }
 reset_hwm "$AGENT_PID" && HWM_RESET=1
 # For ssh: the session processes must be reaped by the sshd listener before its cutime includes them.
-sshd_idle() { ! pgrep -P "$SSHD_PID" >/dev/null; }
+sshd_idle() { ! pgrep -P "${1:-$SSHD_PID}" >/dev/null; }
+SSHD_PIDS=" $SSHD_PID "
 
 # run_scenario ID TOOL DATASET NETWORK STREAMS COMPRESS BYTES FILES SERVER_PID PREFIX -- CMD...
 # In CMD, @RUN@ is replaced by a fresh run id (destination $DST/@RUN@ exists and is empty) and @HIST@ by the
@@ -530,8 +570,8 @@ run_scenario() {
     wait "$CURRENT_PID" || rc=$?
     CURRENT_PID=""
     t1=$(date +%s%N)
-    if [ "$server_pid" = "$SSHD_PID" ]; then
-      wait_for "sshd session processes to exit after $tag" 30 sshd_idle
+    if [[ $SSHD_PIDS == *" $server_pid "* ]]; then
+      wait_for "sshd session processes to exit after $tag" 30 sshd_idle "$server_pid"
     fi
     alive "$server_pid"
     after=$(proc_ticks "$server_pid")
@@ -717,6 +757,106 @@ EOF
     done
   fi
 fi
+# Long fat link: two namespaces joined through a delay line between TUN devices (this kernel may have no netem),
+# with tbf for the rate on both ends. TCP runs end to end through it, so window limits show as on a WAN: ssh's
+# channel window for rsync, each TCP connection's buffers for one stream against several.
+lfn_wanted=0
+for id in lfn-iperf3-p1 lfn-iperf3-p4 rsync-lfn-random xfer-lfn-random-s1-none xfer-lfn-random-s4-none \
+  xfer-lfn-random-s8-none; do
+  wanted "$id" && lfn_wanted=1
+done
+if [ "$LFN" = 1 ] && [ "$lfn_wanted" = 1 ]; then
+  if command -v cc >/dev/null &&
+    cc -O2 -o "$WORK/delay_line" "$HARNESS_DIR/delay_line.c" >"$RAW_TMP/delay-line-cc.log" 2>&1; then
+    DELAY_LINE=("$WORK/delay_line")
+  else
+    DELAY_LINE=(python3 "$HARNESS_DIR/delay_line.py")
+    note "long fat link: no C compiler, so the Python delay line forwards the packets; near 500 mbit it can be the bottleneck (compare lfn-iperf3 with the rate)"
+  fi
+  LFN_ONE_WAY_MS=$(python3 -c "print($LFN_RTT_MS / 2)")
+  cat >"$SETUP/lfn-up.sh" <<EOF
+#!/bin/sh
+# Long fat link, step 1 of 2: namespaces xferperf-la (agent, sshd, iperf3 -s) and xferperf-lb (clients) and two TUN
+# devices, still in the root namespace so that the delay line can attach to them by name.
+set -e
+ip netns add xferperf-la
+ip netns add xferperf-lb
+ip tuntap add dev xferperf-ta mode tun
+ip tuntap add dev xferperf-tb mode tun
+EOF
+  cat >"$SETUP/lfn-link.sh" <<EOF
+#!/bin/sh
+# Long fat link, step 2 of 2, once the delay line holds both devices: move each into its namespace, address it
+# (198.51.100.0/24 is TEST-NET-2, used only inside these two namespaces) and limit its rate.
+set -e
+ip link set xferperf-ta netns xferperf-la
+ip link set xferperf-tb netns xferperf-lb
+ip -n xferperf-la addr add 198.51.100.1/24 dev xferperf-ta
+ip -n xferperf-lb addr add 198.51.100.2/24 dev xferperf-tb
+ip -n xferperf-la link set lo up
+ip -n xferperf-lb link set lo up
+ip -n xferperf-la link set xferperf-ta up
+ip -n xferperf-lb link set xferperf-tb up
+tc -n xferperf-la qdisc add dev xferperf-ta root tbf rate $LFN_RATE burst 256kb latency 200ms
+tc -n xferperf-lb qdisc add dev xferperf-tb root tbf rate $LFN_RATE burst 256kb latency 200ms
+EOF
+  if [ "$IS_ROOT" != 1 ]; then
+    note "long-fat-link scenarios skipped: network namespaces and TUN devices need root"
+  elif ! { lfn_down; LFN_UP=1; sh "$SETUP/lfn-up.sh" >"$RAW_TMP/lfn-up.log" 2>&1; }; then
+    note "long-fat-link scenarios skipped: setup failed: $(tr '\n' ' ' <"$RAW_TMP/lfn-up.log")"
+    lfn_down
+    LFN_UP=0
+  else
+    "${DELAY_LINE[@]}" xferperf-ta xferperf-tb --delay-ms "$LFN_ONE_WAY_MS" --loss "$LFN_LOSS" \
+      >"$RAW_TMP/delay-line.out" 2>"$RAW_TMP/delay-line.log" 8>&- 9>&- &
+    DELAY_LINE_PID=$!
+    PIDS+=("$DELAY_LINE_PID")
+    SERVER_NAMES[$DELAY_LINE_PID]="delay line"
+    SERVER_LOGS[$DELAY_LINE_PID]=$RAW_TMP/delay-line.log
+    delay_line_ready() { alive "$DELAY_LINE_PID"; grep -q READY "$RAW_TMP/delay-line.out"; }
+    wait_for "the delay line to attach to its TUN devices" 30 delay_line_ready
+    sh "$SETUP/lfn-link.sh" >>"$RAW_TMP/lfn-up.log" 2>&1 || die "long fat link setup failed: $(cat "$RAW_TMP/lfn-up.log")"
+    log "long fat link: $LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS each way (${DELAY_LINE[*]##*/})"
+    LFN_AGENT_PORT=$(free_port)
+    write_agent_config "$SETUP/agent-lfn.conf" "198.51.100.1:$LFN_AGENT_PORT"
+    start_agent agent-lfn "$SETUP/agent-lfn.conf" "$LFN_AGENT_PORT" xferperf-la
+    LFN_AGENT_PID=$AGENT_STARTED_PID
+    LFN_IPERF_PORT=$(free_port)
+    ip netns exec xferperf-la iperf3 -s -B 198.51.100.1 -p "$LFN_IPERF_PORT" >"$RAW_TMP/iperf3-server-lfn.log" 2>&1 \
+      8>&- 9>&- &
+    LFN_IPERF_PID=$!
+    PIDS+=("$LFN_IPERF_PID")
+    SERVER_NAMES[$LFN_IPERF_PID]="iperf3 server (xferperf-la)"
+    SERVER_LOGS[$LFN_IPERF_PID]=$RAW_TMP/iperf3-server-lfn.log
+    wait_for "iperf3 to listen in xferperf-la" 30 listening "$LFN_IPERF_PID" "$LFN_IPERF_PORT" \
+      "$RAW_TMP/iperf3-server-lfn.log" xferperf-la
+    LFN_SSH_PORT=$(free_port)
+    sed -e "s/^ListenAddress .*/ListenAddress 198.51.100.1/" -e "s/^Port .*/Port $LFN_SSH_PORT/" \
+      -e "s#^PidFile .*#PidFile $WORK/sshd-lfn.pid#" "$SETUP/sshd_config" >"$SETUP/sshd_config-lfn"
+    ip netns exec xferperf-la /usr/sbin/sshd -D -e -f "$SETUP/sshd_config-lfn" >"$RAW_TMP/sshd-lfn.log" 2>&1 \
+      8>&- 9>&- &
+    LFN_SSHD_PID=$!
+    PIDS+=("$LFN_SSHD_PID")
+    SSHD_PIDS+="$LFN_SSHD_PID "
+    SERVER_NAMES[$LFN_SSHD_PID]="sshd (xferperf-la)"
+    SERVER_LOGS[$LFN_SSHD_PID]=$RAW_TMP/sshd-lfn.log
+    wait_for "sshd to listen in xferperf-la" 30 listening "$LFN_SSHD_PID" "$LFN_SSH_PORT" "$RAW_TMP/sshd-lfn.log" \
+      xferperf-la
+    LFN_SSH_E="ssh -c aes128-gcm@openssh.com -p $LFN_SSH_PORT -i $SSH_KEY $SSH_OPTS"
+    for p in 1 4; do
+      run_scenario "lfn-iperf3-p$p" iperf3 raw lfn "$p" "" 0 0 "$LFN_IPERF_PID" xferperf-lb -- \
+        iperf3 -c 198.51.100.1 -p "$LFN_IPERF_PORT" -t "$IPERF_SECONDS" -O 1 -P "$p" -J
+    done
+    run_scenario rsync-lfn-random rsync lfn-random lfn "" "" "$LFN_SIZE_B" 1 "$LFN_SSHD_PID" xferperf-lb -- \
+      rsync -a -e "$LFN_SSH_E" "$SRC/lfn-random.bin" "root@198.51.100.1:$DST/@RUN@/"
+    for s in 1 4 8; do
+      mapfile -t flags < <(xfer_flags "$s" none)
+      run_scenario "xfer-lfn-random-s$s-none" xfer lfn-random lfn "$s" none "$LFN_SIZE_B" 1 "$LFN_AGENT_PID" \
+        xferperf-lb -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/lfn-random.bin" \
+        "xfer://198.51.100.1:$LFN_AGENT_PORT/bench/@RUN@"
+    done
+  fi
+fi
 [ "$SCENARIOS_RUN" -gt 0 ] || die "no scenario ran (--only '$ONLY')"
 
 # ------------------------------------------------------------------------------------------------ 5. report
@@ -747,6 +887,7 @@ for n in "${NOTES[@]:-}"; do [ -n "$n" ] && NOTES_JOINED+="$n || "; done
   echo "TREE_FILE_SIZE=$TREE_FILE_SIZE"
   echo "WAN_SIZE=$WAN_SIZE"
   echo "WAN_RATE=$WAN_RATE"
+  echo "LFN=$([ "$LFN_UP" = 1 ] && echo "$LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS, $LFN_SIZE file" || echo off)"
   echo "REPEATS=$REPEATS"
   echo "WARMUPS=$WARMUPS"
   echo "DATA_FS=$DATA_FS"
