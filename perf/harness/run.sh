@@ -688,7 +688,9 @@ if [ "$DISK" = 1 ]; then
   log "tree onto a real file system ($DISK_FS): rsync, rsync --fsync, xfer (fsync before every rename)"
   run_scenario "rsync-tree-disk" rsync tree-disk loopback "" "" "$TREE_BYTES" "$TREE_FILES" "$SSHD_PID" none -- \
     rsync -a -e "$SSH_E" "$SRC/tree" "root@127.0.0.1:$DISK_DST/@RUN@/"
-  if rsync --help 2>/dev/null | grep -q -- '--fsync'; then
+  # not "rsync --help | grep -q": grep stops at the first match, rsync dies of SIGPIPE, and pipefail fails the test
+  RSYNC_HELP=$(rsync --help 2>&1 || true)
+  if grep -q -- '--fsync' <<<"$RSYNC_HELP"; then
     run_scenario "rsync-fsync-tree-disk" rsync-fsync tree-disk loopback "" "" "$TREE_BYTES" "$TREE_FILES" \
       "$SSHD_PID" none -- rsync -a --fsync -e "$SSH_E" "$SRC/tree" "root@127.0.0.1:$DISK_DST/@RUN@/"
   else
