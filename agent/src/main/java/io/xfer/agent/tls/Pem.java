@@ -1,19 +1,7 @@
 package io.xfer.agent.tls;
 
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.openssl.PEMEncryptedKeyPair;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
-import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
-
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.StringReader;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -28,13 +16,19 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
 import java.security.PrivateKey;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Reads and writes certificates and private keys as PEM files.
@@ -45,6 +39,11 @@ import java.util.Set;
  * Writes go to a temporary file in the target's directory which is then moved into place atomically, so a reader
  * never sees a half-written file. Private key files are created with mode {@code 0600} from the start, never
  * widened and then narrowed.
+ * <p>
+ * Reading takes the JDK's own parsers for what {@code xfer pki} and most tools write (certificates, unencrypted
+ * PKCS#8 keys) and BouncyCastle's PEM parser only for the rest (traditional OpenSSL keys, blocks with headers).
+ * Every {@code xfer send} and {@code get} reads three PEM files, and loading BouncyCastle for them (a signed jar,
+ * verified at class loading) cost the command line about 0.1 s of CPU and wall time per run.
  */
 public final class Pem
 {
@@ -54,8 +53,46 @@ public final class Pem
     /** Permissions of a written certificate file on a POSIX file system (before the umask applies). */
     public static final Set<PosixFilePermission> CERTIFICATE_PERMISSIONS = PosixFilePermissions.fromString("rw-r--r--");
 
+    /** A whole PEM block whose body is plain base64: no RFC 1421 headers (those go to BouncyCastle). */
+    private static final Pattern SIMPLE_BLOCK =
+        Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\\s]*)-----END \\1-----");
+    private static final String BEGIN = "-----BEGIN ";
+    /** Key algorithms tried, in order, for an unencrypted PKCS#8 key. */
+    private static final String[] KEY_ALGORITHMS = {"EC", "RSA", "Ed25519", "Ed448", "RSASSA-PSS", "DSA"};
+
     private Pem()
     {
+    }
+
+    private record Block(String type, byte[] der)
+    {
+    }
+
+    /**
+     * @return the PEM blocks of a text in order, or null when one of them is not a plain base64 block (the full
+     * parser handles those).
+     */
+    private static List<Block> simpleBlocks(final String text)
+    {
+        final List<Block> blocks = new ArrayList<>();
+        final Matcher matcher = SIMPLE_BLOCK.matcher(text);
+        while (matcher.find())
+        {
+            try
+            {
+                blocks.add(new Block(matcher.group(1), Base64.getMimeDecoder().decode(matcher.group(2))));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                return null;
+            }
+        }
+        int begins = 0;
+        for (int at = text.indexOf(BEGIN); at >= 0; at = text.indexOf(BEGIN, at + BEGIN.length()))
+        {
+            begins++;
+        }
+        return begins == blocks.size() ? blocks : null;
     }
 
     /**
@@ -69,30 +106,33 @@ public final class Pem
     public static List<X509Certificate> readCertificates(final Path file) throws IOException
     {
         final String text = readText(file, "certificate");
-        final JcaX509CertificateConverter converter = new JcaX509CertificateConverter();
-        final List<X509Certificate> certificates = new ArrayList<>();
-        try (PEMParser parser = new PEMParser(new StringReader(text)))
+        final List<Block> blocks = simpleBlocks(text);
+        if (blocks != null)
         {
-            Object object;
-            while ((object = parser.readObject()) != null)
+            final List<X509Certificate> certificates = new ArrayList<>();
+            try
             {
-                if (object instanceof X509CertificateHolder)
+                final CertificateFactory factory = CertificateFactory.getInstance("X.509");
+                for (final Block block : blocks)
                 {
-                    certificates.add(converter.getCertificate((X509CertificateHolder)object));
+                    if (block.type().equals("CERTIFICATE"))
+                    {
+                        certificates.add((X509Certificate)factory.generateCertificate(
+                            new ByteArrayInputStream(block.der())));
+                    }
                 }
             }
+            catch (final CertificateException | RuntimeException ex)
+            {
+                throw new IllegalArgumentException("invalid certificate file " + file + ": " + describe(ex), ex);
+            }
+            if (certificates.isEmpty())
+            {
+                throw new IllegalArgumentException("no certificate found in " + file);
+            }
+            return certificates;
         }
-        catch (final IOException | CertificateException | RuntimeException ex)
-        {
-            throw new IllegalArgumentException("invalid certificate file " + file + ": " + describe(ex), ex);
-        }
-
-        if (certificates.isEmpty())
-        {
-            throw new IllegalArgumentException("no certificate found in " + file);
-        }
-
-        return certificates;
+        return PemParsing.readCertificates(file, text);
     }
 
     /**
@@ -108,38 +148,56 @@ public final class Pem
     public static PrivateKey readPrivateKey(final Path file) throws IOException
     {
         final String text = readText(file, "private key");
-        final JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-        try (PEMParser parser = new PEMParser(new StringReader(text)))
+        final List<Block> blocks = simpleBlocks(text);
+        if (blocks != null)
         {
-            Object object;
-            while ((object = parser.readObject()) != null)
+            for (final Block block : blocks)
             {
-                if (object instanceof PrivateKeyInfo)
+                switch (block.type())
                 {
-                    return converter.getPrivateKey((PrivateKeyInfo)object);
-                }
-                if (object instanceof PEMKeyPair)
-                {
-                    // Only the private part: traditional EC keys may omit the public key.
-                    return converter.getPrivateKey(((PEMKeyPair)object).getPrivateKeyInfo());
-                }
-                if (object instanceof PKCS8EncryptedPrivateKeyInfo || object instanceof PEMEncryptedKeyPair)
-                {
-                    throw new IllegalArgumentException(
-                        "private key in " + file + " is encrypted; an unencrypted key is required");
+                    case "PRIVATE KEY":
+                        final PrivateKey key = pkcs8(block.der());
+                        if (key != null)
+                        {
+                            return key;
+                        }
+                        return readPrivateKeyWithParser(file, text); // an algorithm the JDK has no factory for
+                    case "ENCRYPTED PRIVATE KEY":
+                        throw new IllegalArgumentException(
+                            "private key in " + file + " is encrypted; an unencrypted key is required");
+                    case "EC PRIVATE KEY":
+                    case "RSA PRIVATE KEY":
+                    case "DSA PRIVATE KEY":
+                        return readPrivateKeyWithParser(file, text); // traditional OpenSSL forms
+                    default:
+                        break; // EC PARAMETERS, certificates: skipped
                 }
             }
+            throw new IllegalArgumentException("no private key found in " + file);
         }
-        catch (final IllegalArgumentException ex)
-        {
-            throw ex;
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            throw new IllegalArgumentException("invalid private key file " + file + ": " + describe(ex), ex);
-        }
+        return readPrivateKeyWithParser(file, text);
+    }
 
-        throw new IllegalArgumentException("no private key found in " + file);
+    /** An unencrypted PKCS#8 key through the JDK's key factories, or null when none of them takes it. */
+    private static PrivateKey pkcs8(final byte[] der)
+    {
+        for (final String algorithm : KEY_ALGORITHMS)
+        {
+            try
+            {
+                return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
+            }
+            catch (final GeneralSecurityException | RuntimeException ex)
+            {
+                // not this algorithm (or not one this JDK has): try the next
+            }
+        }
+        return null;
+    }
+
+    private static PrivateKey readPrivateKeyWithParser(final Path file, final String text)
+    {
+        return PemParsing.readPrivateKey(file, text);
     }
 
     /**
@@ -156,16 +214,7 @@ public final class Pem
             throw new IllegalArgumentException("no certificate to write to " + file);
         }
 
-        final StringWriter text = new StringWriter();
-        try (JcaPEMWriter writer = new JcaPEMWriter(text))
-        {
-            for (final X509Certificate certificate : certificates)
-            {
-                writer.writeObject(Objects.requireNonNull(certificate, "certificate"));
-            }
-        }
-
-        writeAtomically(file, text.toString(), CERTIFICATE_PERMISSIONS);
+        writeAtomically(file, PemParsing.certificatesText(certificates), CERTIFICATE_PERMISSIONS);
     }
 
     /**
@@ -178,14 +227,7 @@ public final class Pem
      */
     public static void writePrivateKey(final Path file, final PrivateKey key) throws IOException
     {
-        final StringWriter text = new StringWriter();
-        try (JcaPEMWriter writer = new JcaPEMWriter(text))
-        {
-            // JcaPEMWriter alone would write the traditional "EC PRIVATE KEY" form; PKCS#8 is what every stack reads.
-            writer.writeObject(new JcaPKCS8Generator(Objects.requireNonNull(key, "key"), null));
-        }
-
-        writeAtomically(file, text.toString(), PRIVATE_KEY_PERMISSIONS);
+        writeAtomically(file, PemParsing.privateKeyText(key), PRIVATE_KEY_PERMISSIONS);
     }
 
     static boolean isPosix(final Path file)

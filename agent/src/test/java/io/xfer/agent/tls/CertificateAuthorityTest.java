@@ -297,6 +297,52 @@ class CertificateAuthorityTest
     }
 
     @Test
+    void shouldReadPemWithWindowsLineEndingsCommentsAndOtherKeyTypes() throws Exception
+    {
+        final IssuedCertificate issued = ca.issue("w", List.of(), List.of(), CLIENT, Duration.ofDays(1));
+        final Path certFile = tempDir.resolve("w.crt");
+        final Path keyFile = tempDir.resolve("w.key");
+        issued.writeTo(certFile, keyFile);
+        // text around and between the blocks, as "openssl x509 -text" leaves it, and CRLF line ends
+        Files.writeString(certFile, "Certificate:\r\n    Data: ...\r\n" +
+            Files.readString(certFile).replace("\n", "\r\n") + "trailing words\r\n");
+        Files.writeString(keyFile, Files.readString(keyFile).replace("\n", "\r\n"));
+
+        assertEquals(List.of(issued.certificate()), Pem.readCertificates(certFile));
+        assertArrayEquals(issued.privateKey().getEncoded(), Pem.readPrivateKey(keyFile).getEncoded());
+
+        final KeyPairGenerator edGenerator = KeyPairGenerator.getInstance("Ed25519");
+        final PrivateKey ed = edGenerator.generateKeyPair().getPrivate();
+        final Path edFile = tempDir.resolve("ed.key");
+        Pem.writePrivateKey(edFile, ed);
+        assertArrayEquals(ed.getEncoded(), Pem.readPrivateKey(edFile).getEncoded());
+    }
+
+    @Test
+    void shouldRefuseEncryptedAndDamagedPem() throws Exception
+    {
+        final Path encrypted = tempDir.resolve("encrypted.key");
+        Files.writeString(encrypted, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQww\n" +
+            "-----END ENCRYPTED PRIVATE KEY-----\n");
+        final Path traditionalEncrypted = tempDir.resolve("traditional.key");
+        Files.writeString(traditionalEncrypted, "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n" +
+            "DEK-Info: AES-128-CBC,0123456789ABCDEF0123456789ABCDEF\n\nAAAA\n-----END EC PRIVATE KEY-----\n");
+        final Path damaged = tempDir.resolve("damaged.crt");
+        Files.writeString(damaged, "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n");
+
+        final IllegalArgumentException pkcs8 =
+            assertThrows(IllegalArgumentException.class, () -> Pem.readPrivateKey(encrypted));
+        final IllegalArgumentException withHeaders =
+            assertThrows(IllegalArgumentException.class, () -> Pem.readPrivateKey(traditionalEncrypted));
+        final IllegalArgumentException certificate =
+            assertThrows(IllegalArgumentException.class, () -> Pem.readCertificates(damaged));
+
+        assertTrue(pkcs8.getMessage().contains("is encrypted"), pkcs8.getMessage());
+        assertTrue(withHeaders.getMessage().contains(traditionalEncrypted.toString()), withHeaders.getMessage());
+        assertTrue(certificate.getMessage().startsWith("invalid certificate file " + damaged), certificate.getMessage());
+    }
+
+    @Test
     void shouldNameFileWhenNothingUsableIsFound() throws Exception
     {
         final Path certFile = tempDir.resolve("only.crt");
