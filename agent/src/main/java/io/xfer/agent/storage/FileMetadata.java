@@ -6,6 +6,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
 import java.util.Set;
@@ -68,9 +69,16 @@ public final class FileMetadata
         }
     }
 
+    /**
+     * Set the permission bits of a path, never following a symlink: the file is opened with O_NOFOLLOW and changed
+     * through that descriptor. A path-based chmod follows links, so whoever could swap a symlink in for a received
+     * file between its write and its commit could have the agent chmod any file it owns, its own private key
+     * included; here the swap makes the commit fail instead. (Two system calls more per file than a chmod.)
+     */
     public static void writeMode(final Path path, final int mode) throws IOException
     {
-        Files.setPosixFilePermissions(path, permissions(mode));
+        Files.getFileAttributeView(path, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+            .setPermissions(permissions(mode));
     }
 
     public static long toNanos(final FileTime time)

@@ -1,0 +1,64 @@
+package io.xfer.agent.storage;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Mode and mtime as the receiver sets them on real files: through a symlink, neither reaches the file it points
+ * to, so a symlink swapped in for a received file cannot turn the agent's chmod against one of its own files.
+ */
+class FileMetadataTest
+{
+    @TempDir
+    Path dir;
+
+    @Test
+    void setsModeAndMtimeOfAFile() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve("f"), "data");
+
+        FileMetadata.writeMode(file, 0640);
+        FileMetadata.writeMtime(file, 1_600_000_000_123_456_789L);
+
+        assertEquals("rw-r-----", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+        assertEquals(1_600_000_000_123_456L, Files.getLastModifiedTime(file).to(TimeUnit.MICROSECONDS));
+        assertEquals(0640, FileMetadata.readMode(file));
+    }
+
+    @Test
+    void neverChangesTheModeOfWhatASymlinkPointsTo() throws IOException
+    {
+        final Path secret = Files.writeString(dir.resolve("agent.key"), "private");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        final Path swapped = Files.createSymbolicLink(dir.resolve(".xfer-1-2.part"), secret);
+
+        assertThrows(IOException.class, () -> FileMetadata.writeMode(swapped, 0644));
+
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secret)));
+    }
+
+    @Test
+    void setsASymlinksOwnMtimeNotItsTargets() throws IOException
+    {
+        final Path target = Files.writeString(dir.resolve("target"), "t");
+        final FileTime before = Files.getLastModifiedTime(target);
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+
+        FileMetadata.writeMtime(link, 1_500_000_000_000_000_000L);
+
+        assertEquals(1_500_000_000L,
+            Files.getLastModifiedTime(link, LinkOption.NOFOLLOW_LINKS).to(TimeUnit.SECONDS));
+        assertEquals(before, Files.getLastModifiedTime(target));
+    }
+}
