@@ -818,8 +818,9 @@ public final class Receiver extends TransferRole
             final FileChannel channel = open(file);
             channel.force(true);
             channel.close();
-            FileMetadata.writeMode(file.temp, file.mode);
+            // the mtime first: both open the file for reading, which its final mode may not allow (0200, 0000)
             FileMetadata.writeMtime(file.temp, file.mtimeNs);
+            FileMetadata.writeMode(file.temp, file.mode);
             commit(file);
             return new Durable(file, sha256Hex, null, null, null, System.nanoTime() - startNs);
         }
@@ -1053,8 +1054,9 @@ public final class Receiver extends TransferRole
         {
             for (final DirectoryMetadata directory : directories)
             {
-                FileMetadata.writeMode(directory.path(), directory.mode());
+                // the mtime first: both open the directory for reading, which its final mode may not allow
                 FileMetadata.writeMtime(directory.path(), directory.mtimeNs());
+                FileMetadata.writeMode(directory.path(), directory.mode());
             }
             for (final Path directory : touchedDirectories)
             {
