@@ -24,6 +24,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -817,10 +818,9 @@ public final class Receiver extends TransferRole
             }
             final FileChannel channel = open(file);
             channel.force(true);
+            // through the open descriptor: whatever the temporary name points to by now is never touched
+            FileMetadata.writeModeAndMtime(channel, file.temp, file.mode, file.mtimeNs);
             channel.close();
-            // the mtime first: both open the file for reading, which its final mode may not allow (0200, 0000)
-            FileMetadata.writeMtime(file.temp, file.mtimeNs);
-            FileMetadata.writeMode(file.temp, file.mode);
             commit(file);
             return new Durable(file, sha256Hex, null, null, null, System.nanoTime() - startNs);
         }
@@ -1054,9 +1054,18 @@ public final class Receiver extends TransferRole
         {
             for (final DirectoryMetadata directory : directories)
             {
-                // the mtime first: both open the directory for reading, which its final mode may not allow
-                FileMetadata.writeMtime(directory.path(), directory.mtimeNs());
-                FileMetadata.writeMode(directory.path(), directory.mode());
+                // the mtime first (it opens the directory for reading, which the final mode may not allow); if
+                // the directory cannot be read now (a mode left by an earlier run), its mode first
+                try
+                {
+                    FileMetadata.writeMtime(directory.path(), directory.mtimeNs());
+                    FileMetadata.writeMode(directory.path(), directory.mode());
+                }
+                catch (final AccessDeniedException ex)
+                {
+                    FileMetadata.writeMode(directory.path(), directory.mode());
+                    FileMetadata.writeMtime(directory.path(), directory.mtimeNs());
+                }
             }
             for (final Path directory : touchedDirectories)
             {

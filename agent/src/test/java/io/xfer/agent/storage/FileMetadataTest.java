@@ -7,12 +7,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Mode and mtime as the receiver sets them on real files: through a symlink, neither reaches the file it points
@@ -46,6 +49,30 @@ class FileMetadataTest
         assertThrows(IOException.class, () -> FileMetadata.writeMode(swapped, 0644));
 
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secret)));
+    }
+
+    @Test
+    void setsModeAndMtimeOfTheOpenFileWhateverItsNameNowPointsTo() throws IOException
+    {
+        assertTrue(FileMetadata.descriptorsReachable(), "the build opens sun.nio.ch, as the launchers do");
+        final Path secret = Files.writeString(dir.resolve("agent.key"), "private");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        final FileTime secretTime = Files.getLastModifiedTime(secret);
+        final Path temp = dir.resolve(".xfer-1-2.part");
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+        {
+            channel.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}));
+            // the written file moves away and a symlink to the agent's key takes its name
+            Files.move(temp, dir.resolve("moved"));
+            Files.createSymbolicLink(temp, secret);
+
+            FileMetadata.writeModeAndMtime(channel, temp, 0644, 1_600_000_000_000_000_000L);
+        }
+
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secret)));
+        assertEquals(secretTime, Files.getLastModifiedTime(secret));
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("moved"))));
+        assertEquals(1_600_000_000L, Files.getLastModifiedTime(dir.resolve("moved")).to(TimeUnit.SECONDS));
     }
 
     @Test
