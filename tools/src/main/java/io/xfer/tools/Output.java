@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * file (measured: 4% of the client's CPU for 20,000 files of 4 KiB). The buffer goes out when it reaches
  * {@link #FLUSH_BYTES}, at the latest {@link #FLUSH_INTERVAL_MS} ms after an event was buffered (a daemon thread
  * sees to that while the transfer is busy with a large file), and before any other line, so the order of lines is
- * kept. {@link #close} flushes what is left.
+ * kept. {@link #close} flushes what is left, and so does a shutdown hook when the process is stopped by a signal.
  */
 final class Output implements TransferListener, AutoCloseable
 {
@@ -36,6 +36,8 @@ final class Output implements TransferListener, AutoCloseable
     private final boolean verbose;
     private final StringBuilder pending = new StringBuilder();
     private ScheduledExecutorService flusher;
+    /** Flushes at JVM exit (Ctrl-C, SIGTERM) what the flusher has not written yet. */
+    private Thread exitFlush;
 
     Output(final PrintStream out, final PrintStream err, final boolean json, final boolean quiet, final boolean verbose)
     {
@@ -241,6 +243,15 @@ final class Output implements TransferListener, AutoCloseable
                 return thread;
             });
             flusher.scheduleWithFixedDelay(this::flush, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS, TimeUnit.MILLISECONDS);
+            exitFlush = new Thread(this::flush, "xfer-output-exit");
+            try
+            {
+                Runtime.getRuntime().addShutdownHook(exitFlush);
+            }
+            catch (final IllegalStateException ex)
+            {
+                exitFlush = null; // already shutting down
+            }
         }
     }
 
@@ -264,6 +275,18 @@ final class Output implements TransferListener, AutoCloseable
         {
             flusher.shutdownNow();
             flusher = null;
+        }
+        if (exitFlush != null)
+        {
+            try
+            {
+                Runtime.getRuntime().removeShutdownHook(exitFlush);
+            }
+            catch (final IllegalStateException ex)
+            {
+                // shutting down: the hook runs, flushing nothing more
+            }
+            exitFlush = null;
         }
     }
 

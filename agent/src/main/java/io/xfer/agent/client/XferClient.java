@@ -513,9 +513,9 @@ public final class XferClient implements AutoCloseable
             {
                 return null;
             }
-            final LinkSizing link = LinkSizing.of(options.bandwidthBytesPerSecond(), rttNs, streams, chunkLength,
-                options.windowBytes(), windowBytes, sending, options.socketBufferBytes(),
-                SocketBuffers.autotuneMaxBytes(sending));
+            final LinkSizing link = LinkSizing.of(options.bandwidthBytesPerSecond(), rttNs, Math.max(1, streams),
+                chunkLength, options.windowBytes(), windowBytes, sending, options.socketBufferBytes(),
+                SocketBuffers.autotuneMaxBytes(sending), SocketBuffers.settableMaxBytes());
             socketBufferBytes = link.socketBufferBytes();
             if (socketBufferBytes > 0 && !plaintext() && channel instanceof SocketChannel)
             {

@@ -174,6 +174,12 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     {
         if (evt instanceof IdleStateEvent)
         {
+            if (!channel.config().isAutoRead())
+            {
+                // this side stopped reading (its inbox is full while its role thread is busy): the peer is not
+                // the idle one. The timer fires again one timeout later, and reading resumes once the inbox drains
+                return;
+            }
             failure = new TransferException(ErrorCode.TIMEOUT, "connection idle for too long");
             sendErrorAndClose(ErrorCode.TIMEOUT, "connection idle for too long");
             return;

@@ -49,6 +49,10 @@ public record LinkSizing(
      * @param socketBufferBytes       a size the user set ({@code --socket-buffer}), 0 for none.
      * @param autotuneMaxBytes        the largest buffer the kernel's autotuning reaches in this side's direction,
      *                                or -1 when unknown.
+     * @param settableMaxBytes        the most a process may set ({@code net.core.wmem_max} and {@code rmem_max},
+     *                                the smaller), or -1 when unknown. The kernel clamps to it and doubles, and a
+     *                                set size switches autotuning off, so a size it would clamp below what
+     *                                autotuning reaches is not set at all.
      */
     public static LinkSizing of(
         final long bandwidthBytesPerSecond,
@@ -59,7 +63,8 @@ public record LinkSizing(
         final long grantedWindowBytes,
         final boolean sending,
         final int socketBufferBytes,
-        final long autotuneMaxBytes)
+        final long autotuneMaxBytes,
+        final long settableMaxBytes)
     {
         if (bandwidthBytesPerSecond <= 0 || rttNs <= 0 || streams <= 0)
         {
@@ -105,7 +110,22 @@ public record LinkSizing(
         {
             final long target = Math.min(2 * perStream, MAX_SOCKET_BUFFER_BYTES);
             final long autotune = autotuneMaxBytes > 0 ? autotuneMaxBytes : 4L << 20;
-            buffers = target > autotune ? (int)target : 0;
+            buffers = 0;
+            if (target > autotune)
+            {
+                final long granted = settableMaxBytes > 0 ? 2 * Math.min(target, settableMaxBytes) : 2 * target;
+                if (granted > autotune)
+                {
+                    buffers = (int)target;
+                }
+                if (settableMaxBytes > 0 && settableMaxBytes < target)
+                {
+                    advice.add(String.format(Locale.ROOT, "each stream's socket buffers need %s, the kernel lets a " +
+                        "process set at most %s (%s): raise them, for example sysctl -w net.core.wmem_max=%d " +
+                        "net.core.rmem_max=%d", bytes(target), bytes(settableMaxBytes), buffers > 0 ?
+                        "set to that" : "less than autotuning reaches, which is used instead", target, target));
+                }
+            }
         }
         else if (socketBufferBytes < 2 * perStream)
         {

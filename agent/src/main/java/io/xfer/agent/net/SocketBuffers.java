@@ -3,6 +3,8 @@ package io.xfer.agent.net;
 import io.netty.channel.socket.SocketChannel;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,11 +36,47 @@ public final class SocketBuffers
         return autotuneMaxBytes(Path.of("/proc/sys/net/ipv4", sending ? "tcp_wmem" : "tcp_rmem"));
     }
 
+    /**
+     * The most a process may set with SO_SNDBUF and SO_RCVBUF: the smaller of {@code net.core.wmem_max} and
+     * {@code rmem_max}, or -1 where they cannot be read.
+     */
+    public static long settableMaxBytes()
+    {
+        final long send = singleValue(Path.of("/proc/sys/net/core/wmem_max"));
+        final long receive = singleValue(Path.of("/proc/sys/net/core/rmem_max"));
+        return send > 0 && receive > 0 ? Math.min(send, receive) : -1;
+    }
+
+    static long singleValue(final Path sysctl)
+    {
+        try
+        {
+            return Long.parseLong(readSysctl(sysctl));
+        }
+        catch (final IOException | NumberFormatException | SecurityException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
+     * A sysctl file's text, read in one read: /proc/sys files report size 0 and end the file at any offset past 0,
+     * so a reader that takes a first byte alone (as {@code Files.readString} does on an empty-looking file) would
+     * see one character.
+     */
+    static String readSysctl(final Path sysctl) throws IOException
+    {
+        try (InputStream in = Files.newInputStream(sysctl))
+        {
+            return new String(in.readNBytes(4096), StandardCharsets.US_ASCII).trim();
+        }
+    }
+
     static long autotuneMaxBytes(final Path sysctl)
     {
         try
         {
-            final String[] fields = Files.readString(sysctl).trim().split("\\s+");
+            final String[] fields = readSysctl(sysctl).split("\\s+");
             return fields.length == 3 ? Long.parseLong(fields[2]) : -1;
         }
         catch (final IOException | NumberFormatException | SecurityException ex)

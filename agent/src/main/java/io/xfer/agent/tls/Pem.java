@@ -126,11 +126,11 @@ public final class Pem
             {
                 throw new IllegalArgumentException("invalid certificate file " + file + ": " + describe(ex), ex);
             }
-            if (certificates.isEmpty())
+            if (!certificates.isEmpty())
             {
-                throw new IllegalArgumentException("no certificate found in " + file);
+                return certificates;
             }
-            return certificates;
+            // none under the usual label: the full parser knows the others (X509 CERTIFICATE, TRUSTED CERTIFICATE)
         }
         return PemParsing.readCertificates(file, text);
     }
@@ -173,7 +173,6 @@ public final class Pem
                         break; // EC PARAMETERS, certificates: skipped
                 }
             }
-            throw new IllegalArgumentException("no private key found in " + file);
         }
         return readPrivateKeyWithParser(file, text);
     }

@@ -21,7 +21,7 @@ class LinkSizingTest
     @Test
     void aGigabitAtThirtyMillisecondsFitsTheDefaultsAndLeavesBuffersToTheKernel()
     {
-        final LinkSizing link = LinkSizing.of(GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1);
 
         assertEquals(3_750_000, link.bdpBytes());
         assertEquals(WINDOW, link.windowBytes(), "the requested window is larger than needed: kept");
@@ -32,7 +32,7 @@ class LinkSizingTest
     @Test
     void tenGigabitsNeedExplicitBuffersBeyondAutotuning()
     {
-        final LinkSizing link = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1);
 
         assertEquals(37_500_000, link.bdpBytes());
         assertEquals(2 * 9_375_000, link.socketBufferBytes(), "twice each stream's share of the product");
@@ -43,7 +43,7 @@ class LinkSizingTest
     @Test
     void aSmallRequestedWindowIsRaisedToTheProductWithinTheAgentsGrant()
     {
-        final LinkSizing link = LinkSizing.of(GBIT, 40 * MS, 2, CHUNK, 1L << 20, WINDOW, true, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(GBIT, 40 * MS, 2, CHUNK, 1L << 20, WINDOW, true, 0, AUTOTUNE, -1);
 
         assertEquals(5_000_000, link.bdpBytes());
         assertEquals(2_500_000 + CHUNK, link.windowBytes(), "each stream's share plus the chunk being written");
@@ -53,7 +53,7 @@ class LinkSizingTest
     @Test
     void anAgentWindowBelowTheProductIsReportedWithTheStreamsThatWouldFillTheLink()
     {
-        final LinkSizing link = LinkSizing.of(10 * GBIT, 100 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(10 * GBIT, 100 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1);
 
         assertEquals(125_000_000, link.bdpBytes());
         assertEquals(WINDOW, link.windowBytes(), "never more than the agent grants");
@@ -67,7 +67,7 @@ class LinkSizingTest
     @Test
     void pullingUsesTheAgentsWindowWhateverThisSideAsks()
     {
-        final LinkSizing link = LinkSizing.of(GBIT, 30 * MS, 4, CHUNK, 64L << 20, 8L << 20, false, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(GBIT, 30 * MS, 4, CHUNK, 64L << 20, 8L << 20, false, 0, AUTOTUNE, -1);
 
         assertEquals(8L << 20, link.windowBytes());
         assertTrue(link.advice().isEmpty(), link.advice()::toString);
@@ -76,7 +76,8 @@ class LinkSizingTest
     @Test
     void aSocketBufferTheUserSetIsKeptAndReportedWhenTooSmall()
     {
-        final LinkSizing link = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 1 << 20, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW,
+            true, 1 << 20, AUTOTUNE, -1);
 
         assertEquals(1 << 20, link.socketBufferBytes());
         assertEquals(1, link.advice().size(), link.advice()::toString);
@@ -86,7 +87,7 @@ class LinkSizingTest
     @Test
     void buffersAreCappedAndMoreStreamsAdvisedOnAnExtremeLink()
     {
-        final LinkSizing link = LinkSizing.of(100 * GBIT, 200 * MS, 2, CHUNK, WINDOW, 4L << 30, true, 0, AUTOTUNE);
+        final LinkSizing link = LinkSizing.of(100 * GBIT, 200 * MS, 2, CHUNK, WINDOW, 4L << 30, true, 0, AUTOTUNE, -1);
 
         assertEquals(2_500_000_000L, link.bdpBytes());
         assertEquals(LinkSizing.MAX_SOCKET_BUFFER_BYTES, link.socketBufferBytes());
@@ -98,28 +99,50 @@ class LinkSizingTest
     @Test
     void anUnknownAutotuningLimitIsTakenAsLinuxsDefault()
     {
-        final LinkSizing unknown = LinkSizing.of(GBIT, 30 * MS, 1, CHUNK, WINDOW, WINDOW, true, 0, -1);
-        final LinkSizing tuned = LinkSizing.of(GBIT, 30 * MS, 1, CHUNK, WINDOW, WINDOW, true, 0, 16L << 20);
+        final LinkSizing unknown = LinkSizing.of(GBIT, 30 * MS, 1, CHUNK, WINDOW, WINDOW, true, 0, -1, -1);
+        final LinkSizing tuned = LinkSizing.of(GBIT, 30 * MS, 1, CHUNK, WINDOW, WINDOW, true, 0, 16L << 20, -1);
 
         assertEquals(7_500_000, unknown.socketBufferBytes(), "7.5 MB is beyond the 4 MiB assumed: set explicitly");
         assertEquals(0, tuned.socketBufferBytes(), "a kernel whose autotuning reaches 16 MiB is left to it");
     }
 
     @Test
+    void aKernelLimitBelowAutotuningLeavesTheBuffersToAutotuningAndSaysWhatToRaise()
+    {
+        // stock Linux: net.core.wmem_max = rmem_max = 212,992, so a set size would end at 416 KiB, locked
+        final LinkSizing stock = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE,
+            212_992);
+        // raised, but not all the way: still more than autotuning reaches
+        final LinkSizing raised = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE,
+            8L << 20);
+        final LinkSizing ample = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE,
+            64L << 20);
+
+        assertEquals(0, stock.socketBufferBytes());
+        assertEquals(1, stock.advice().size(), stock.advice()::toString);
+        assertTrue(stock.advice().get(0).contains("net.core.wmem_max=18750000"), stock.advice().get(0));
+        assertEquals(18_750_000, raised.socketBufferBytes(), "2 x 8 MiB granted beats autotuning's 4 MiB");
+        assertEquals(1, raised.advice().size(), raised.advice()::toString);
+        assertEquals(18_750_000, ample.socketBufferBytes());
+        assertTrue(ample.advice().isEmpty(), ample.advice()::toString);
+    }
+
+    @Test
     void rejectsWhatCannotBeSized()
     {
         assertThrows(IllegalArgumentException.class,
-            () -> LinkSizing.of(0, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE));
+            () -> LinkSizing.of(0, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1));
         assertThrows(IllegalArgumentException.class,
-            () -> LinkSizing.of(GBIT, 0, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE));
+            () -> LinkSizing.of(GBIT, 0, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1));
         assertThrows(IllegalArgumentException.class,
-            () -> LinkSizing.of(GBIT, 30 * MS, 0, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE));
+            () -> LinkSizing.of(GBIT, 30 * MS, 0, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE, -1));
     }
 
     @Test
     void describesItselfForPeople()
     {
-        final String line = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW, true, 0, AUTOTUNE).describe();
+        final String line = LinkSizing.of(10 * GBIT, 30 * MS, 4, CHUNK, WINDOW, WINDOW,
+            true, 0, AUTOTUNE, -1).describe();
 
         assertTrue(line.startsWith("link 10.0 Gbit/s x round trip 30.00 ms = 35.8 MiB in flight; 4 streams"), line);
     }

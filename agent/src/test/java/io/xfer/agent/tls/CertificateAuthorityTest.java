@@ -311,6 +311,12 @@ class CertificateAuthorityTest
         assertEquals(List.of(issued.certificate()), Pem.readCertificates(certFile));
         assertArrayEquals(issued.privateKey().getEncoded(), Pem.readPrivateKey(keyFile).getEncoded());
 
+        // the older label some tools write still reads, through the full parser
+        final Path oldLabel = tempDir.resolve("old-label.crt");
+        Files.writeString(oldLabel, Files.readString(certFile).replace("BEGIN CERTIFICATE", "BEGIN X509 CERTIFICATE")
+            .replace("END CERTIFICATE", "END X509 CERTIFICATE"));
+        assertEquals(List.of(issued.certificate()), Pem.readCertificates(oldLabel));
+
         final KeyPairGenerator edGenerator = KeyPairGenerator.getInstance("Ed25519");
         final PrivateKey ed = edGenerator.generateKeyPair().getPrivate();
         final Path edFile = tempDir.resolve("ed.key");
