@@ -252,6 +252,10 @@ int main(int argc, char **argv)
         }
         for (int d = 0; d < 2; d++)
         {
+            if (pfds[d].revents & (POLLERR | POLLHUP | POLLNVAL))
+            {
+                running = 0; /* a device went away (its namespace was deleted): nothing left to forward */
+            }
             if (pfds[d].revents & POLLIN)
             {
                 take_in(&queues[d], fds[d], delay_ns, loss);
