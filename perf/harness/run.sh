@@ -494,14 +494,24 @@ wait_for "sshd to listen on port $SSH_PORT" 30 listening "$SSHD_PID" "$SSH_PORT"
 wait_for "ssh login to 127.0.0.1:$SSH_PORT" 30 $SSH_E root@127.0.0.1 true
 log "sshd: pid $SSHD_PID on port $SSH_PORT"
 
-IPERF_PORT=$(free_port)
-iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$RAW_TMP/iperf3-server.log" 2>&1 8>&- 9>&- &
-IPERF_PID=$!
-PIDS+=("$IPERF_PID")
-SERVER_NAMES[$IPERF_PID]="iperf3 server"
-SERVER_LOGS[$IPERF_PID]=$RAW_TMP/iperf3-server.log
-wait_for "iperf3 to listen on port $IPERF_PORT" 30 listening "$IPERF_PID" "$IPERF_PORT" "$RAW_TMP/iperf3-server.log"
-log "iperf3 server: pid $IPERF_PID on port $IPERF_PORT"
+# start_iperf_server LOGNAME ADDRESS [NETNS] -> sets IPERF_STARTED_PID and IPERF_STARTED_PORT
+start_iperf_server() {
+  local logf=$RAW_TMP/$1.log address=$2 ns=${3:-} prefix=()
+  [ -n "$ns" ] && prefix=(ip netns exec "$ns")
+  IPERF_STARTED_PORT=$(free_port)
+  "${prefix[@]}" iperf3 -s -B "$address" -p "$IPERF_STARTED_PORT" >"$logf" 2>&1 8>&- 9>&- &
+  IPERF_STARTED_PID=$!
+  PIDS+=("$IPERF_STARTED_PID")
+  SERVER_NAMES[$IPERF_STARTED_PID]="iperf3 server${ns:+ ($ns)}"
+  SERVER_LOGS[$IPERF_STARTED_PID]=$logf
+  wait_for "iperf3 to listen on port $IPERF_STARTED_PORT${ns:+ in $ns}" 30 listening "$IPERF_STARTED_PID" \
+    "$IPERF_STARTED_PORT" "$logf" "$ns"
+  log "iperf3 server: pid $IPERF_STARTED_PID on port $IPERF_STARTED_PORT${ns:+ in namespace $ns}"
+}
+
+start_iperf_server iperf3-server 127.0.0.1
+IPERF_PID=$IPERF_STARTED_PID
+IPERF_PORT=$IPERF_STARTED_PORT
 
 # ------------------------------------------------------------------------------------------------ measurement
 CLK_TCK=$(getconf CLK_TCK)
@@ -736,15 +746,9 @@ EOF
     write_agent_config "$SETUP/agent-wan.conf" "192.0.2.1:$WAN_AGENT_PORT"
     start_agent agent-wan "$SETUP/agent-wan.conf" "$WAN_AGENT_PORT" xferperf-a
     WAN_AGENT_PID=$AGENT_STARTED_PID
-    WAN_IPERF_PORT=$(free_port)
-    ip netns exec xferperf-a iperf3 -s -B 192.0.2.1 -p "$WAN_IPERF_PORT" >"$RAW_TMP/iperf3-server-wan.log" 2>&1 \
-      8>&- 9>&- &
-    WAN_IPERF_PID=$!
-    PIDS+=("$WAN_IPERF_PID")
-    SERVER_NAMES[$WAN_IPERF_PID]="iperf3 server (xferperf-a)"
-    SERVER_LOGS[$WAN_IPERF_PID]=$RAW_TMP/iperf3-server-wan.log
-    wait_for "iperf3 to listen in xferperf-a" 30 listening "$WAN_IPERF_PID" "$WAN_IPERF_PORT" \
-      "$RAW_TMP/iperf3-server-wan.log" xferperf-a
+    start_iperf_server iperf3-server-wan 192.0.2.1 xferperf-a
+    WAN_IPERF_PID=$IPERF_STARTED_PID
+    WAN_IPERF_PORT=$IPERF_STARTED_PORT
     run_scenario wan-iperf3-p1 iperf3 raw wan 1 "" 0 0 "$WAN_IPERF_PID" xferperf-b -- \
       iperf3 -c 192.0.2.1 -p "$WAN_IPERF_PORT" -t "$IPERF_SECONDS" -O 1 -P 1 -J
     ip netns exec xferperf-b "$XFER" send --json "${CLIENT_TLS[@]}" "$SRC/tree" \
@@ -823,15 +827,9 @@ EOF
     write_agent_config "$SETUP/agent-lfn.conf" "198.51.100.1:$LFN_AGENT_PORT"
     start_agent agent-lfn "$SETUP/agent-lfn.conf" "$LFN_AGENT_PORT" xferperf-la
     LFN_AGENT_PID=$AGENT_STARTED_PID
-    LFN_IPERF_PORT=$(free_port)
-    ip netns exec xferperf-la iperf3 -s -B 198.51.100.1 -p "$LFN_IPERF_PORT" >"$RAW_TMP/iperf3-server-lfn.log" 2>&1 \
-      8>&- 9>&- &
-    LFN_IPERF_PID=$!
-    PIDS+=("$LFN_IPERF_PID")
-    SERVER_NAMES[$LFN_IPERF_PID]="iperf3 server (xferperf-la)"
-    SERVER_LOGS[$LFN_IPERF_PID]=$RAW_TMP/iperf3-server-lfn.log
-    wait_for "iperf3 to listen in xferperf-la" 30 listening "$LFN_IPERF_PID" "$LFN_IPERF_PORT" \
-      "$RAW_TMP/iperf3-server-lfn.log" xferperf-la
+    start_iperf_server iperf3-server-lfn 198.51.100.1 xferperf-la
+    LFN_IPERF_PID=$IPERF_STARTED_PID
+    LFN_IPERF_PORT=$IPERF_STARTED_PORT
     LFN_SSH_PORT=$(free_port)
     sed -e "s/^ListenAddress .*/ListenAddress 198.51.100.1/" -e "s/^Port .*/Port $LFN_SSH_PORT/" \
       -e "s#^PidFile .*#PidFile $WORK/sshd-lfn.pid#" "$SETUP/sshd_config" >"$SETUP/sshd_config-lfn"
