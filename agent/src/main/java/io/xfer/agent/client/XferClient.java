@@ -39,6 +39,7 @@ import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.SourceWalker;
 import io.xfer.agent.storage.StorageErrors;
 import io.xfer.agent.tls.TlsContexts;
+import io.xfer.agent.tls.TlsRecordLayer;
 import io.xfer.protocol.Capabilities;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.ErrorFlyweight;
@@ -346,7 +347,7 @@ public final class XferClient implements AutoCloseable
                         final SslHandler ssl = TlsContexts.tune(
                             sslContext.newHandler(channel.alloc(), endpoint.host(), endpoint.port()));
                         channel.attr(TLS).set(ssl);
-                        channel.pipeline().addLast("tls", ssl);
+                        channel.pipeline().addLast("tls", ssl).addLast(TlsRecordLayer.NAME, new TlsRecordLayer());
                     }
                     channel.pipeline()
                         .addLast("idle", new IdleStateHandler(options.idleTimeoutNs(), 0, 0, TimeUnit.NANOSECONDS))

@@ -19,6 +19,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.tls.TlsContexts;
+import io.xfer.agent.tls.TlsRecordLayer;
 import io.xfer.protocol.FrameDecoder;
 import io.xfer.protocol.ProtocolVersion;
 
@@ -137,6 +138,7 @@ public final class AgentServer implements AutoCloseable
             channel.pipeline()
                 .addLast("tls", config.plaintextData() ? new TlsOrPlaintext(sslContext) :
                     TlsContexts.tune(sslContext.newHandler(channel.alloc())))
+                .addLast(TlsRecordLayer.NAME, new TlsRecordLayer())
                 .addLast("idle", new IdleStateHandler(config.idleTimeoutNs(), 0, 0, TimeUnit.NANOSECONDS))
                 .addLast("frameDecoder", new FrameDecoder(ProtocolVersion.HANDSHAKE_FRAME_LENGTH))
                 .addLast("session", new ServerHandshakeHandler(config, dispatcher))
@@ -171,6 +173,7 @@ public final class AgentServer implements AutoCloseable
         protected ChannelHandler newNonSslHandler(final ChannelHandlerContext context)
         {
             context.channel().attr(PLAINTEXT).set(Boolean.TRUE);
+            context.pipeline().remove(TlsRecordLayer.NAME);
             return null;
         }
     }

@@ -1,0 +1,516 @@
+package io.xfer.agent.tls;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslCloseCompletionEvent;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
+import io.xfer.agent.config.AgentConfig;
+import io.xfer.agent.net.Transports;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLException;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The record layer over real TLS 1.3 (BoringSSL) on loopback sockets: it takes over from SslHandler after the
+ * handshake, carries messages of every size and shape intact both ways, completes write promises in order once
+ * their bytes are written, sends close_notify on close, refuses damaged records without passing on a byte of them,
+ * and steps aside for the JDK provider.
+ */
+class TlsRecordLayerTest
+{
+    private static final long WAIT_S = 30;
+
+    @TempDir
+    static Path dir;
+
+    private static IssuedCertificate server;
+    private static IssuedCertificate client;
+    private static X509Certificate caCertificate;
+
+    private final EventLoopGroup group =
+        Transports.select(AgentConfig.Transport.AUTO).newGroup(2, task ->
+        {
+            final Thread thread = new Thread(task, "record-layer-test");
+            thread.setDaemon(true);
+            return thread;
+        });
+    private final Transports transports = Transports.select(AgentConfig.Transport.AUTO);
+    private final List<Channel> channels = new ArrayList<>();
+
+    @BeforeAll
+    static void certificates()
+    {
+        final CertificateAuthority ca = CertificateAuthority.create("record layer test CA", Duration.ofDays(1));
+        caCertificate = ca.certificate();
+        server = ca.issue("localhost", List.of("localhost"), List.of("127.0.0.1"), CertificateAuthority.Usage.SERVER,
+            Duration.ofDays(1));
+        client = ca.issue("alice", List.of(), List.of(), CertificateAuthority.Usage.CLIENT, Duration.ofDays(1));
+    }
+
+    @AfterEach
+    void close()
+    {
+        for (final Channel channel : channels)
+        {
+            channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void bothDirectionsCarryEveryMessageShapeIntact() throws Exception
+    {
+        final Pair pair = connect(SslProvider.OPENSSL);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+
+        final Writer fromClient = new Writer(pair.client, 1);
+        final Writer fromServer = new Writer(pair.server, 2);
+        final Thread clientThread = new Thread(fromClient, "client writes");
+        final Thread serverThread = new Thread(fromServer, "server writes");
+        clientThread.start();
+        serverThread.start();
+        clientThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
+        serverThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
+        assertNull(fromClient.failure.get(), "client writes");
+        assertNull(fromServer.failure.get(), "server writes");
+
+        pair.serverSink.awaitBytes(fromClient.bytes);
+        pair.clientSink.awaitBytes(fromServer.bytes);
+        assertArrayEquals(fromClient.digest.digest(), pair.serverSink.digest(), "client to server");
+        assertArrayEquals(fromServer.digest.digest(), pair.clientSink.digest(), "server to client");
+        assertTrue(fromClient.bytes > 8 << 20, "a few MiB each way: " + fromClient.bytes);
+        assertNull(pair.serverSink.failure.get());
+        assertNull(pair.clientSink.failure.get());
+    }
+
+    @Test
+    void promisesCompleteInOrderAndCloseAfterFlushDeliversEverythingWithCloseNotify() throws Exception
+    {
+        final Pair pair = connect(SslProvider.OPENSSL);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+
+        final List<Integer> completed = Collections.synchronizedList(new ArrayList<>());
+        final List<ChannelPromise> promises = new ArrayList<>();
+        final List<Integer> expected = new ArrayList<>();
+        final Random random = new Random(7);
+        long sent = 0;
+        for (int i = 0; i < 60; i++)
+        {
+            // small ones share a staged record; every tenth is large and goes out with what was staged before it
+            final int length = i % 10 == 9 ? (2 << 20) + i : random.nextInt(3000);
+            final ByteBuf message = pair.client.alloc().directBuffer(length);
+            message.writeBytes(bytes(random, length));
+            sent += length;
+            if (i % 7 == 3)
+            {
+                pair.client.write(message, pair.client.voidPromise());
+                continue;
+            }
+            final int index = i;
+            final ChannelPromise promise = pair.client.newPromise();
+            promise.addListener(f ->
+            {
+                if (f.isSuccess())
+                {
+                    completed.add(index);
+                }
+            });
+            promises.add(promise);
+            expected.add(i);
+            pair.client.write(message, promise);
+        }
+        pair.client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+
+        for (final ChannelPromise promise : promises)
+        {
+            assertTrue(promise.await(WAIT_S, TimeUnit.SECONDS));
+            assertTrue(promise.isSuccess(), () -> String.valueOf(promise.cause()));
+        }
+        assertEquals(expected, new ArrayList<>(completed), "completion order");
+
+        pair.serverSink.awaitBytes(sent);
+        assertTrue(pair.serverSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the server sees the close");
+        assertEquals(List.of("close_notify", "inactive"), pair.serverSink.events(), "close_notify came first");
+        assertNull(pair.serverSink.failure.get());
+    }
+
+    @Test
+    void aDamagedRecordIsRefusedAndNothingOfItIsPassedOn() throws Exception
+    {
+        for (final byte[] garbage : List.of(damagedRecord(), "GET / HTTP/1.1\r\n\r\n".getBytes()))
+        {
+            final Pair pair = connect(SslProvider.OPENSSL);
+            assertTookOver(pair.client);
+            assertTookOver(pair.server);
+            pair.client.writeAndFlush(Unpooled.copiedBuffer(new byte[] {'h', 'e', 'l', 'l', 'o'})).sync();
+            pair.serverSink.awaitBytes(5);
+
+            // below the record layer: these bytes reach the socket as they are
+            pair.client.pipeline().firstContext().writeAndFlush(Unpooled.wrappedBuffer(garbage));
+
+            assertTrue(pair.serverSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the server closes");
+            final Throwable failure = pair.serverSink.failure.get();
+            assertInstanceOf(DecoderException.class, failure);
+            assertInstanceOf(SSLException.class, failure.getCause());
+            assertEquals(5, pair.serverSink.bytes(), "nothing of the damaged record was passed on");
+            assertTrue(pair.clientSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the client sees the close");
+        }
+    }
+
+    @Test
+    void writesAfterTheCloseFailAndReleaseTheirBuffers() throws Exception
+    {
+        final Pair pair = connect(SslProvider.OPENSSL);
+        assertTookOver(pair.client);
+        pair.client.close().sync();
+        final ByteBuf late = pair.client.alloc().directBuffer(100).writeZero(100);
+        final ByteBuf small = pair.client.alloc().directBuffer(10).writeZero(10);
+        final ByteBuf large = pair.client.alloc().directBuffer(1 << 20).writeZero(1 << 20);
+        assertFalse(pair.client.writeAndFlush(late).await().isSuccess());
+        assertFalse(pair.client.writeAndFlush(small).await().isSuccess());
+        assertFalse(pair.client.writeAndFlush(large).await().isSuccess());
+        assertEquals(0, late.refCnt());
+        assertEquals(0, small.refCnt());
+        assertEquals(0, large.refCnt());
+    }
+
+    @Test
+    void withTheJdkProviderTheLayerStepsAsideAndSslHandlerCarriesTheData() throws Exception
+    {
+        final Pair pair = connect(SslProvider.JDK);
+        for (final Channel channel : List.of(pair.client, pair.server))
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+            while (channel.pipeline().get(TlsRecordLayer.class) != null && System.nanoTime() < deadline)
+            {
+                Thread.sleep(5);
+            }
+            assertNull(channel.pipeline().get(TlsRecordLayer.class), "the layer removed itself");
+            assertNotNull(channel.pipeline().get(SslHandler.class));
+        }
+        final byte[] payload = bytes(new Random(3), (1 << 20) + 333);
+        pair.client.writeAndFlush(Unpooled.wrappedBuffer(payload)).sync();
+        pair.serverSink.awaitBytes(payload.length);
+        assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(payload), pair.serverSink.digest());
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private static byte[] damagedRecord()
+    {
+        // an application data record header that promises 64 bytes, then 64 bytes no key produced
+        final byte[] record = new byte[5 + 64];
+        record[0] = 23;
+        record[1] = 3;
+        record[2] = 3;
+        record[4] = 64;
+        final byte[] body = bytes(new Random(11), 64);
+        System.arraycopy(body, 0, record, 5, 64);
+        return record;
+    }
+
+    private static byte[] bytes(final Random random, final int length)
+    {
+        final byte[] bytes = new byte[length];
+        random.nextBytes(bytes);
+        return bytes;
+    }
+
+    private static void assertTookOver(final Channel channel) throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+        while (System.nanoTime() < deadline)
+        {
+            final boolean active = channel.eventLoop().submit(() ->
+            {
+                final TlsRecordLayer layer = channel.pipeline().get(TlsRecordLayer.class);
+                return layer != null && layer.isActive() && channel.pipeline().get(SslHandler.class) == null;
+            }).get();
+            if (active)
+            {
+                return;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("the record layer did not take over " + channel.pipeline().names());
+    }
+
+    private Pair connect(final SslProvider provider) throws Exception
+    {
+        final SslContext serverContext = SslContextBuilder.forServer(server.privateKey(), server.certificate())
+            .sslProvider(provider)
+            .protocols("TLSv1.3")
+            .trustManager(caCertificate)
+            .clientAuth(ClientAuth.REQUIRE)
+            .build();
+        final SslContext clientContext = SslContextBuilder.forClient()
+            .sslProvider(provider)
+            .protocols("TLSv1.3")
+            .trustManager(caCertificate)
+            .keyManager(client.privateKey(), client.certificate())
+            .build();
+
+        final Sink serverSink = new Sink();
+        final Sink clientSink = new Sink();
+        final CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        final CompletableFuture<SslHandler> clientTls = new CompletableFuture<>();
+        final Channel listener = new ServerBootstrap()
+            .group(group)
+            .channel(transports.serverChannel())
+            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .childHandler(new ChannelInitializer<SocketChannel>()
+            {
+                @Override
+                protected void initChannel(final SocketChannel channel)
+                {
+                    channel.pipeline()
+                        .addLast("tls", TlsContexts.tune(serverContext.newHandler(channel.alloc())))
+                        .addLast(TlsRecordLayer.NAME, new TlsRecordLayer())
+                        .addLast("sink", serverSink);
+                    accepted.complete(channel);
+                }
+            })
+            .bind("127.0.0.1", 0).sync().channel();
+        channels.add(listener);
+        final int port = ((InetSocketAddress)listener.localAddress()).getPort();
+        final Channel clientChannel = new Bootstrap()
+            .group(group)
+            .channel(transports.clientChannel())
+            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .handler(new ChannelInitializer<SocketChannel>()
+            {
+                @Override
+                protected void initChannel(final SocketChannel channel)
+                {
+                    final SslHandler tls =
+                        TlsContexts.tune(clientContext.newHandler(channel.alloc(), "localhost", port));
+                    clientTls.complete(tls);
+                    channel.pipeline()
+                        .addLast("tls", tls)
+                        .addLast(TlsRecordLayer.NAME, new TlsRecordLayer())
+                        .addLast("sink", clientSink);
+                }
+            })
+            .connect("127.0.0.1", port).sync().channel();
+        channels.add(clientChannel);
+        // kept from initChannel: the record layer may already have removed it from the pipeline
+        final io.netty.util.concurrent.Future<Channel> handshake =
+            clientTls.get(WAIT_S, TimeUnit.SECONDS).handshakeFuture();
+        assertTrue(handshake.await(WAIT_S, TimeUnit.SECONDS));
+        assertTrue(handshake.isSuccess(), () -> String.valueOf(handshake.cause()));
+        final Channel serverChannel = accepted.get(WAIT_S, TimeUnit.SECONDS);
+        channels.add(serverChannel);
+        return new Pair(serverChannel, clientChannel, serverSink, clientSink);
+    }
+
+    private record Pair(Channel server, Channel client, Sink serverSink, Sink clientSink)
+    {
+    }
+
+    /** Writes a seeded mix of message sizes and buffer kinds, flushing at random points. */
+    private static final class Writer implements Runnable
+    {
+        final Channel channel;
+        final Random random;
+        final MessageDigest digest;
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        long bytes;
+
+        Writer(final Channel channel, final long seed) throws Exception
+        {
+            this.channel = channel;
+            this.random = new Random(seed);
+            this.digest = MessageDigest.getInstance("SHA-256");
+        }
+
+        @Override
+        public void run()
+        {
+            try
+            {
+                final List<Integer> sizes = new ArrayList<>(Arrays.asList(0, 1, 5, 100, 8191, 8192, 16383, 16384,
+                    16385, 65536, 1 << 20, (3 << 20) + 7, (4 << 20) + 1));
+                for (int i = 0; i < 400; i++)
+                {
+                    sizes.add(random.nextInt(20_000));
+                }
+                Collections.shuffle(sizes, random);
+                final List<io.netty.channel.ChannelFuture> writes = new ArrayList<>();
+                int shape = 0;
+                for (final int size : sizes)
+                {
+                    final byte[] content = bytes(random, size);
+                    digest.update(content);
+                    bytes += size;
+                    final ByteBuf message;
+                    switch (shape++ % 3)
+                    {
+                        case 0 -> message = channel.alloc().directBuffer(size).writeBytes(content);
+                        case 1 -> message = Unpooled.wrappedBuffer(content);
+                        default ->
+                        {
+                            final CompositeByteBuf composite = channel.alloc().compositeDirectBuffer();
+                            final int half = size / 2;
+                            composite.addComponent(true, channel.alloc().directBuffer(half).writeBytes(content, 0,
+                                half));
+                            composite.addComponent(true, channel.alloc().directBuffer(size - half)
+                                .writeBytes(content, half, size - half));
+                            message = composite;
+                        }
+                    }
+                    writes.add(channel.write(message));
+                    if (random.nextInt(8) == 0)
+                    {
+                        channel.flush();
+                    }
+                }
+                channel.flush();
+                for (final io.netty.channel.ChannelFuture write : writes)
+                {
+                    if (!write.await(WAIT_S, TimeUnit.SECONDS) || !write.isSuccess())
+                    {
+                        throw new AssertionError("a write did not complete", write.cause());
+                    }
+                }
+            }
+            catch (final Throwable ex)
+            {
+                failure.set(ex);
+            }
+        }
+    }
+
+    /** Digests what reaches it, and notes close_notify, the close and the first failure. */
+    @io.netty.channel.ChannelHandler.Sharable
+    private static final class Sink extends ChannelInboundHandlerAdapter
+    {
+        private final MessageDigest digest;
+        private final List<String> events = Collections.synchronizedList(new ArrayList<>());
+        private long bytes;
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final CountDownLatch inactive = new CountDownLatch(1);
+
+        Sink() throws Exception
+        {
+            digest = MessageDigest.getInstance("SHA-256");
+        }
+
+        @Override
+        public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+        {
+            final ByteBuf buffer = (ByteBuf)msg;
+            try
+            {
+                synchronized (this)
+                {
+                    final byte[] content = new byte[buffer.readableBytes()];
+                    buffer.readBytes(content);
+                    digest.update(content);
+                    bytes += content.length;
+                    notifyAll();
+                }
+            }
+            finally
+            {
+                buffer.release();
+            }
+        }
+
+        @Override
+        public void userEventTriggered(final ChannelHandlerContext ctx, final Object evt)
+        {
+            if (evt instanceof SslCloseCompletionEvent close && close.isSuccess())
+            {
+                events.add("close_notify");
+            }
+        }
+
+        @Override
+        public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+        {
+            failure.compareAndSet(null, cause);
+        }
+
+        @Override
+        public void channelInactive(final ChannelHandlerContext ctx)
+        {
+            events.add("inactive");
+            inactive.countDown();
+        }
+
+        synchronized long bytes()
+        {
+            return bytes;
+        }
+
+        synchronized byte[] digest()
+        {
+            return digest.digest();
+        }
+
+        List<String> events()
+        {
+            return new ArrayList<>(events);
+        }
+
+        synchronized void awaitBytes(final long expected) throws InterruptedException
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+            while (bytes < expected)
+            {
+                final long left = deadline - System.nanoTime();
+                if (left <= 0)
+                {
+                    throw new AssertionError("received " + bytes + " of " + expected + " bytes");
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            assertEquals(expected, bytes, "no more than was sent");
+        }
+    }
+}
