@@ -24,9 +24,11 @@ public final class TlsContexts
     private static final String TLS_13 = "TLSv1.3";
 
     /**
-     * Plaintext handed to the TLS engine per wrap: pending writes up to this size are encrypted into one buffer and
-     * written with one promise, instead of one of each per 16 KiB record. Measured on a 2 GiB push with 4 streams:
-     * 11% less client CPU and 1.8 MB less heap allocated per GiB, throughput unchanged.
+     * Plaintext SslHandler hands the TLS engine per flush while it carries the records: pending writes up to this
+     * size are encrypted into one buffer and written with one promise, instead of one of each per 16 KiB record.
+     * Measured on a 2 GiB push with 4 streams: 11% less client CPU and 1.8 MB less heap allocated per GiB. With
+     * BoringSSL, {@link TlsRecordLayer} takes the records over once the handshake is done; with the JDK provider
+     * SslHandler keeps them.
      */
     public static final int WRAP_BYTES = 256 * 1024;
 

@@ -128,6 +128,46 @@ class TlsRecordLayerTest
     }
 
     @Test
+    void whatIsWrittenAroundTheTakeoverArrivesIntactAndInOrder() throws Exception
+    {
+        // written the moment the client's handshake completes: the first of it goes through SslHandler, the
+        // agent side may read it before its own takeover, and the rest goes through the layer
+        final MessageDigest sent = MessageDigest.getInstance("SHA-256");
+        final long[] bytes = new long[1];
+        final Random random = new Random(5);
+        final Pair pair = connect(SslProvider.OPENSSL, channel ->
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                final int length = i % 50 == 49 ? (1 << 20) + i : random.nextInt(5000);
+                final byte[] content = bytes(random, length);
+                sent.update(content);
+                bytes[0] += length;
+                channel.write(channel.alloc().directBuffer(length).writeBytes(content));
+                if (i % 20 == 0)
+                {
+                    channel.flush();
+                }
+            }
+            channel.flush();
+            // and more from another thread while the takeover happens
+            channel.eventLoop().execute(() ->
+            {
+                final byte[] content = bytes(random, 3 << 20);
+                sent.update(content);
+                bytes[0] += content.length;
+                channel.writeAndFlush(Unpooled.wrappedBuffer(content));
+            });
+        });
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+        final long expected = pair.client.eventLoop().submit(() -> bytes[0]).get();
+        pair.serverSink.awaitBytes(expected);
+        assertArrayEquals(pair.client.eventLoop().submit(() -> sent.digest()).get(), pair.serverSink.digest());
+        assertNull(pair.serverSink.failure.get());
+    }
+
+    @Test
     void promisesCompleteInOrderAndCloseAfterFlushDeliversEverythingWithCloseNotify() throws Exception
     {
         final Pair pair = connect(SslProvider.OPENSSL);
@@ -137,6 +177,7 @@ class TlsRecordLayerTest
         final List<Integer> completed = Collections.synchronizedList(new ArrayList<>());
         final List<ChannelPromise> promises = new ArrayList<>();
         final List<Integer> expected = new ArrayList<>();
+        final CountDownLatch listened = new CountDownLatch(51); // 60 messages, 9 of them (i % 7 == 3) without a promise
         final Random random = new Random(7);
         long sent = 0;
         for (int i = 0; i < 60; i++)
@@ -159,6 +200,7 @@ class TlsRecordLayerTest
                 {
                     completed.add(index);
                 }
+                listened.countDown();
             });
             promises.add(promise);
             expected.add(i);
@@ -171,6 +213,8 @@ class TlsRecordLayerTest
             assertTrue(promise.await(WAIT_S, TimeUnit.SECONDS));
             assertTrue(promise.isSuccess(), () -> String.valueOf(promise.cause()));
         }
+        // waiters wake before listeners run
+        assertTrue(listened.await(WAIT_S, TimeUnit.SECONDS));
         assertEquals(expected, new ArrayList<>(completed), "completion order");
 
         pair.serverSink.awaitBytes(sent);
@@ -282,6 +326,15 @@ class TlsRecordLayerTest
 
     private Pair connect(final SslProvider provider) throws Exception
     {
+        return connect(provider, channel ->
+        {
+        });
+    }
+
+    /** @param atHandshake run on the client's event loop when its handshake completes, before any takeover. */
+    private Pair connect(final SslProvider provider, final java.util.function.Consumer<Channel> atHandshake)
+        throws Exception
+    {
         final SslContext serverContext = SslContextBuilder.forServer(server.privateKey(), server.certificate())
             .sslProvider(provider)
             .protocols("TLSv1.3")
@@ -333,6 +386,19 @@ class TlsRecordLayerTest
                     channel.pipeline()
                         .addLast("tls", tls)
                         .addLast(TlsRecordLayer.NAME, new TlsRecordLayer())
+                        .addLast("atHandshake", new ChannelInboundHandlerAdapter()
+                        {
+                            @Override
+                            public void userEventTriggered(final ChannelHandlerContext ctx, final Object evt)
+                            {
+                                if (evt instanceof io.netty.handler.ssl.SslHandshakeCompletionEvent done &&
+                                    done.isSuccess())
+                                {
+                                    atHandshake.accept(ctx.channel());
+                                }
+                                ctx.fireUserEventTriggered(evt);
+                            }
+                        })
                         .addLast("sink", clientSink);
                 }
             })
