@@ -20,6 +20,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
     private final Flyweight[] validators = new Flyweight[FrameType.MAX_KNOWN + 1];
     private int maxFrameLength;
     private boolean failed;
+    private InboundTransform transform;
 
     /**
      * @param maxFrameLength the longest frame accepted, header included, until {@link #maxFrameLength(int)}.
@@ -60,6 +61,15 @@ public final class FrameDecoder extends ByteToMessageDecoder
     public int maxFrameLength()
     {
         return maxFrameLength;
+    }
+
+    /**
+     * From the next inbound message on, pass each through {@code transform} into the cumulation instead of copying
+     * it (or taking it as the cumulation). Call on the channel's event loop.
+     */
+    public void inboundTransform(final InboundTransform transform)
+    {
+        this.transform = transform;
     }
 
     @Override
@@ -119,6 +129,10 @@ public final class FrameDecoder extends ByteToMessageDecoder
      */
     private ByteBuf cumulate(final ByteBufAllocator allocator, final ByteBuf cumulation, final ByteBuf in)
     {
+        if (transform != null)
+        {
+            return cumulateThrough(allocator, cumulation, in);
+        }
         if (!cumulation.isReadable() && in.isContiguous())
         {
             cumulation.release();
@@ -155,6 +169,79 @@ public final class FrameDecoder extends ByteToMessageDecoder
         {
             in.release();
         }
+    }
+
+    /**
+     * Cumulate through the {@link InboundTransform}: the output goes straight into the cumulation, which grows (by
+     * a copy of what it holds) only when it lacks room for the input plus the transform's expansion. Once a
+     * frame's length is known the cumulation is sized for the whole frame and a margin, so the rest of a 1 MiB DATA
+     * frame lands in place read after read.
+     */
+    private ByteBuf cumulateThrough(final ByteBufAllocator allocator, final ByteBuf cumulation, final ByteBuf in)
+    {
+        ByteBuf target = cumulation;
+        try
+        {
+            for (int round = 0; ; round++)
+            {
+                final int needed = in.readableBytes() + transform.maxExpansion();
+                if (target.refCnt() > 1 || target.isReadOnly() || target.writableBytes() < needed)
+                {
+                    final ByteBuf grown = grow(allocator, target, needed);
+                    if (target != cumulation)
+                    {
+                        target.release();
+                    }
+                    target = grown;
+                }
+                if (!transform.transfer(in, target))
+                {
+                    break;
+                }
+                if (round > 64)
+                {
+                    throw new IllegalStateException("the inbound transform keeps asking for room (" +
+                        target.writableBytes() + " bytes writable)");
+                }
+            }
+            if (target != cumulation)
+            {
+                cumulation.release();
+            }
+            return target;
+        }
+        catch (final RuntimeException ex)
+        {
+            // the decoder still holds the cumulation it passed in; only a buffer made here goes
+            if (target != cumulation)
+            {
+                target.release();
+            }
+            throw ex;
+        }
+        finally
+        {
+            in.release();
+        }
+    }
+
+    /** A new cumulation holding what {@code cumulation} holds, with room for {@code needed} more bytes. */
+    private ByteBuf grow(final ByteBufAllocator allocator, final ByteBuf cumulation, final int needed)
+    {
+        final int readable = cumulation.readableBytes();
+        long capacity = (long)readable + needed;
+        if (readable >= Integer.BYTES)
+        {
+            final int frameLength = cumulation.getInt(cumulation.readerIndex() + Flyweight.LENGTH_OFFSET);
+            if (frameLength <= maxFrameLength && frameLength > readable)
+            {
+                // the whole frame, and room for one more read of this size past its end
+                capacity = Math.max(capacity, (long)frameLength + 2L * needed);
+            }
+        }
+        final ByteBuf grown = allocator.directBuffer((int)Math.min(capacity, Integer.MAX_VALUE - 8));
+        grown.writeBytes(cumulation, cumulation.readerIndex(), readable);
+        return grown;
     }
 
     private void checkHeader(final int length, final int version, final int type)

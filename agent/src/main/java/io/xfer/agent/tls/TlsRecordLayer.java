@@ -15,6 +15,8 @@ import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.InboundTransform;
 
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -37,6 +39,12 @@ import javax.net.ssl.SSLException;
  * direct buffer into one pooled direct buffer, and decrypts whatever one socket read brought in one call. Messages
  * under {@value #COALESCE_BELOW} bytes are copied together first, so that a burst of small frames shares records.
  *
+ * <p>When the pipeline has a {@link FrameDecoder}, ciphertext goes on to it as it is and the decoder has this layer
+ * decrypt it straight into its cumulation ({@link InboundTransform}), sized for the frame being assembled: payload
+ * is then written once between the socket buffer and the frame, where decrypting into a buffer of its own and
+ * copying that into the cumulation wrote it twice. Without one, each read's plaintext goes on in a buffer of its
+ * own.
+ *
  * <p>Life cycle: added right after the TLS handler when a channel is set up, it passes everything through until the
  * handshake succeeds. It then takes over in a task of its own, never in the middle of SslHandler's decoding: it
  * lets SslHandler flush what it holds, keeps a reference to the engine, and removes SslHandler, which hands on any
@@ -48,7 +56,7 @@ import javax.net.ssl.SSLException;
  * {@link SSLException}, after which the engine's alert is sent and the channel closed. A close sends close_notify
  * first, waiting at most {@value #CLOSE_NOTIFY_TIMEOUT_MS} ms for it to be written.
  */
-public final class TlsRecordLayer extends ChannelDuplexHandler
+public final class TlsRecordLayer extends ChannelDuplexHandler implements InboundTransform
 {
     /** Name of this handler in the pipelines of agent and client. */
     public static final String NAME = "tls-records";
@@ -75,6 +83,9 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
     /** One source buffer, repeated: see {@link #encrypt(ByteBuffer, ByteBuf)}. */
     private final ByteBuffer[] repeated = new ByteBuffer[REPEATS];
 
+    /** The frame decoder this layer decrypts into, when the pipeline has one. */
+    private FrameDecoder decoder;
+    private ChannelHandlerContext context;
     private boolean takeOverScheduled;
     private boolean active;
     private boolean removingTls;
@@ -134,8 +145,15 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
         ctx.flush();
         openSsl.retain();
         engine = openSsl;
+        context = ctx;
         staging = ctx.alloc().directBuffer(STAGING_BYTES);
         active = true;
+        decoder = pipeline.get(FrameDecoder.class);
+        if (decoder != null)
+        {
+            // ciphertext from now on goes on as it is, and the decoder has it decrypted into its cumulation
+            decoder.inboundTransform(this);
+        }
         removingTls = true;
         try
         {
@@ -520,6 +538,11 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
             src = append(ctx, cumulation, src);
             cumulation = null;
         }
+        if (decoder != null)
+        {
+            ctx.fireChannelRead(src);
+            return;
+        }
         try
         {
             decrypt(ctx, src);
@@ -595,22 +618,12 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
             {
                 plain.release();
             }
-            switch (result.getHandshakeStatus())
-            {
-                case NEED_WRAP -> wrapNonApplication(ctx);
-                case NEED_TASK -> runDelegatedTasks();
-                default ->
-                {
-                }
-            }
+            afterUnwrap(result);
             switch (result.getStatus())
             {
                 case CLOSED ->
                 {
-                    // close_notify: nothing after it counts; the peer closes the connection next
-                    inboundDone = true;
-                    src.skipBytes(src.readableBytes());
-                    ctx.fireUserEventTriggered(SslCloseCompletionEvent.SUCCESS);
+                    closeNotifyReceived(src);
                     return;
                 }
                 case BUFFER_UNDERFLOW ->
@@ -634,6 +647,106 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
         }
     }
 
+    @Override
+    public int maxExpansion()
+    {
+        // plaintext of a record whose start came with an earlier read and which the engine holds
+        return MAX_PLAINTEXT + RECORD_OVERHEAD;
+    }
+
+    /**
+     * Decrypt {@code in} straight into the frame decoder's cumulation ({@link InboundTransform}); called by the
+     * decoder, on the event loop, for the ciphertext {@link #channelRead} passed on.
+     */
+    @Override
+    public boolean transfer(final ByteBuf in, final ByteBuf out)
+    {
+        if (inboundDone || !active)
+        {
+            in.skipBytes(in.readableBytes());
+            return false;
+        }
+        try
+        {
+            while (true)
+            {
+                final SSLEngineResult result = engine.unwrap(
+                    in.internalNioBuffer(in.readerIndex(), in.readableBytes()),
+                    out.internalNioBuffer(out.writerIndex(), out.writableBytes()));
+                in.skipBytes(result.bytesConsumed());
+                out.writerIndex(out.writerIndex() + result.bytesProduced());
+                afterUnwrap(result);
+                switch (result.getStatus())
+                {
+                    case CLOSED ->
+                    {
+                        closeNotifyReceived(in);
+                        return false;
+                    }
+                    case BUFFER_OVERFLOW ->
+                    {
+                        return true;
+                    }
+                    case BUFFER_UNDERFLOW ->
+                    {
+                        keep(in);
+                        return false;
+                    }
+                    case OK ->
+                    {
+                        if (result.bytesConsumed() == 0 && result.bytesProduced() == 0)
+                        {
+                            keep(in);
+                            return false;
+                        }
+                        if (!in.isReadable())
+                        {
+                            return !out.isWritable();
+                        }
+                    }
+                    default -> throw new SSLException("unexpected TLS unwrap result " + result);
+                }
+            }
+        }
+        catch (final SSLException ex)
+        {
+            in.skipBytes(in.readableBytes());
+            sendAlertAndClose(context, ex);
+            context.close();
+            throw new DecoderException(ex);
+        }
+    }
+
+    /** Ciphertext the engine did not take waits for the next read. */
+    private void keep(final ByteBuf in)
+    {
+        if (in.isReadable())
+        {
+            cumulation = context.alloc().directBuffer(in.readableBytes()).writeBytes(in);
+        }
+    }
+
+    private void closeNotifyReceived(final ByteBuf rest)
+    {
+        // close_notify: nothing after it counts; the peer closes the connection next
+        inboundDone = true;
+        rest.skipBytes(rest.readableBytes());
+        final ChannelHandlerContext ctx = context;
+        ctx.executor().execute(() -> ctx.fireUserEventTriggered(SslCloseCompletionEvent.SUCCESS));
+    }
+
+    private void afterUnwrap(final SSLEngineResult result) throws SSLException
+    {
+        switch (result.getHandshakeStatus())
+        {
+            case NEED_WRAP -> wrapNonApplication(context);
+            case NEED_TASK -> runDelegatedTasks();
+            default ->
+            {
+            }
+        }
+    }
+
     private void runDelegatedTasks()
     {
         for (Runnable task = engine.getDelegatedTask(); task != null; task = engine.getDelegatedTask())
@@ -644,6 +757,14 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
 
     private void inboundFailed(final ChannelHandlerContext ctx, final SSLException cause)
     {
+        sendAlertAndClose(ctx, cause);
+        ctx.fireExceptionCaught(new DecoderException(cause));
+        ctx.close();
+    }
+
+    /** After a decryption failure: no more input, and the alert the engine queued goes to the peer. */
+    private void sendAlertAndClose(final ChannelHandlerContext ctx, final SSLException cause)
+    {
         inboundDone = true;
         if (!outboundDone)
         {
@@ -652,7 +773,6 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
             staging.clear();
             try
             {
-                // the alert the engine queued for the failure goes to the peer before the close
                 engine.closeOutbound();
                 wrapNonApplication(ctx);
             }
@@ -661,8 +781,6 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
                 // the engine is done; the close still happens
             }
         }
-        ctx.fireExceptionCaught(new DecoderException(cause));
-        ctx.close();
     }
 
     @Override
@@ -689,6 +807,11 @@ public final class TlsRecordLayer extends ChannelDuplexHandler
             {
                 staging.release();
                 staging = null;
+            }
+            if (decoder != null)
+            {
+                decoder.inboundTransform(null);
+                decoder = null;
             }
             ReferenceCountUtil.release(engine);
             engine = null;

@@ -24,6 +24,11 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.net.Transports;
+import io.xfer.protocol.DataFlyweight;
+import io.xfer.protocol.FrameDecoder;
+import io.xfer.protocol.FrameType;
+import io.xfer.protocol.PingFlyweight;
+import io.xfer.protocol.ProtocolVersion;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -128,6 +133,66 @@ class TlsRecordLayerTest
     }
 
     @Test
+    void framesDecryptedStraightIntoTheDecoderArriveIntact() throws Exception
+    {
+        // frames from empty to the largest allowed, starting at any record boundary; the first ones are written
+        // the moment the handshake completes, before either side's takeover
+        final MessageDigest sent = MessageDigest.getInstance("SHA-256");
+        final long[] bytes = new long[1];
+        final int[] frames = new int[1];
+        final Random random = new Random(9);
+        final List<Integer> payloads = new ArrayList<>(Arrays.asList(0, 1, 16_351, 16_352, 16_353, 1 << 20,
+            (1 << 20) + 5, ProtocolVersion.MAX_FRAME_LENGTH - DataFlyweight.HEADER_LENGTH));
+        for (int i = 0; i < 300; i++)
+        {
+            payloads.add(i % 60 == 59 ? (1 << 20) : random.nextInt(40_000));
+        }
+        final Pair pair = connect(SslProvider.OPENSSL, channel ->
+        {
+            for (int i = 0; i < payloads.size(); i++)
+            {
+                final int length = payloads.get(i);
+                final ByteBuf frame = i % 5 == 4 ?
+                    PingFlyweight.encode(channel.alloc(), FrameType.PING, i, i) :
+                    DataFlyweight.encodeHeader(channel.alloc(), 0, 1, i, length, 0, length);
+                final byte[] header = new byte[frame.readableBytes()];
+                frame.getBytes(frame.readerIndex(), header);
+                sent.update(header);
+                bytes[0] += header.length;
+                channel.write(frame);
+                if (i % 5 != 4)
+                {
+                    final byte[] content = bytes(random, length);
+                    sent.update(content);
+                    bytes[0] += length;
+                    channel.write(channel.alloc().directBuffer(length).writeBytes(content));
+                }
+                frames[0]++;
+                if (random.nextInt(6) == 0)
+                {
+                    channel.flush();
+                }
+            }
+            channel.flush();
+        }, true);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+        final long expected = pair.client.eventLoop().submit(() -> bytes[0]).get();
+        pair.serverSink.awaitBytes(expected);
+        assertArrayEquals(pair.client.eventLoop().submit(() -> sent.digest()).get(), pair.serverSink.digest());
+        assertEquals(frames[0], pair.serverSink.messages(), "one message per frame");
+        assertNull(pair.serverSink.failure.get());
+
+        // then a damaged record: refused, and nothing after the last good frame is passed on
+        pair.client.pipeline().firstContext().writeAndFlush(Unpooled.wrappedBuffer(damagedRecord()));
+        assertTrue(pair.serverSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the server closes");
+        assertInstanceOf(DecoderException.class, pair.serverSink.failure.get());
+        assertInstanceOf(SSLException.class, pair.serverSink.failure.get().getCause());
+        assertEquals(expected, pair.serverSink.bytes());
+        assertEquals(frames[0], pair.serverSink.messages());
+    }
+
+    @Test
     void whatIsWrittenAroundTheTakeoverArrivesIntactAndInOrder() throws Exception
     {
         // written the moment the client's handshake completes: the first of it goes through SslHandler, the
@@ -158,7 +223,7 @@ class TlsRecordLayerTest
                 bytes[0] += content.length;
                 channel.writeAndFlush(Unpooled.wrappedBuffer(content));
             });
-        });
+        }, false);
         assertTookOver(pair.client);
         assertTookOver(pair.server);
         final long expected = pair.client.eventLoop().submit(() -> bytes[0]).get();
@@ -328,11 +393,13 @@ class TlsRecordLayerTest
     {
         return connect(provider, channel ->
         {
-        });
+        }, false);
     }
 
     /** @param atHandshake run on the client's event loop when its handshake completes, before any takeover. */
-    private Pair connect(final SslProvider provider, final java.util.function.Consumer<Channel> atHandshake)
+    private Pair connect(
+        final SslProvider provider, final java.util.function.Consumer<Channel> atHandshake,
+        final boolean serverDecodesFrames)
         throws Exception
     {
         final SslContext serverContext = SslContextBuilder.forServer(server.privateKey(), server.certificate())
@@ -363,8 +430,12 @@ class TlsRecordLayerTest
                 {
                     channel.pipeline()
                         .addLast("tls", TlsContexts.tune(serverContext.newHandler(channel.alloc())))
-                        .addLast(TlsRecordLayer.NAME, new TlsRecordLayer())
-                        .addLast("sink", serverSink);
+                        .addLast(TlsRecordLayer.NAME, new TlsRecordLayer());
+                    if (serverDecodesFrames)
+                    {
+                        channel.pipeline().addLast("frameDecoder", new FrameDecoder(ProtocolVersion.MAX_FRAME_LENGTH));
+                    }
+                    channel.pipeline().addLast("sink", serverSink);
                     accepted.complete(channel);
                 }
             })
@@ -498,6 +569,7 @@ class TlsRecordLayerTest
         private final MessageDigest digest;
         private final List<String> events = Collections.synchronizedList(new ArrayList<>());
         private long bytes;
+        private int messages;
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final CountDownLatch inactive = new CountDownLatch(1);
 
@@ -518,6 +590,7 @@ class TlsRecordLayerTest
                     buffer.readBytes(content);
                     digest.update(content);
                     bytes += content.length;
+                    messages++;
                     notifyAll();
                 }
             }
@@ -552,6 +625,11 @@ class TlsRecordLayerTest
         synchronized long bytes()
         {
             return bytes;
+        }
+
+        synchronized int messages()
+        {
+            return messages;
         }
 
         synchronized byte[] digest()
