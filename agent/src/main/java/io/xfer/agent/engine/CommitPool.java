@@ -1,5 +1,7 @@
 package io.xfer.agent.engine;
 
+import io.netty.util.concurrent.FastThreadLocalThread;
+
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -62,7 +64,8 @@ public final class CommitPool implements Executor, AutoCloseable
         executor = new ThreadPoolExecutor(threads, threads, IDLE_SECONDS, TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(threads * QUEUED_PER_THREAD), runnable ->
             {
-                final Thread thread = new Thread(runnable, name + "-" + counter.incrementAndGet());
+                // as the transfer threads: a pool thread cache is freed when its thread ends
+                final Thread thread = new FastThreadLocalThread(runnable, name + "-" + counter.incrementAndGet());
                 thread.setDaemon(true);
                 return thread;
             }, CommitPool::waitForRoom);

@@ -1,6 +1,7 @@
 package io.xfer.agent.net;
 
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
 import io.xfer.agent.client.ResumeKeys;
@@ -102,9 +103,10 @@ final class TransferDispatcher implements AutoCloseable
     {
         this.config = config;
         final AtomicInteger counter = new AtomicInteger();
+        // FastThreadLocalThreads: when an idle one ends, the buffers its pool thread cache holds go back at once
         this.executor = Executors.newCachedThreadPool(runnable ->
         {
-            final Thread thread = new Thread(runnable, "xfer-transfer-" + counter.incrementAndGet());
+            final Thread thread = new FastThreadLocalThread(runnable, "xfer-transfer-" + counter.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         });
