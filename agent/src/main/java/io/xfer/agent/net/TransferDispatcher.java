@@ -1,6 +1,7 @@
 package io.xfer.agent.net;
 
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.config.ModuleConfig;
@@ -169,6 +170,9 @@ final class TransferDispatcher implements AutoCloseable
             finally
             {
                 sessions.remove(sessionKey);
+                // the buffers this thread's pool cache kept (a pull's chunk buffers, up to send_budget) go back
+                // to the pool now, not when the thread next allocates or ends
+                FastThreadLocal.removeAll();
             }
         });
     }
