@@ -1,6 +1,8 @@
 package io.xfer.agent.net;
 
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.xfer.agent.config.AgentConfig;
@@ -171,10 +173,25 @@ final class TransferDispatcher implements AutoCloseable
             {
                 sessions.remove(sessionKey);
                 // the buffers this thread's pool cache kept (a pull's chunk buffers, up to send_budget) go back
-                // to the pool now, not when the thread next allocates or ends
+                // to the pool now, not when the thread next allocates or ends; so do the event loops' (frame and
+                // TLS buffers), so that an idle agent holds no more than it needs
                 FastThreadLocal.removeAll();
+                for (final EventExecutor loop : ctx.channel().eventLoop().parent())
+                {
+                    loop.execute(TransferDispatcher::trimThreadCache);
+                }
             }
         });
+    }
+
+    /**
+     * Give back what the current thread's pool cache holds. A trim frees the entries not used since the last one,
+     * so the second frees the rest.
+     */
+    private static void trimThreadCache()
+    {
+        PooledByteBufAllocator.DEFAULT.trimCurrentThreadCache();
+        PooledByteBufAllocator.DEFAULT.trimCurrentThreadCache();
     }
 
     /** On the transfer thread: build the role, open the session to its data connections, acknowledge, run. */
