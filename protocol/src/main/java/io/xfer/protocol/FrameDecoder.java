@@ -145,16 +145,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
             if (cumulation.refCnt() > 1 || cumulation.isReadOnly() || cumulation.maxWritableBytes() < incoming ||
                 cumulation.writableBytes() < incoming)
             {
-                int capacity = readable + incoming;
-                if (readable >= Integer.BYTES)
-                {
-                    final int frameLength = cumulation.getInt(cumulation.readerIndex());
-                    if (frameLength > capacity && frameLength <= maxFrameLength)
-                    {
-                        capacity = frameLength;
-                    }
-                }
-                final ByteBuf grown = allocator.buffer(capacity);
+                final ByteBuf grown = allocator.buffer(capacityFor(cumulation, incoming, 0));
                 grown.writeBytes(cumulation, cumulation.readerIndex(), readable);
                 cumulation.release();
                 grown.writeBytes(in, in.readerIndex(), incoming);
@@ -225,23 +216,34 @@ public final class FrameDecoder extends ByteToMessageDecoder
         }
     }
 
-    /** A new cumulation holding what {@code cumulation} holds, with room for {@code needed} more bytes. */
+    /**
+     * A new cumulation holding what {@code cumulation} holds, with room for {@code needed} more bytes and, once the
+     * frame's length is known, for the whole frame and one more message of this size past its end.
+     */
     private ByteBuf grow(final ByteBufAllocator allocator, final ByteBuf cumulation, final int needed)
+    {
+        final ByteBuf grown = allocator.directBuffer(capacityFor(cumulation, needed, 2L * needed));
+        grown.writeBytes(cumulation, cumulation.readerIndex(), cumulation.readableBytes());
+        return grown;
+    }
+
+    /**
+     * @return room for what {@code cumulation} holds plus {@code needed} bytes, or, when the length field of the
+     * frame it starts with is in and that frame is longer, for the whole frame plus {@code pastFrame} bytes.
+     */
+    private int capacityFor(final ByteBuf cumulation, final int needed, final long pastFrame)
     {
         final int readable = cumulation.readableBytes();
         long capacity = (long)readable + needed;
         if (readable >= Integer.BYTES)
         {
             final int frameLength = cumulation.getInt(cumulation.readerIndex() + Flyweight.LENGTH_OFFSET);
-            if (frameLength <= maxFrameLength && frameLength > readable)
+            if (frameLength <= maxFrameLength && frameLength > readable && frameLength + pastFrame > capacity)
             {
-                // the whole frame, and room for one more read of this size past its end
-                capacity = Math.max(capacity, (long)frameLength + 2L * needed);
+                capacity = frameLength + pastFrame;
             }
         }
-        final ByteBuf grown = allocator.directBuffer((int)Math.min(capacity, Integer.MAX_VALUE - 8));
-        grown.writeBytes(cumulation, cumulation.readerIndex(), readable);
-        return grown;
+        return (int)Math.min(capacity, Integer.MAX_VALUE - 8);
     }
 
     private void checkHeader(final int length, final int version, final int type)

@@ -547,18 +547,14 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         {
             decrypt(ctx, src);
         }
-        catch (final SSLException ex)
+        catch (final DecoderException ex)
         {
-            src.release();
-            inboundFailed(ctx, ex);
-            return;
+            // the alert is sent and the channel closing; the handlers further on learn why
+            ctx.fireExceptionCaught(ex);
         }
-        if (src.isReadable() && !inboundDone && active)
+        finally
         {
-            cumulation = src;
-        }
-        else
-        {
+            // what the engine did not take, transfer kept
             src.release();
         }
     }
@@ -584,67 +580,32 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
     }
 
-    /** Decrypt as much of {@code src} as the engine takes, passing each piece of plaintext on. */
-    private void decrypt(final ChannelHandlerContext ctx, final ByteBuf src) throws SSLException
+    /** Without a frame decoder: decrypt {@code src} into buffers of its own size and pass each on. */
+    private void decrypt(final ChannelHandlerContext ctx, final ByteBuf src)
     {
-        while (true)
+        boolean more;
+        do
         {
-            final int readable = src.readableBytes();
-            // plaintext is never longer than the ciphertext, plus one record the engine may hold from before
-            final ByteBuf plain = ctx.alloc().directBuffer(readable + MAX_PLAINTEXT);
-            final SSLEngineResult result;
+            final ByteBuf plain = ctx.alloc().directBuffer(src.readableBytes() + maxExpansion());
             try
             {
-                final ByteBuffer dst = plain.internalNioBuffer(0, plain.capacity());
-                result = engine.unwrap(src.internalNioBuffer(src.readerIndex(), readable), dst);
+                more = transfer(src, plain);
             }
-            catch (final SSLException ex)
+            catch (final RuntimeException ex)
             {
                 plain.release();
                 throw ex;
             }
-            src.skipBytes(result.bytesConsumed());
-            if (result.bytesProduced() > 0)
+            if (plain.isReadable())
             {
-                plain.writerIndex(result.bytesProduced());
                 ctx.fireChannelRead(plain);
-                if (!active)
-                {
-                    // removed by a handler further on, with the engine
-                    return;
-                }
             }
             else
             {
                 plain.release();
             }
-            afterUnwrap(result);
-            switch (result.getStatus())
-            {
-                case CLOSED ->
-                {
-                    closeNotifyReceived(src);
-                    return;
-                }
-                case BUFFER_UNDERFLOW ->
-                {
-                    return;
-                }
-                case BUFFER_OVERFLOW ->
-                {
-                    // more plaintext is waiting in the engine: go round with a new buffer
-                }
-                case OK ->
-                {
-                    if (result.bytesConsumed() == 0 && result.bytesProduced() == 0 || !src.isReadable() &&
-                        result.bytesProduced() < plain.capacity())
-                    {
-                        return;
-                    }
-                }
-                default -> throw new SSLException("unexpected TLS unwrap result " + result);
-            }
         }
+        while (more && active && !inboundDone);
     }
 
     @Override
@@ -655,8 +616,9 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     }
 
     /**
-     * Decrypt {@code in} straight into the frame decoder's cumulation ({@link InboundTransform}); called by the
-     * decoder, on the event loop, for the ciphertext {@link #channelRead} passed on.
+     * Decrypt {@code in} into {@code out}: the frame decoder's cumulation ({@link InboundTransform}), called by the
+     * decoder for the ciphertext {@link #channelRead} passed on, or a buffer of {@link #decrypt}'s. On the event
+     * loop. A failure sends the alert, closes the channel and is thrown as a {@link DecoderException}.
      */
     @Override
     public boolean transfer(final ByteBuf in, final ByteBuf out)
@@ -753,13 +715,6 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         {
             task.run();
         }
-    }
-
-    private void inboundFailed(final ChannelHandlerContext ctx, final SSLException cause)
-    {
-        sendAlertAndClose(ctx, cause);
-        ctx.fireExceptionCaught(new DecoderException(cause));
-        ctx.close();
     }
 
     /** After a decryption failure: no more input, and the alert the engine queued goes to the peer. */
