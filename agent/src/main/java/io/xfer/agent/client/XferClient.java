@@ -16,6 +16,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.engine.Checkpoints;
@@ -58,8 +59,10 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -157,7 +160,7 @@ public final class XferClient implements AutoCloseable
                 .sha256Digests(options.sha256Digests() && session.sha256())
                 .sendFromFile(session.plaintext());
             session.joinDataConnections(endpoint, sender::addStream);
-            return sender.run();
+            return onTransferThread(sender::run);
         }
         finally
         {
@@ -232,11 +235,73 @@ public final class XferClient implements AutoCloseable
                     journal.resumeKey().substring(0, 16) : Long.toHexString(session.transferId)));
             }
             session.joinDataConnections(endpoint, receiver::addStream);
-            return receiver.run();
+            return onTransferThread(receiver::run);
         }
         finally
         {
             session.close();
+        }
+    }
+
+    /**
+     * Run a role on a thread of its own that has a buffer pool thread cache: Netty gives caches only to
+     * {@link FastThreadLocalThread}s, and without one every chunk buffer the role reads into is carved from and
+     * returned to the shared arena, whose pool chunks are then destroyed and created again (measured: about
+     * 0.3 MB of heap per GiB sent, and their page faults). The thread's cache goes back when it ends. An
+     * interrupt of the caller interrupts the role, and the call returns once the role has ended.
+     */
+    private static TransferReport onTransferThread(final Callable<TransferReport> role) throws InterruptedException
+    {
+        final FutureTask<TransferReport> task = new FutureTask<>(role);
+        final Thread thread = new FastThreadLocalThread(task, "xfer-transfer");
+        thread.setDaemon(true);
+        thread.start();
+        try
+        {
+            return task.get();
+        }
+        catch (final InterruptedException ex)
+        {
+            thread.interrupt();
+            joinUninterruptibly(thread);
+            throw ex;
+        }
+        catch (final ExecutionException ex)
+        {
+            final Throwable cause = ex.getCause();
+            if (cause instanceof RuntimeException runtime)
+            {
+                throw runtime;
+            }
+            if (cause instanceof Error error)
+            {
+                throw error;
+            }
+            if (cause instanceof InterruptedException interrupted)
+            {
+                throw interrupted;
+            }
+            throw new TransferException(ErrorCode.INTERNAL, "transfer failed: " + cause, cause);
+        }
+    }
+
+    private static void joinUninterruptibly(final Thread thread)
+    {
+        boolean interrupted = false;
+        while (thread.isAlive())
+        {
+            try
+            {
+                thread.join();
+            }
+            catch (final InterruptedException ex)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
         }
     }
 
