@@ -116,16 +116,31 @@ public final class DataFlyweight extends Flyweight
         final int checksum,
         final int payloadLength)
     {
-        final int length = HEADER_LENGTH + payloadLength;
         final ByteBuf buf = allocator.buffer(HEADER_LENGTH);
-        final DataFlyweight data = new DataFlyweight();
-        data.wrap(buf, 0);
-        data.header(length, FrameType.DATA, flags);
-        buf.setInt(FILE_ID_OFFSET, fileId);
-        buf.setInt(RAW_LENGTH_OFFSET, rawLength);
-        buf.setLong(FILE_OFFSET_OFFSET, fileOffset);
-        buf.setInt(CHECKSUM_OFFSET, checksum);
-        buf.setInt(RESERVED_OFFSET, 0);
+        writeHeader(buf, 0, flags, fileId, fileOffset, rawLength, checksum, payloadLength);
         return buf.writerIndex(HEADER_LENGTH);
+    }
+
+    /**
+     * Write the 32-byte header of a DATA frame at {@code index} of {@code buf}, for a payload that follows it
+     * there: a sender that reads a chunk {@link #HEADER_LENGTH} bytes into its buffer sends header and payload as
+     * one buffer. Neither index of {@code buf} moves.
+     */
+    public static void writeHeader(
+        final ByteBuf buf,
+        final int index,
+        final int flags,
+        final int fileId,
+        final long fileOffset,
+        final int rawLength,
+        final int checksum,
+        final int payloadLength)
+    {
+        Flyweight.writeHeader(buf, index, HEADER_LENGTH + payloadLength, FrameType.DATA, flags);
+        buf.setInt(index + FILE_ID_OFFSET, fileId);
+        buf.setInt(index + RAW_LENGTH_OFFSET, rawLength);
+        buf.setLong(index + FILE_OFFSET_OFFSET, fileOffset);
+        buf.setInt(index + CHECKSUM_OFFSET, checksum);
+        buf.setInt(index + RESERVED_OFFSET, 0);
     }
 }

@@ -90,10 +90,19 @@ public abstract class Flyweight
      */
     protected void header(final int frameLength, final int type, final int flags)
     {
-        buffer.setInt(offset + LENGTH_OFFSET, frameLength);
-        buffer.setByte(offset + VERSION_OFFSET, FRAME_VERSION);
-        buffer.setByte(offset + TYPE_OFFSET, type);
-        buffer.setShort(offset + FLAGS_OFFSET, flags);
+        writeHeader(buffer, offset, frameLength, type, flags);
+    }
+
+    /**
+     * Write the common header at {@code index} of {@code buf}, without a flyweight.
+     */
+    protected static void writeHeader(
+        final ByteBuf buf, final int index, final int frameLength, final int type, final int flags)
+    {
+        buf.setInt(index + LENGTH_OFFSET, frameLength);
+        buf.setByte(index + VERSION_OFFSET, FRAME_VERSION);
+        buf.setByte(index + TYPE_OFFSET, type);
+        buf.setShort(index + FLAGS_OFFSET, flags);
     }
 
     /**

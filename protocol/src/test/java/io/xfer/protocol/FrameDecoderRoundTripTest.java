@@ -379,6 +379,51 @@ class FrameDecoderRoundTripTest
         assertEquals(0, body.refCnt());
     }
 
+    @ParameterizedTest
+    @MethodSource("allocators")
+    void shouldRoundTripDataWithTheHeaderWrittenInThePayloadsHeadroom(final ByteBufAllocator alloc)
+    {
+        final byte[] payload = randomPayload(70_000);
+        final int crc = crc32c(payload);
+        // a sender reads the chunk after room for the header and writes the header there once it is sent
+        final int headroom = DataFlyweight.HEADER_LENGTH + 5;
+        final ByteBuf chunk = alloc.buffer(headroom + payload.length);
+        chunk.setIndex(headroom, headroom).writeBytes(payload);
+        final int headerIndex = chunk.readerIndex() - DataFlyweight.HEADER_LENGTH;
+        DataFlyweight.writeHeader(chunk, headerIndex, DataFlyweight.FLAG_LZ4, 9, 3L << 40, 123_456, crc,
+            payload.length);
+        assertEquals(headroom, chunk.readerIndex(), "writing the header moves no index");
+        assertEquals(headroom + payload.length, chunk.writerIndex());
+        final ByteBuf expected = DataFlyweight.encodeHeader(alloc, DataFlyweight.FLAG_LZ4, 9, 3L << 40, 123_456,
+            crc, payload.length);
+        assertEquals(expected, chunk.slice(headerIndex, DataFlyweight.HEADER_LENGTH),
+            "the same bytes as a separate header");
+        expected.release();
+
+        assertTrue(channel.writeInbound(chunk.readerIndex(headerIndex)));
+        final ByteBuf frame = channel.readInbound();
+        try
+        {
+            final DataFlyweight data = new DataFlyweight();
+            data.wrap(frame, frame.readerIndex());
+            assertEquals(FrameType.DATA, data.type());
+            assertEquals(9, data.fileId());
+            assertEquals(3L << 40, data.fileOffset());
+            assertEquals(123_456, data.rawLength());
+            assertEquals(crc, data.checksum());
+            assertTrue(data.isCompressed());
+            final byte[] received = new byte[data.payloadLength()];
+            frame.getBytes(data.payloadOffset(), received);
+            assertArrayEquals(payload, received);
+        }
+        finally
+        {
+            ReferenceCountUtil.release(frame);
+        }
+        assertNull(channel.readInbound());
+        assertEquals(0, chunk.refCnt());
+    }
+
     @Test
     void shouldRoundTripDataHeaderAndPayloadInOneWrite()
     {
