@@ -9,7 +9,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The sender's ring: a bounded Agrona queue of chunk descriptors that every stream pulls from when it has credit
  * (work stealing: a slow stream simply takes fewer chunks), over a fixed byte budget of payload buffers. The reader
  * must take budget before it reads a chunk and blocks when there is none (backpressure); a stream gives it back
- * once the chunk's payload is written to its socket.
+ * when it hands the chunk's payload to its channel, whose write buffer bounds it from then on (a stream pulls
+ * nothing while its channel is above the high water mark).
  */
 final class ChunkScheduler
 {

@@ -5,10 +5,7 @@ import io.netty.channel.Channel;
 import io.xfer.protocol.ChunkAckFlyweight;
 import io.xfer.protocol.DataFlyweight;
 
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -26,7 +23,7 @@ final class DataStream implements FrameConnection.StreamListener
     private final long windowBytes;
     private final LatencyRecorder latency;
     private final Consumer<List<Chunk>> onLost;
-    private final Map<Chunk.Key, Chunk> inFlight = new HashMap<>();
+    private final InFlightChunks inFlight = new InFlightChunks();
     private final AtomicBoolean starving = new AtomicBoolean(false);
     private long inFlightBytes;
     private boolean dead;
@@ -98,34 +95,51 @@ final class DataStream implements FrameConnection.StreamListener
 
     private void write(final Chunk chunk)
     {
-        final Object payload = chunk.payload != null ? chunk.payload : chunk.region;
-        chunk.payload = null;
-        chunk.region = null;
-        final ByteBuf header = DataFlyweight.encodeHeader(channel.alloc(), chunk.flags, chunk.file.fileId,
-            chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength);
-        final Chunk displaced = inFlight.put(chunk.key(), chunk);
+        final Chunk displaced = inFlight.put(chunk);
         if (displaced != null)
         {
-            // a copy sent again on this stream before the first copy's acknowledgement: its credit counts once
+            // a copy sent again on this stream before the first copy's acknowledgement: its credit counts once,
+            // and the one acknowledgement still to come is the copy's
             inFlightBytes -= displaced.wireLength;
+            displaced.acknowledged();
         }
         inFlightBytes += chunk.wireLength;
         chunk.sentNs = System.nanoTime();
-        channel.write(header, channel.voidPromise());
-        chunk.releaseTo = scheduler;
-        channel.write(payload).addListener(chunk);
+        final ByteBuf payload = chunk.payload;
+        final SharedFileRegion region = chunk.region;
+        chunk.payload = null;
+        chunk.region = null;
+        final int headerIndex = payload != null ? payload.readerIndex() - DataFlyweight.HEADER_LENGTH : -1;
+        if (headerIndex >= 0)
+        {
+            // header and payload in one buffer: one message, one TLS engine call
+            DataFlyweight.writeHeader(payload, headerIndex, chunk.flags, chunk.file.fileId, chunk.offset,
+                chunk.rawLength, chunk.checksum, chunk.wireLength);
+            channel.write(payload.readerIndex(headerIndex), channel.voidPromise());
+        }
+        else
+        {
+            channel.write(DataFlyweight.encodeHeader(channel.alloc(), chunk.flags, chunk.file.fileId,
+                chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength), channel.voidPromise());
+            channel.write(payload != null ? payload : region, channel.voidPromise());
+        }
+        // the payload is the channel's now, bounded by its write buffer (nothing more is pulled above the high
+        // water mark): its budget goes back to the reader, and a write that fails closes the channel, which
+        // hands the chunk back as lost
+        scheduler.release(chunk.chargeBytes);
     }
 
     @Override
     public void onChunkAck(final ChunkAckFlyweight ack)
     {
-        final Chunk chunk = inFlight.remove(new Chunk.Key(ack.fileId(), ack.fileOffset()));
+        final Chunk chunk = inFlight.remove(ack.fileId(), ack.fileOffset());
         if (chunk == null)
         {
             return;
         }
         inFlightBytes -= chunk.wireLength;
         latency.record(LatencyRecorder.Metric.CHUNK_RTT, System.nanoTime() - chunk.sentNs);
+        chunk.acknowledged();
         pump();
     }
 
@@ -144,8 +158,11 @@ final class DataStream implements FrameConnection.StreamListener
         }
         dead = true;
         scheduler.removeStream(this);
-        final List<Chunk> lost = new ArrayList<>(inFlight.values());
-        inFlight.clear();
+        final List<Chunk> lost = inFlight.removeAll();
+        for (final Chunk chunk : lost)
+        {
+            chunk.lost();
+        }
         inFlightBytes = 0;
         if (!lost.isEmpty())
         {

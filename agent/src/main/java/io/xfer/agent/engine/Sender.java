@@ -20,6 +20,7 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -67,6 +68,7 @@ public final class Sender extends TransferRole
     private final SourceWalker walker;
     private final ByteBufAllocator allocator;
     private final ChunkScheduler scheduler;
+    private final Chunk.Pool chunks = new Chunk.Pool();
     private final long windowBytes;
     private final Compression compression;
     private final LZ4Compressor compressor;
@@ -572,7 +574,7 @@ public final class Sender extends TransferRole
         file.digest.add(offset / chunkLength, checksum);
         if (file.contentDigest != null)
         {
-            file.contentDigest.update(raw.internalNioBuffer(0, length));
+            file.contentDigest.update(raw.internalNioBuffer(raw.readerIndex(), length));
         }
         file.nextOffset = offset + length;
         scheduler.offer(fromFile && (compressor == null || file.compressionSkip > 0) ?
@@ -587,7 +589,7 @@ public final class Sender extends TransferRole
         raw.release();
         file.compressionSkip = Math.max(0, file.compressionSkip - 1);
         stats.addWireBytes(length);
-        return new Chunk(file, offset, length, checksum, new SharedFileRegion(file, offset, length));
+        return chunks.ofRegion(file, offset, length, checksum, new SharedFileRegion(file, offset, length));
     }
 
     /**
@@ -619,7 +621,7 @@ public final class Sender extends TransferRole
             file.digest.add(offset / chunkLength, checksum(raw, length));
             if (file.contentDigest != null)
             {
-                file.contentDigest.update(raw.internalNioBuffer(0, length));
+                file.contentDigest.update(raw.internalNioBuffer(raw.readerIndex(), length));
             }
         }
         finally
@@ -646,18 +648,21 @@ public final class Sender extends TransferRole
     }
 
     /**
-     * @return the chunk in a direct buffer, or null when the file ended early.
+     * @return the chunk in a direct buffer, from {@link Chunk#HEADROOM} on (the DATA header goes before it), or
+     *     null when the file ended early.
      */
     private ByteBuf read(final OutgoingFile file, final long offset, final int length) throws IOException
     {
-        final ByteBuf payload = allocator.directBuffer(length);
+        final ByteBuf payload = allocator.directBuffer(Chunk.HEADROOM + length);
+        payload.setIndex(Chunk.HEADROOM, Chunk.HEADROOM);
+        final int end = Chunk.HEADROOM + length;
         final long startNs = System.nanoTime();
         try
         {
-            while (payload.writerIndex() < length)
+            while (payload.writerIndex() < end)
             {
-                final int read = payload.writeBytes(file.channel, offset + payload.writerIndex(),
-                    length - payload.writerIndex());
+                final int read = payload.writeBytes(file.channel, offset + payload.readableBytes(),
+                    end - payload.writerIndex());
                 if (read < 0)
                 {
                     payload.release();
@@ -677,7 +682,7 @@ public final class Sender extends TransferRole
     private int checksum(final ByteBuf raw, final int length)
     {
         crc.reset();
-        crc.update(raw.internalNioBuffer(0, length));
+        crc.update(raw.internalNioBuffer(raw.readerIndex(), length));
         return (int)crc.getValue();
     }
 
@@ -688,20 +693,23 @@ public final class Sender extends TransferRole
         {
             file.compressionSkip = Math.max(0, file.compressionSkip - 1);
             stats.addWireBytes(length);
-            return new Chunk(file, offset, length, checksum, 0, raw);
+            return chunks.ofBuffer(file, offset, length, checksum, 0, raw);
         }
         final int bound = compressor.maxCompressedLength(length);
-        final ByteBuf packed = allocator.directBuffer(bound);
-        final int packedLength = compressor.compress(raw.nioBuffer(0, length), 0, length,
-            packed.nioBuffer(0, bound), 0, bound);
+        final ByteBuf packed = allocator.directBuffer(Chunk.HEADROOM + bound);
+        // the buffers' own NIO views, positioned at their bytes: the compressor takes absolute offsets
+        final ByteBuffer source = raw.internalNioBuffer(raw.readerIndex(), length);
+        final ByteBuffer target = packed.internalNioBuffer(Chunk.HEADROOM, bound);
+        final int packedLength = compressor.compress(source, source.position(), length, target, target.position(),
+            bound);
         // worth it only when it saves at least a tenth: decompressing costs the receiver CPU too
         if (packedLength <= length - length / 10)
         {
             raw.release();
-            packed.writerIndex(packedLength);
+            packed.setIndex(Chunk.HEADROOM, Chunk.HEADROOM + packedLength);
             file.compressionBackoff = 0;
             stats.addWireBytes(packedLength);
-            return new Chunk(file, offset, length, checksum, DataFlyweight.FLAG_LZ4, packed);
+            return chunks.ofBuffer(file, offset, length, checksum, DataFlyweight.FLAG_LZ4, packed);
         }
         packed.release();
         if (compression == Compression.AUTO)
@@ -710,7 +718,7 @@ public final class Sender extends TransferRole
             file.compressionSkip = file.compressionBackoff;
         }
         stats.addWireBytes(length);
-        return new Chunk(file, offset, length, checksum, 0, raw);
+        return chunks.ofBuffer(file, offset, length, checksum, 0, raw);
     }
 
     private void finishFile(final OutgoingFile file)
