@@ -5,26 +5,30 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Heap bytes allocated by this JVM's threads during a transfer, from the HotSpot per-thread allocation counters:
- * the figure behind "heap allocation per GiB moved". Threads that ended before the measurement are not counted;
- * the client's transfer runs on the calling thread and its event loops live until the client closes.
+ * Heap bytes allocated by this JVM's threads during a transfer, from the HotSpot allocation counters: the figure
+ * behind "heap allocation per GiB moved". The JVM's running total counts threads that ended too (the client's role
+ * runs on a thread of its own that ends with the transfer); where it is not available, the live threads' counters
+ * are summed instead, which misses the threads that ended.
  */
 final class HeapAllocation
 {
     private final com.sun.management.ThreadMXBean threads;
     private final Map<Long, Long> start = new HashMap<>();
+    private final long startTotal;
 
     private HeapAllocation(final com.sun.management.ThreadMXBean threads)
     {
         this.threads = threads;
+        this.startTotal = total(threads);
+        if (startTotal < 0)
+        {
+            snapshot(start);
+        }
     }
 
     static HeapAllocation start()
     {
-        final HeapAllocation allocation = new HeapAllocation(
-            (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean());
-        allocation.snapshot(allocation.start);
-        return allocation;
+        return new HeapAllocation((com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean());
     }
 
     /** @return bytes allocated since {@link #start()}, or -1 when the JVM does not count them. */
@@ -34,6 +38,11 @@ final class HeapAllocation
         {
             return -1;
         }
+        if (startTotal >= 0)
+        {
+            final long now = total(threads);
+            return now >= 0 ? now - startTotal : -1;
+        }
         final Map<Long, Long> now = new HashMap<>();
         snapshot(now);
         long total = 0;
@@ -42,6 +51,20 @@ final class HeapAllocation
             total += entry.getValue() - start.getOrDefault(entry.getKey(), 0L);
         }
         return total;
+    }
+
+    /** The JVM's total over all threads, ended ones included, or -1. */
+    private static long total(final com.sun.management.ThreadMXBean threads)
+    {
+        try
+        {
+            return threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled() ?
+                threads.getTotalThreadAllocatedBytes() : -1;
+        }
+        catch (final UnsupportedOperationException ex)
+        {
+            return -1;
+        }
     }
 
     private void snapshot(final Map<Long, Long> into)
