@@ -61,9 +61,7 @@ public final class ChunkAckFlyweight extends Flyweight
         final ByteBufAllocator allocator, final int fileId, final long fileOffset, final int rawLength)
     {
         final ByteBuf buf = allocator.buffer(LENGTH);
-        final ChunkAckFlyweight ack = new ChunkAckFlyweight();
-        ack.wrap(buf, 0);
-        ack.header(LENGTH, FrameType.CHUNK_ACK, 0);
+        writeHeader(buf, 0, LENGTH, FrameType.CHUNK_ACK, 0);
         buf.setInt(FILE_ID_OFFSET, fileId);
         buf.setInt(RAW_LENGTH_OFFSET, rawLength);
         buf.setLong(FILE_OFFSET_OFFSET, fileOffset);

@@ -1,9 +1,9 @@
 package io.xfer.agent.engine;
 
+import org.agrona.collections.Long2LongHashMap;
+
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The whole-file digest of FILE_END type 1: SHA-256 over the big-endian CRC32C values of the file's chunks in
@@ -11,9 +11,13 @@ import java.util.Map;
  */
 public final class ChunkDigest
 {
+    /** No CRC32C: they are stored as unsigned 32-bit values. */
+    private static final long MISSING = -1L;
+
     private final MessageDigest sha256;
     private final byte[] word = new byte[4];
-    private final Map<Long, Integer> early = new HashMap<>();
+    /** Early chunks' CRC32C by index, without boxing: with several streams most chunks arrive early. */
+    private final Long2LongHashMap early = new Long2LongHashMap(MISSING);
     private long nextIndex;
 
     public ChunkDigest()
@@ -39,14 +43,14 @@ public final class ChunkDigest
         }
         if (index != nextIndex)
         {
-            return early.putIfAbsent(index, crc) == null;
+            return early.putIfAbsent(index, crc & 0xFFFF_FFFFL) == MISSING;
         }
         update(crc);
         // in order, the common case, touches no map (and boxes nothing)
-        Integer next;
-        while (!early.isEmpty() && (next = early.remove(nextIndex)) != null)
+        long next;
+        while (!early.isEmpty() && (next = early.remove(nextIndex)) != MISSING)
         {
-            update(next);
+            update((int)next);
         }
         return true;
     }

@@ -224,7 +224,8 @@ public final class FrameConnection extends ChannelInboundHandlerAdapter
     public void send(final ByteBuf frame)
     {
         unflushedBytes += frame.readableBytes();
-        channel.write(frame).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+        // a failed write fires exceptionCaught, which closes the connection; a void promise costs no object
+        channel.write(frame, channel.voidPromise());
         if (unflushedBytes >= FLUSH_THRESHOLD_BYTES)
         {
             flush();

@@ -83,7 +83,11 @@ public final class LatencyRecorder
         intervalWriters = intervalLog ? new EnumMap<>(Metric.class) : null;
         for (final Metric metric : Metric.values())
         {
-            recorders.put(metric, new Recorder(HIGHEST_TRACKABLE_NS, 3));
+            final Recorder recorder = new Recorder(HIGHEST_TRACKABLE_NS, 3);
+            // an empty first interval, so that the recorder has its second histogram now: each interval from
+            // then on swaps the two, and a transfer allocates no histogram after its start
+            recycled.put(metric, recorder.getIntervalHistogram());
+            recorders.put(metric, recorder);
             totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, 3));
             if (intervalLog)
             {

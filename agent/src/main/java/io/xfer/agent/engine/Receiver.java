@@ -608,8 +608,12 @@ public final class Receiver extends TransferRole
                 final int produced;
                 try
                 {
-                    produced = decompressor.decompress(frame.nioBuffer(data.payloadOffset(), data.payloadLength()),
-                        0, data.payloadLength(), decompressed.nioBuffer(0, length), 0, length);
+                    // the buffers' own NIO views, positioned at their bytes: the decompressor takes absolute
+                    // offsets and writes at most length bytes
+                    final ByteBuffer packed = view(frame, data.payloadOffset(), data.payloadLength());
+                    final ByteBuffer target = decompressed.internalNioBuffer(0, length);
+                    produced = decompressor.decompress(packed, packed.position(), data.payloadLength(), target,
+                        target.position(), length);
                 }
                 catch (final LZ4Exception ex)
                 {
@@ -622,15 +626,17 @@ public final class Receiver extends TransferRole
                         " decompressed to " + produced + " bytes, expected " + length);
                     return;
                 }
-                payload = decompressed.nioBuffer(0, length);
+                payload = decompressed.internalNioBuffer(0, length);
             }
             else
             {
-                payload = frame.nioBuffer(data.payloadOffset(), length);
+                payload = view(frame, data.payloadOffset(), length);
             }
 
             crc.reset();
-            crc.update(payload.duplicate());
+            final int start = payload.position();
+            crc.update(payload);
+            payload.position(start);
             final int checksum = (int)crc.getValue();
             if (checksum != data.checksum())
             {
@@ -689,6 +695,15 @@ public final class Receiver extends TransferRole
                 decompressed.release();
             }
         }
+    }
+
+    /**
+     * The bytes {@code [index, index + length)} of {@code buf} as an NIO buffer positioned at them: the buffer's own
+     * view where it has one (no new object; valid until the next call on the same buffer), a new one otherwise.
+     */
+    private static ByteBuffer view(final ByteBuf buf, final int index, final int length)
+    {
+        return buf.nioBufferCount() == 1 ? buf.internalNioBuffer(index, length) : buf.nioBuffer(index, length);
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.xfer.agent.storage;
 
+import org.agrona.collections.Long2LongHashMap;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -19,6 +21,7 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -60,6 +63,8 @@ public final class CheckpointJournal implements AutoCloseable
     /** The root-relative directory an atomic transfer stages in: removed with the journal when it expires. */
     private static final int STAGE = 4;
     private static final int RECORD_OVERHEAD = 1 + 4 + 4;
+    /** No journaled chunk: CRC32C values are kept unsigned. */
+    private static final long NO_CHUNK = -1L;
 
     /** What the journal knows of one file. */
     public static final class FileState
@@ -69,7 +74,8 @@ public final class CheckpointJournal implements AutoCloseable
         final long size;
         final long mtimeNs;
         final int chunkLength;
-        final Map<Long, Integer> chunks = new HashMap<>();
+        /** Journaled CRC32C by chunk index, unsigned; no boxing per chunk. */
+        final Long2LongHashMap chunks = new Long2LongHashMap(NO_CHUNK);
         boolean done;
 
         FileState(final int key, final String path, final long size, final long mtimeNs, final int chunkLength)
@@ -95,7 +101,28 @@ public final class CheckpointJournal implements AutoCloseable
         /** @return the CRC32C journaled for a chunk, or null. */
         public Integer chunk(final long index)
         {
-            return chunks.get(index);
+            final long checksum = chunks.get(index);
+            return checksum == NO_CHUNK ? null : (int)checksum;
+        }
+    }
+
+    /** One file's chunks journaled since the last commit, in arrays rather than an object per chunk. */
+    private static final class PendingChunks
+    {
+        long[] indexes = new long[16];
+        int[] checksums = new int[16];
+        int size;
+
+        void add(final long index, final int checksum)
+        {
+            if (size == indexes.length)
+            {
+                indexes = Arrays.copyOf(indexes, size * 2);
+                checksums = Arrays.copyOf(checksums, size * 2);
+            }
+            indexes[size] = index;
+            checksums[size] = checksum;
+            size++;
         }
     }
 
@@ -117,7 +144,7 @@ public final class CheckpointJournal implements AutoCloseable
     private final Map<String, FileState> byPath = new HashMap<>();
     private final Map<Integer, FileState> byKey = new HashMap<>();
     private final Set<String> stages = new HashSet<>();
-    private final Map<Integer, List<long[]>> pendingChunks = new HashMap<>();
+    private final Map<Integer, PendingChunks> pendingChunks = new HashMap<>();
     private final List<ByteBuffer> pendingRecords = new ArrayList<>();
     private final CRC32C crc = new CRC32C();
     private int nextKey;
@@ -215,8 +242,14 @@ public final class CheckpointJournal implements AutoCloseable
     /** Note a written chunk (buffered). Its data must be made durable before {@link #commit()}. */
     public void chunk(final FileState state, final long index, final int checksum)
     {
-        state.chunks.put(index, checksum);
-        pendingChunks.computeIfAbsent(state.key, k -> new ArrayList<>()).add(new long[] {index, checksum});
+        state.chunks.put(index, checksum & 0xFFFF_FFFFL);
+        PendingChunks pending = pendingChunks.get(state.key);
+        if (pending == null)
+        {
+            pending = new PendingChunks();
+            pendingChunks.put(state.key, pending);
+        }
+        pending.add(index, checksum);
         pendingBytes += 12;
     }
 
@@ -246,17 +279,17 @@ public final class CheckpointJournal implements AutoCloseable
      */
     public void commit() throws IOException
     {
-        for (final Map.Entry<Integer, List<long[]>> entry : pendingChunks.entrySet())
+        for (final Map.Entry<Integer, PendingChunks> entry : pendingChunks.entrySet())
         {
-            final List<long[]> chunks = entry.getValue();
-            for (int from = 0; from < chunks.size(); from += 0xFFFF)
+            final PendingChunks chunks = entry.getValue();
+            for (int from = 0; from < chunks.size; from += 0xFFFF)
             {
-                final int count = Math.min(0xFFFF, chunks.size() - from);
+                final int count = Math.min(0xFFFF, chunks.size - from);
                 final ByteBuffer payload = ByteBuffer.allocate(4 + 2 + count * 12);
                 payload.putInt(entry.getKey()).putShort((short)count);
                 for (int i = from; i < from + count; i++)
                 {
-                    payload.putLong(chunks.get(i)[0]).putInt((int)chunks.get(i)[1]);
+                    payload.putLong(chunks.indexes[i]).putInt(chunks.checksums[i]);
                 }
                 append(CHUNKS, payload.flip());
             }
@@ -601,7 +634,7 @@ public final class CheckpointJournal implements AutoCloseable
                     final int checksum = payload.getInt();
                     if (state != null)
                     {
-                        state.chunks.put(index, checksum);
+                        state.chunks.put(index, checksum & 0xFFFF_FFFFL);
                     }
                 }
                 break;
