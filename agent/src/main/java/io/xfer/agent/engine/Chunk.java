@@ -9,8 +9,9 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
  * (raw or LZ4), or, for plaintext data connections, stays in the file as a region sent with sendfile; the
  * descriptor carries what the DATA header needs and what a re-send must check.
  * <p>
- * A payload buffer keeps {@link #HEADROOM} bytes free before its readable bytes, so the stream writes the DATA
- * header there and sends header and payload as one message (one TLS engine call, no header buffer).
+ * A payload buffer whose pooled allocation has room keeps {@link #HEADROOM} bytes free before its readable bytes,
+ * so the stream writes the DATA header there and sends header and payload as one message (one TLS engine call, no
+ * header buffer); otherwise the header goes in a buffer of its own.
  * <p>
  * Descriptors are recycled through a {@link Pool}: the sender's thread takes them, and the stream that wrote one
  * gives it back when its acknowledgement arrives. A descriptor handed back to the sender because its stream died
@@ -34,6 +35,8 @@ final class Chunk
     ByteBuf payload;
     SharedFileRegion region;
     long sentNs;
+    /** Event loop: acknowledgements still to come for this chunk's entry in its stream's table (copies sent). */
+    int acksDue;
     /** Handed back to the sender with a dead stream: the sender still reads it, so it is never recycled. */
     private boolean lost;
 
@@ -62,6 +65,7 @@ final class Chunk
         this.payload = payload;
         this.region = region;
         this.sentNs = 0;
+        this.acksDue = 0;
         this.lost = false;
         return this;
     }
@@ -117,7 +121,7 @@ final class Chunk
 
         private final ManyToOneConcurrentArrayQueue<Chunk> free = new ManyToOneConcurrentArrayQueue<>(CAPACITY);
 
-        /** A chunk whose payload is in a buffer with {@link #HEADROOM} before its readable bytes. */
+        /** A chunk whose payload is a buffer's readable bytes, with {@link #HEADROOM} before them where it had room. */
         Chunk ofBuffer(
             final OutgoingFile file,
             final long offset,

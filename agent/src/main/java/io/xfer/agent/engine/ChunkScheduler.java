@@ -9,8 +9,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The sender's ring: a bounded Agrona queue of chunk descriptors that every stream pulls from when it has credit
  * (work stealing: a slow stream simply takes fewer chunks), over a fixed byte budget of payload buffers. The reader
  * must take budget before it reads a chunk and blocks when there is none (backpressure); a stream gives it back
- * when it hands the chunk's payload to its channel, whose write buffer bounds it from then on (a stream pulls
- * nothing while its channel is above the high water mark).
+ * once its channel has written the chunk out ({@link ChannelDrain}).
  */
 final class ChunkScheduler
 {
@@ -77,7 +76,7 @@ final class ChunkScheduler
         }
     }
 
-    void release(final int bytes)
+    void release(final long bytes)
     {
         synchronized (budgetLock)
         {

@@ -2,6 +2,7 @@ package io.xfer.agent.engine;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.xfer.protocol.ChunkAckFlyweight;
 import io.xfer.protocol.DataFlyweight;
 
@@ -24,6 +25,8 @@ final class DataStream implements FrameConnection.StreamListener
     private final LatencyRecorder latency;
     private final Consumer<List<Chunk>> onLost;
     private final InFlightChunks inFlight = new InFlightChunks();
+    private final ChannelDrain drain = new ChannelDrain();
+    private final Runnable pumpTask = this::pump;
     private final AtomicBoolean starving = new AtomicBoolean(false);
     private long inFlightBytes;
     private boolean dead;
@@ -58,7 +61,7 @@ final class DataStream implements FrameConnection.StreamListener
     {
         if (starving.compareAndSet(true, false))
         {
-            channel.eventLoop().execute(this::pump);
+            channel.eventLoop().execute(pumpTask);
             return true;
         }
         return false;
@@ -70,6 +73,7 @@ final class DataStream implements FrameConnection.StreamListener
         {
             return;
         }
+        releaseWritten();
         boolean wrote = false;
         while (inFlightBytes < windowBytes && channel.isWritable())
         {
@@ -93,13 +97,26 @@ final class DataStream implements FrameConnection.StreamListener
         }
     }
 
+    /** The budget of the chunks the channel has written out since the last call goes back to the reader. */
+    private void releaseWritten()
+    {
+        final ChannelOutboundBuffer outbound = channel.unsafe().outboundBuffer();
+        final long released = drain.drained(outbound != null ? outbound.totalPendingWriteBytes() : 0);
+        if (released > 0)
+        {
+            scheduler.release(released);
+        }
+    }
+
     private void write(final Chunk chunk)
     {
+        chunk.acksDue = 1;
         final Chunk displaced = inFlight.put(chunk);
         if (displaced != null)
         {
-            // a copy sent again on this stream before the first copy's acknowledgement: its credit counts once,
-            // and the one acknowledgement still to come is the copy's
+            // a copy sent again on this stream (RESEND) before the first copy's acknowledgement: its credit counts
+            // once, and the entry stays until every copy's acknowledgement has arrived, whichever comes first
+            chunk.acksDue += displaced.acksDue;
             inFlightBytes -= displaced.wireLength;
             displaced.acknowledged();
         }
@@ -123,18 +140,18 @@ final class DataStream implements FrameConnection.StreamListener
                 chunk.offset, chunk.rawLength, chunk.checksum, chunk.wireLength), channel.voidPromise());
             channel.write(payload != null ? payload : region, channel.voidPromise());
         }
-        // the payload is the channel's now, bounded by its write buffer (nothing more is pulled above the high
-        // water mark): its budget goes back to the reader, and a write that fails closes the channel, which
-        // hands the chunk back as lost
-        scheduler.release(chunk.chargeBytes);
+        // its budget goes back once the channel has written it out; a write that fails closes the channel,
+        // which hands the chunk back as lost and its budget back at once
+        drain.handed(DataFlyweight.HEADER_LENGTH + chunk.wireLength, chunk.chargeBytes);
     }
 
     @Override
     public void onChunkAck(final ChunkAckFlyweight ack)
     {
-        final Chunk chunk = inFlight.remove(ack.fileId(), ack.fileOffset());
+        final Chunk chunk = inFlight.acknowledge(ack.fileId(), ack.fileOffset());
         if (chunk == null)
         {
+            // unknown, or an earlier copy's acknowledgement while a later copy is still due
             return;
         }
         inFlightBytes -= chunk.wireLength;
@@ -158,6 +175,11 @@ final class DataStream implements FrameConnection.StreamListener
         }
         dead = true;
         scheduler.removeStream(this);
+        final long held = drain.drainAll();
+        if (held > 0)
+        {
+            scheduler.release(held);
+        }
         final List<Chunk> lost = inFlight.removeAll();
         for (final Chunk chunk : lost)
         {

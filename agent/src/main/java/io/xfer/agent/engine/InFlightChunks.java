@@ -55,6 +55,36 @@ final class InFlightChunks
         return null;
     }
 
+    /**
+     * An acknowledgement for this file id and offset: the chunk's count of acknowledgements due goes down by one,
+     * and at none it is removed.
+     *
+     * @return the chunk removed, or null when none is known or more acknowledgements are still due for it.
+     */
+    Chunk acknowledge(final int fileId, final long offset)
+    {
+        final Chunk[] table = slots;
+        final int mask = table.length - 1;
+        int index = slot(fileId, offset, mask);
+        Chunk current;
+        while ((current = table[index]) != null)
+        {
+            if (current.file.fileId == fileId && current.offset == offset)
+            {
+                if (--current.acksDue > 0)
+                {
+                    return null;
+                }
+                table[index] = null;
+                size--;
+                closeGap(index);
+                return current;
+            }
+            index = (index + 1) & mask;
+        }
+        return null;
+    }
+
     /** Remove and return the chunk of this file id and offset, or null. */
     Chunk remove(final int fileId, final long offset)
     {
@@ -92,7 +122,7 @@ final class InFlightChunks
         return all;
     }
 
-    /** After emptying {@code gap}: move back each following entry of the run that its home slot allows. */
+    /** After emptying slot {@code emptied}: move back each following entry of its run that its home slot allows. */
     private void closeGap(final int emptied)
     {
         final Chunk[] table = slots;

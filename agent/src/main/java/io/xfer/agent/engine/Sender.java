@@ -648,14 +648,28 @@ public final class Sender extends TransferRole
     }
 
     /**
-     * @return the chunk in a direct buffer, from {@link Chunk#HEADROOM} on (the DATA header goes before it), or
-     *     null when the file ended early.
+     * A pooled direct buffer for {@code length} bytes. Where its allocation has {@link Chunk#HEADROOM} bytes to
+     * spare (pooled sizes come in classes: 4,000 bytes take 4 KiB, an LZ4 bound past 1 MiB takes 1.25 MiB), they
+     * are left free before its readable bytes, for the DATA header; a buffer sized exactly to its class (a 1 MiB
+     * chunk) gets none, rather than the next class up, and its header goes in a buffer of its own.
+     */
+    private ByteBuf chunkBuffer(final int length)
+    {
+        final ByteBuf buffer = allocator.directBuffer(length);
+        if (buffer.maxFastWritableBytes() >= Chunk.HEADROOM + length)
+        {
+            buffer.capacity(Chunk.HEADROOM + length).setIndex(Chunk.HEADROOM, Chunk.HEADROOM);
+        }
+        return buffer;
+    }
+
+    /**
+     * @return the chunk in a direct buffer ({@link #chunkBuffer}), or null when the file ended early.
      */
     private ByteBuf read(final OutgoingFile file, final long offset, final int length) throws IOException
     {
-        final ByteBuf payload = allocator.directBuffer(Chunk.HEADROOM + length);
-        payload.setIndex(Chunk.HEADROOM, Chunk.HEADROOM);
-        final int end = Chunk.HEADROOM + length;
+        final ByteBuf payload = chunkBuffer(length);
+        final int end = payload.writerIndex() + length;
         final long startNs = System.nanoTime();
         try
         {
@@ -696,17 +710,17 @@ public final class Sender extends TransferRole
             return chunks.ofBuffer(file, offset, length, checksum, 0, raw);
         }
         final int bound = compressor.maxCompressedLength(length);
-        final ByteBuf packed = allocator.directBuffer(Chunk.HEADROOM + bound);
+        final ByteBuf packed = chunkBuffer(bound);
         // the buffers' own NIO views, positioned at their bytes: the compressor takes absolute offsets
         final ByteBuffer source = raw.internalNioBuffer(raw.readerIndex(), length);
-        final ByteBuffer target = packed.internalNioBuffer(Chunk.HEADROOM, bound);
+        final ByteBuffer target = packed.internalNioBuffer(packed.writerIndex(), bound);
         final int packedLength = compressor.compress(source, source.position(), length, target, target.position(),
             bound);
         // worth it only when it saves at least a tenth: decompressing costs the receiver CPU too
         if (packedLength <= length - length / 10)
         {
             raw.release();
-            packed.setIndex(Chunk.HEADROOM, Chunk.HEADROOM + packedLength);
+            packed.writerIndex(packed.writerIndex() + packedLength);
             file.compressionBackoff = 0;
             stats.addWireBytes(packedLength);
             return chunks.ofBuffer(file, offset, length, checksum, DataFlyweight.FLAG_LZ4, packed);

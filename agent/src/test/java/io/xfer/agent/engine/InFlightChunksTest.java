@@ -100,6 +100,27 @@ class InFlightChunksTest
     }
 
     @Test
+    void aCopySentAgainKeepsTheEntryUntilEveryCopysAcknowledgementHasArrived()
+    {
+        // as DataStream does: each write counts one acknowledgement due, a copy takes over the first's count
+        final InFlightChunks table = new InFlightChunks();
+        final Chunk first = chunk(4, 2L * CHUNK);
+        first.acksDue = 1;
+        assertNull(table.put(first));
+        final Chunk copy = chunk(4, 2L * CHUNK);
+        copy.acksDue = 1;
+        final Chunk displaced = table.put(copy);
+        assertSame(first, displaced);
+        copy.acksDue += displaced.acksDue;
+
+        assertNull(table.acknowledge(4, 2L * CHUNK), "one acknowledgement is still due");
+        assertEquals(1, table.size(), "the copy is still tracked: a stream that dies now hands it back");
+        assertSame(copy, table.acknowledge(4, 2L * CHUNK));
+        assertEquals(0, table.size());
+        assertNull(table.acknowledge(4, 2L * CHUNK), "nothing left");
+    }
+
+    @Test
     void removeAllHandsBackEveryChunkOnceAndEmptiesTheTable()
     {
         final InFlightChunks table = new InFlightChunks();
