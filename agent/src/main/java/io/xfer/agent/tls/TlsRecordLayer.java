@@ -277,20 +277,34 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
     }
 
-    /** Encrypt what is staged and {@code buffer} into one output buffer, with one call for each. */
+    /**
+     * Encrypt what is staged and {@code buffer} into one output buffer: in one engine call where {@code buffer} is
+     * one direct piece (the staged records first, then its own), otherwise one for each.
+     */
     private void writeLarge(final ChannelHandlerContext ctx, final ByteBuf buffer, final ChannelPromise promise)
         throws SSLException
     {
         final int staged = staging.readableBytes();
-        final ByteBuf out = ctx.alloc().directBuffer(capacityFor(staged + buffer.readableBytes(), 2));
+        final int length = buffer.readableBytes();
+        final ByteBuf out = ctx.alloc().directBuffer(capacityFor(staged + length, 2));
         try
         {
-            if (staged > 0)
+            if (staged > 0 && buffer.isDirect() && buffer.nioBufferCount() == 1)
             {
-                encrypt(ctx, staging, out);
+                encrypt(staging.internalNioBuffer(staging.readerIndex(), staged),
+                    buffer.internalNioBuffer(buffer.readerIndex(), length), out);
                 staging.clear();
+                buffer.skipBytes(length);
             }
-            encrypt(ctx, buffer, out);
+            else
+            {
+                if (staged > 0)
+                {
+                    encrypt(ctx, staging, out);
+                    staging.clear();
+                }
+                encrypt(ctx, buffer, out);
+            }
         }
         catch (final SSLException ex)
         {
@@ -379,10 +393,22 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      */
     private void encrypt(final ByteBuffer src, final ByteBuf out) throws SSLException
     {
-        while (src.hasRemaining())
+        encrypt(EMPTY, src, out);
+    }
+
+    /**
+     * Wrap everything remaining in {@code first} and then in {@code src} into {@code out}, in as few engine calls as
+     * {@link #REPEATS} allows: each buffer is given once per record it holds, {@code first}'s before {@code src}'s,
+     * so the records are the same as with a call for each, and one engine call (and one result) is saved.
+     */
+    private void encrypt(final ByteBuffer first, final ByteBuffer src, final ByteBuf out) throws SSLException
+    {
+        while (first.hasRemaining() || src.hasRemaining())
         {
-            final int records = Math.min(REPEATS, (src.remaining() + MAX_PLAINTEXT - 1) / MAX_PLAINTEXT);
-            Arrays.fill(repeated, 0, records, src);
+            final int firstRecords = Math.min(REPEATS, records(first.remaining()));
+            final int records = firstRecords + Math.min(REPEATS - firstRecords, records(src.remaining()));
+            Arrays.fill(repeated, 0, firstRecords, first);
+            Arrays.fill(repeated, firstRecords, records, src);
             final SSLEngineResult result;
             try
             {
@@ -400,15 +426,20 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                 {
                     if (result.bytesConsumed() == 0 && result.bytesProduced() == 0)
                     {
-                        throw new SSLException("TLS engine made no progress wrapping " + src.remaining() +
-                            " bytes (" + result + ")");
+                        throw new SSLException("TLS engine made no progress wrapping " +
+                            (first.remaining() + src.remaining()) + " bytes (" + result + ")");
                     }
                 }
-                case BUFFER_OVERFLOW -> out.ensureWritable(capacityFor(src.remaining(), 1));
+                case BUFFER_OVERFLOW -> out.ensureWritable(capacityFor(first.remaining() + src.remaining(), 2));
                 case CLOSED -> throw new SSLException("TLS engine closed for writing");
                 default -> throw new SSLException("unexpected TLS wrap result " + result);
             }
         }
+    }
+
+    private static int records(final int bytes)
+    {
+        return (bytes + MAX_PLAINTEXT - 1) / MAX_PLAINTEXT;
     }
 
     /** Write what the engine has to send besides application data: an alert, close_notify, a key update. */
