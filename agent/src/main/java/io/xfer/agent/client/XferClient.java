@@ -258,13 +258,33 @@ public final class XferClient implements AutoCloseable
         thread.start();
         try
         {
-            return task.get();
+            task.get();
         }
         catch (final InterruptedException ex)
         {
-            thread.interrupt();
-            joinUninterruptibly(thread);
-            throw ex;
+            if (!task.isDone())
+            {
+                thread.interrupt();
+                joinUninterruptibly(thread);
+                throw ex;
+            }
+            // the role had ended: its outcome stands, and the interrupt stays for the caller to see
+            Thread.currentThread().interrupt();
+        }
+        catch (final ExecutionException ex)
+        {
+            // reported below
+        }
+        return outcome(task);
+    }
+
+    /** The outcome of a role that has ended: its report, or what it threw. */
+    private static TransferReport outcome(final FutureTask<TransferReport> task) throws InterruptedException
+    {
+        try
+        {
+            // the task is done: get() returns at once, whatever the calling thread's interrupt flag says
+            return task.get();
         }
         catch (final ExecutionException ex)
         {

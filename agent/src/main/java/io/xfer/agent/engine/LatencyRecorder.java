@@ -8,6 +8,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,12 +82,27 @@ public final class LatencyRecorder
     {
         intervalLogs = intervalLog ? new EnumMap<>(Metric.class) : null;
         intervalWriters = intervalLog ? new EnumMap<>(Metric.class) : null;
+        ByteBuffer scratch = null;
         for (final Metric metric : Metric.values())
         {
             final Recorder recorder = new Recorder(HIGHEST_TRACKABLE_NS, 3);
             // an empty first interval, so that the recorder has its second histogram now: each interval from
             // then on swaps the two, and a transfer allocates no histogram after its start
-            recycled.put(metric, recorder.getIntervalHistogram());
+            Histogram spare = recorder.getIntervalHistogram();
+            if (intervalLog)
+            {
+                // each histogram keeps the buffer it encodes through (a few hundred KiB) from its first encoding
+                // on: encode both of the pair once now, so that this too is a cost of starting, not of the
+                // transfer's second and third second
+                if (scratch == null)
+                {
+                    scratch = ByteBuffer.allocate(spare.getNeededByteBufferCapacity());
+                }
+                spare.encodeIntoCompressedByteBuffer(scratch.clear());
+                spare = recorder.getIntervalHistogram(spare);
+                spare.encodeIntoCompressedByteBuffer(scratch.clear());
+            }
+            recycled.put(metric, spare);
             recorders.put(metric, recorder);
             totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, 3));
             if (intervalLog)

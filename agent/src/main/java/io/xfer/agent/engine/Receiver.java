@@ -698,8 +698,10 @@ public final class Receiver extends TransferRole
     }
 
     /**
-     * The bytes {@code [index, index + length)} of {@code buf} as an NIO buffer positioned at them: the buffer's own
-     * view where it has one (no new object; valid until the next call on the same buffer), a new one otherwise.
+     * The bytes {@code [index, index + length)} of {@code buf} as an NIO buffer positioned at them, through
+     * {@code internalNioBuffer} where the buffer is one piece: a pooled buffer's own view (no new object; valid
+     * until the next call on that buffer), while a slice, which is how the decoder passes most frames, makes a new
+     * one. A composite gets a copy.
      */
     private static ByteBuffer view(final ByteBuf buf, final int index, final int length)
     {
