@@ -88,6 +88,7 @@ public final class AgentConfig
     private long streamWindowBytes = STREAM_WINDOW_BYTES_DEFAULT;
     private long sendBudgetBytes = SEND_BUDGET_BYTES_DEFAULT;
     private long socketBufferBytes = SOCKET_BUFFER_BYTES_DEFAULT;
+    private long bandwidthBytesPerSecond;
     private long checkpointIntervalNs = CHECKPOINT_INTERVAL_NS_DEFAULT;
     private long checkpointBytes = CHECKPOINT_BYTES_DEFAULT;
     private long journalExpiryNs = JOURNAL_EXPIRY_NS_DEFAULT;
@@ -324,6 +325,23 @@ public final class AgentConfig
         return this;
     }
 
+    /**
+     * The rate of this host's link to its clients, in bytes per second ({@code bandwidth}); 0 (the default) for
+     * none. With it each transfer's data connections get socket buffers sized for its bandwidth-delay product,
+     * from the round trip the kernel measured on the control connection: send buffers for a pull, receive buffers
+     * for a push.
+     */
+    public long bandwidthBytesPerSecond()
+    {
+        return bandwidthBytesPerSecond;
+    }
+
+    public AgentConfig bandwidthBytesPerSecond(final long bandwidthBytesPerSecond)
+    {
+        this.bandwidthBytesPerSecond = bandwidthBytesPerSecond;
+        return this;
+    }
+
     /** Longest time between checkpoints of a receiving transfer while data flows. */
     public long checkpointIntervalNs()
     {
@@ -438,6 +456,10 @@ public final class AgentConfig
         {
             throw new ConfigurationException("socket_buffer: must be between 0 (kernel default) and 2g, was " +
                 socketBufferBytes);
+        }
+        if (bandwidthBytesPerSecond < 0)
+        {
+            throw new ConfigurationException("bandwidth: must be 0 (none) or a rate, was " + bandwidthBytesPerSecond);
         }
         if (checkpointIntervalNs <= 0 || checkpointBytes <= 0 || journalExpiryNs <= 0)
         {
@@ -641,6 +663,9 @@ public final class AgentConfig
             case "stream_window": config.streamWindowBytes(Units.parseSize(key, value)); break;
             case "send_budget": config.sendBudgetBytes(Units.parseSize(key, value)); break;
             case "socket_buffer": config.socketBufferBytes(Units.parseSize(key, value)); break;
+            case "bandwidth":
+                config.bandwidthBytesPerSecond("0".equals(value.trim()) ? 0 : Units.parseRate(key, value));
+                break;
             case "checkpoint_interval": config.checkpointIntervalNs(Units.parseDurationNs(key, value)); break;
             case "checkpoint_bytes": config.checkpointBytes(Units.parseSize(key, value)); break;
             case "journal_expiry": config.journalExpiryNs(Units.parseDurationNs(key, value)); break;

@@ -38,6 +38,24 @@ public record LinkSizing(
     /** The most a socket buffer is set to: beyond it, more streams are the better answer. */
     public static final int MAX_SOCKET_BUFFER_BYTES = 256 << 20;
 
+    /** Whose settings the advice names: the client's options or the agent's configuration. */
+    public enum Side
+    {
+        CLIENT("--streams %d would", "--socket-buffer", "leave it out to size it from --bandwidth"),
+        AGENT("a client's --streams %d would", "socket_buffer", "set it to 0 to size it from bandwidth");
+
+        private final String moreStreams;
+        private final String socketBufferSetting;
+        private final String socketBufferRemedy;
+
+        Side(final String moreStreams, final String socketBufferSetting, final String socketBufferRemedy)
+        {
+            this.moreStreams = moreStreams;
+            this.socketBufferSetting = socketBufferSetting;
+            this.socketBufferRemedy = socketBufferRemedy;
+        }
+    }
+
     /**
      * @param bandwidthBytesPerSecond the link rate.
      * @param rttNs                   the round trip measured.
@@ -65,6 +83,27 @@ public record LinkSizing(
         final int socketBufferBytes,
         final long autotuneMaxBytes,
         final long settableMaxBytes)
+    {
+        return of(bandwidthBytesPerSecond, rttNs, streams, chunkLength, requestedWindowBytes, grantedWindowBytes,
+            sending, socketBufferBytes, autotuneMaxBytes, settableMaxBytes, Side.CLIENT);
+    }
+
+    /**
+     * As {@link #of(long, long, int, int, long, long, boolean, int, long, long)}, with the advice in the words of
+     * {@code side}'s settings.
+     */
+    public static LinkSizing of(
+        final long bandwidthBytesPerSecond,
+        final long rttNs,
+        final int streams,
+        final int chunkLength,
+        final long requestedWindowBytes,
+        final long grantedWindowBytes,
+        final boolean sending,
+        final int socketBufferBytes,
+        final long autotuneMaxBytes,
+        final long settableMaxBytes,
+        final Side side)
     {
         if (bandwidthBytesPerSecond <= 0 || rttNs <= 0 || streams <= 0)
         {
@@ -102,8 +141,8 @@ public record LinkSizing(
         if (!limits.isEmpty())
         {
             advice.add(String.format(Locale.ROOT, "%d streams cannot fill %s at a round trip of %.2f ms (%s in " +
-                "flight): %s; --streams %d would", streams, rate(bandwidthBytesPerSecond), rttNs / 1e6, bytes(bdp),
-                String.join("; ", limits), Math.min(1024, Math.max(streams + 1, streamsNeeded))));
+                "flight): %s; " + side.moreStreams, streams, rate(bandwidthBytesPerSecond), rttNs / 1e6,
+                bytes(bdp), String.join("; ", limits), Math.min(1024, Math.max(streams + 1, streamsNeeded))));
         }
         int buffers = socketBufferBytes;
         if (buffers <= 0)
@@ -129,9 +168,9 @@ public record LinkSizing(
         }
         else if (socketBufferBytes < 2 * perStream)
         {
-            advice.add(String.format(Locale.ROOT, "--socket-buffer %s is below twice each stream's share of the " +
-                "bandwidth-delay product (%s): leave it out to size it from --bandwidth", bytes(socketBufferBytes),
-                bytes(2 * perStream)));
+            advice.add(String.format(Locale.ROOT, "%s %s is below twice each stream's share of the " +
+                "bandwidth-delay product (%s): %s", side.socketBufferSetting, bytes(socketBufferBytes),
+                bytes(2 * perStream), side.socketBufferRemedy));
         }
         return new LinkSizing(bandwidthBytesPerSecond, rttNs, streams, bdp, window, buffers, List.copyOf(advice));
     }

@@ -1,5 +1,6 @@
 package io.xfer.agent.net;
 
+import io.netty.channel.Channel;
 import io.netty.channel.socket.SocketChannel;
 
 import java.io.IOException;
@@ -20,6 +21,7 @@ public final class SocketBuffers
 {
     private static final Logger LOG = Logger.getLogger(SocketBuffers.class.getName());
     private static final AtomicBoolean WARNED = new AtomicBoolean();
+    private static final AtomicBoolean WARNED_DIRECTION = new AtomicBoolean();
 
     private SocketBuffers()
     {
@@ -108,5 +110,39 @@ public final class SocketBuffers
                 " net.core.rmem_max=" + bytes + " (and in /etc/sysctl.d/ to keep them), or use a smaller size");
         }
         return granted;
+    }
+
+    /**
+     * Set the buffer of one direction of a connection that is already open, for a transfer sized for its link:
+     * SO_SNDBUF when this side sends, SO_RCVBUF when it receives. A size set switches the kernel's autotuning of
+     * that buffer off; the window scale, chosen at the handshake from the largest buffer the kernel allows, leaves
+     * room for it to grow. Logged like {@link #apply} when the kernel grants less.
+     *
+     * @return whether the kernel granted the size asked for.
+     */
+    public static boolean applyDirection(final Channel channel, final int bytes, final boolean sending)
+    {
+        if (bytes <= 0 || !(channel instanceof SocketChannel socket))
+        {
+            return true;
+        }
+        final int granted;
+        if (sending)
+        {
+            socket.config().setSendBufferSize(bytes);
+            granted = socket.config().getSendBufferSize();
+        }
+        else
+        {
+            socket.config().setReceiveBufferSize(bytes);
+            granted = socket.config().getReceiveBufferSize();
+        }
+        if (granted < bytes && WARNED_DIRECTION.compareAndSet(false, true))
+        {
+            LOG.warning(() -> (sending ? "send" : "receive") + " buffers of " + bytes + " bytes were asked for, " +
+                "the kernel granted " + granted + ": raise its limit, for example sysctl -w net.core." +
+                (sending ? "wmem_max=" : "rmem_max=") + bytes + " (and in /etc/sysctl.d/ to keep it)");
+        }
+        return granted >= bytes;
     }
 }

@@ -1,6 +1,7 @@
 package io.xfer.agent.net;
 
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.FastThreadLocal;
@@ -13,6 +14,7 @@ import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
+import io.xfer.agent.engine.LinkSizing;
 import io.xfer.agent.engine.Receiver;
 import io.xfer.agent.engine.Sender;
 import io.xfer.agent.engine.TransferException;
@@ -233,10 +235,21 @@ final class TransferDispatcher implements AutoCloseable
         }
         // plaintext: every stream is a data connection; otherwise the control connection is the first stream
         final int dataConnections = request.plaintextData() ? request.streams() : request.streams() - 1;
+        final LinkSizing link = sizeForLink(connection.channel(), request, what);
+        final int socketBufferBytes = link != null ? link.socketBufferBytes() : 0;
+        if (socketBufferBytes > 0 && !request.plaintextData())
+        {
+            SocketBuffers.applyDirection(connection.channel(), socketBufferBytes, !request.push());
+        }
         if (dataConnections > 0)
         {
+            final Consumer<FrameConnection> join = socketBufferBytes <= 0 ? attach : joined ->
+            {
+                SocketBuffers.applyDirection(joined.channel(), socketBufferBytes, !request.push());
+                attach.accept(joined);
+            };
             sessions.put(sessionKey, new Session(request.identity(), dataConnections, request.plaintextData(),
-                attach, inbox));
+                join, inbox));
         }
         connection.send(OpenAckFlyweight.encode(connection.channel().alloc(), request.transferId(),
             request.chunkLength(), request.streams(), config.streamWindowBytes()));
@@ -246,6 +259,37 @@ final class TransferDispatcher implements AutoCloseable
             " bytes, compression " + (request.push() ? "by client" : request.compression().name().toLowerCase(
             Locale.ROOT)));
         run(connection, what, stats, role);
+    }
+
+    /**
+     * With {@code bandwidth} configured: the transfer's link sizing, from the round trip the kernel measured on
+     * the control connection (smoothed, over the handshake and the exchanges since; epoll only), logged with what
+     * would keep the transfer below the rate. Its socket buffers are for the direction the agent moves data in:
+     * SO_SNDBUF for a pull, SO_RCVBUF for a push.
+     *
+     * @return null without a configured rate or a measured round trip.
+     */
+    private LinkSizing sizeForLink(final Channel control, final Request request, final String what)
+    {
+        final long rate = config.bandwidthBytesPerSecond();
+        if (rate <= 0)
+        {
+            return null;
+        }
+        final long rttNs = Transports.smoothedRttNs(control);
+        if (rttNs <= 0)
+        {
+            LOG.info(() -> what + ": bandwidth is set, but this transport measures no round trip: socket buffers " +
+                "stay as configured");
+            return null;
+        }
+        final boolean sending = !request.push();
+        final LinkSizing link = LinkSizing.of(rate, rttNs, request.streams(), request.chunkLength(),
+            config.streamWindowBytes(), config.streamWindowBytes(), sending, config.socketBufferBytes(),
+            SocketBuffers.autotuneMaxBytes(sending), SocketBuffers.settableMaxBytes(), LinkSizing.Side.AGENT);
+        LOG.info(() -> what + ": " + link.describe());
+        link.advice().forEach(line -> LOG.warning(() -> what + ": " + line));
+        return link;
     }
 
     /**

@@ -68,4 +68,18 @@ public final class Transports
     {
         return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
     }
+
+    /**
+     * The kernel's smoothed round trip of a connection ({@code tcpi_rtt} of TCP_INFO), in nanoseconds, or -1 where
+     * the transport cannot read it (NIO) or has no sample yet.
+     */
+    public static long smoothedRttNs(final Channel channel)
+    {
+        if (channel instanceof EpollSocketChannel epoll && epoll.isActive())
+        {
+            final long rttUs = epoll.tcpInfo().rtt();
+            return rttUs > 0 ? rttUs * 1000 : -1;
+        }
+        return -1;
+    }
 }

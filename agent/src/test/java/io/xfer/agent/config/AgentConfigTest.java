@@ -36,7 +36,7 @@ class AgentConfigTest
     private static final Set<String> AGENT_SETTINGS = Set.of("listen", "certificate", "private_key", "ca",
         "client_auth", "plaintext_data", "transport", "io_threads", "chunk_size", "max_connections", "handshake_timeout",
         "idle_timeout", "write_buffer", "receive_queue", "commit_threads", "max_streams", "stream_window", "send_budget",
-        "socket_buffer", "checkpoint_interval", "checkpoint_bytes", "journal_expiry");
+        "socket_buffer", "bandwidth", "checkpoint_interval", "checkpoint_bytes", "journal_expiry");
 
     @TempDir
     Path dir;
@@ -132,6 +132,7 @@ class AgentConfigTest
         assertEquals(defaults.streamWindowBytes(), config.streamWindowBytes());
         assertEquals(defaults.sendBudgetBytes(), config.sendBudgetBytes());
         assertEquals(defaults.socketBufferBytes(), config.socketBufferBytes());
+        assertEquals(defaults.bandwidthBytesPerSecond(), config.bandwidthBytesPerSecond());
         assertEquals(defaults.checkpointIntervalNs(), config.checkpointIntervalNs());
         assertEquals(defaults.checkpointBytes(), config.checkpointBytes());
         assertEquals(defaults.journalExpiryNs(), config.journalExpiryNs());
@@ -248,6 +249,19 @@ class AgentConfigTest
         final String message = rejectLoad(file);
 
         assertTrue(message.contains(file + ":2: write_buffer: not a size '8mb'"), message);
+    }
+
+    @Test
+    void shouldReadTheLinkRateInBitsOrBytesAndRejectOneThatIsNot() throws IOException
+    {
+        assertEquals(1_250_000_000L, AgentConfig.load(write("[agent]", "bandwidth = 10gbit")).bandwidthBytesPerSecond());
+        assertEquals(100L << 20, AgentConfig.load(write("[agent]", "bandwidth = 100m")).bandwidthBytesPerSecond());
+        assertEquals(0, AgentConfig.load(write("[agent]", "bandwidth = 0")).bandwidthBytesPerSecond());
+        assertEquals(0, new AgentConfig().bandwidthBytesPerSecond(), "off by default");
+
+        final Path file = write("[agent]", "bandwidth = fast");
+        final String message = rejectLoad(file);
+        assertTrue(message.contains(file + ":2: bandwidth: not a rate 'fast'"), message);
     }
 
     @Test

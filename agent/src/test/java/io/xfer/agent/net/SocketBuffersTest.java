@@ -93,4 +93,31 @@ class SocketBuffersTest
             again.unsafe().closeForcibly();
         }
     }
+
+    @Test
+    void shouldSetOnlyTheBufferOfTheDirectionAsked() throws Exception
+    {
+        final NioSocketChannel sending = new NioSocketChannel();
+        final NioSocketChannel receiving = new NioSocketChannel();
+        try
+        {
+            final int receiveBefore = sending.config().getReceiveBufferSize();
+            final int sendBefore = receiving.config().getSendBufferSize();
+            assertTrue(SocketBuffers.applyDirection(sending, 96 * 1024, true));
+            assertTrue(sending.config().getSendBufferSize() >= 96 * 1024);
+            assertEquals(receiveBefore, sending.config().getReceiveBufferSize(), "the receive buffer is left alone");
+
+            assertTrue(SocketBuffers.applyDirection(receiving, 96 * 1024, false));
+            assertTrue(receiving.config().getReceiveBufferSize() >= 96 * 1024);
+            assertEquals(sendBefore, receiving.config().getSendBufferSize(), "the send buffer is left alone");
+
+            assertTrue(SocketBuffers.applyDirection(receiving, 0, true), "0 sets nothing");
+            assertFalse(SocketBuffers.applyDirection(receiving, 1 << 30, false), "above net.core.rmem_max");
+        }
+        finally
+        {
+            sending.unsafe().closeForcibly();
+            receiving.unsafe().closeForcibly();
+        }
+    }
 }
