@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * bit stops. So this test runs the receiver's last steps on a file, setting its mtime and then its final mode
  * through the open channel, in a JVM of their own as {@code nobody} ({@code setpriv}): a final mode that takes the
  * owner's read or write away must still come with the mtime, which setting the mode first would forbid (the mtime is
- * set through a descriptor opened for reading). Skipped where it cannot run: not root, or no {@code setpriv}.
+ * set through a descriptor opened for reading). Skipped where it cannot run: not root, no {@code setpriv}, or no
+ * right to switch users.
  */
 @Timeout(60)
 class FileMetadataNonRootTest
@@ -42,6 +43,12 @@ class FileMetadataNonRootTest
             .filter(Files::isExecutable).findFirst().orElse(null);
         assumeTrue(setpriv != null, "no setpriv on this machine");
         assumeTrue(isRoot(), "needs root to switch to an unprivileged user");
+        // a container may hold root without the capabilities to switch users
+        final Process trial = new ProcessBuilder(setpriv.toString(), "--reuid=" + NOBODY, "--regid=" + NOBODY,
+            "--clear-groups", "--", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-version")
+            .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assumeTrue(trial.waitFor(30, TimeUnit.SECONDS) && trial.exitValue() == 0,
+            "cannot run a JVM as nobody here");
 
         // what nobody may read and write: the two classes, and a directory for the files
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
