@@ -1,6 +1,8 @@
 /*
  * A long link in user space, for kernels without netem: forwards IP packets between two TUN devices, holding each
- * one for a fixed one-way delay and dropping a given fraction at random. The C twin of delay_line.py (same
+ * one for a fixed one-way delay and dropping a given fraction at random, one packet at a time or in bursts of a
+ * given mean length (a Gilbert model: a burst starts with the probability that gives the fraction, and each
+ * packet in it ends it with probability 1/burst). The C twin of delay_line.py (same
  * arguments, same behaviour), for rates at which the Python one would itself be the bottleneck; the harness builds
  * it with cc when it can and falls back to delay_line.py otherwise.
  *
@@ -8,7 +10,11 @@
  * then moves each device into its own network namespace. TCP runs end to end through it, so both kernels see the
  * round trip, the losses and the window they need. The rate is set with tbf on the devices.
  *
- * Usage: delay_line DEV_A DEV_B --delay-ms MS [--loss FRACTION] [--seed N] [--queue-packets N]
+ * Usage: delay_line DEV_A DEV_B --delay-ms MS [--loss FRACTION] [--loss-burst PACKETS] [--seed N]
+ *                   [--queue-packets N]
+ *        delay_line --simulate PACKETS [--loss FRACTION] [--loss-burst PACKETS] [--seed N]
+ * --simulate runs the loss decisions alone, for one direction, and prints what they dropped: the fraction and the
+ * mean burst length, to check the model without devices.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +50,13 @@ struct queue
     unsigned long forwarded;
     unsigned long lost;
     unsigned long overflowed;
+    int in_burst;
 };
+
+/* The loss model, the same for both directions (each keeps its own burst state). */
+static double loss = 0;
+static double burst_start = 0; /* probability that a packet outside a burst starts one */
+static double burst_end = 1;   /* probability that a burst ends after each of its packets */
 
 static volatile sig_atomic_t running = 1;
 
@@ -94,9 +106,56 @@ static double next_random(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: delay_line DEV_A DEV_B --delay-ms MS [--loss FRACTION] [--seed N] "
-        "[--queue-packets N]\n");
+    fprintf(stderr, "usage: delay_line DEV_A DEV_B --delay-ms MS [--loss FRACTION] [--loss-burst PACKETS] "
+        "[--seed N] [--queue-packets N]\n       delay_line --simulate PACKETS [--loss FRACTION] "
+        "[--loss-burst PACKETS] [--seed N]\n");
     exit(2);
+}
+
+/* Whether the next packet of this direction is dropped. Independent drops draw one number per packet. */
+static int drop(struct queue *q)
+{
+    if (loss <= 0)
+    {
+        return 0;
+    }
+    if (burst_end >= 1)
+    {
+        return next_random() < loss;
+    }
+    if (!q->in_burst && next_random() < burst_start)
+    {
+        q->in_burst = 1;
+    }
+    if (q->in_burst)
+    {
+        if (next_random() < burst_end)
+        {
+            q->in_burst = 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int simulate(unsigned long packets)
+{
+    struct queue q;
+    memset(&q, 0, sizeof(q));
+    unsigned long dropped = 0;
+    unsigned long bursts = 0;
+    int previous = 0;
+    for (unsigned long i = 0; i < packets; i++)
+    {
+        const int d = drop(&q);
+        dropped += (unsigned long)d;
+        bursts += (unsigned long)(d && !previous);
+        previous = d;
+    }
+    printf("packets %lu dropped %lu fraction %.6f bursts %lu mean_burst %.3f\n", packets, dropped,
+        packets > 0 ? (double)dropped / (double)packets : 0.0, bursts,
+        bursts > 0 ? (double)dropped / (double)bursts : 0.0);
+    return 0;
 }
 
 static void release_due(struct queue *q, int out, uint64_t now)
@@ -119,7 +178,7 @@ static void release_due(struct queue *q, int out, uint64_t now)
     }
 }
 
-static void take_in(struct queue *q, int in, uint64_t delay_ns, double loss)
+static void take_in(struct queue *q, int in, uint64_t delay_ns)
 {
     static unsigned char scratch[MAX_PACKET];
     for (int i = 0; i < 64; i++)
@@ -133,7 +192,7 @@ static void take_in(struct queue *q, int in, uint64_t delay_ns, double loss)
             }
             return;
         }
-        if (loss > 0 && next_random() < loss)
+        if (drop(q))
         {
             q->lost++;
             continue;
@@ -159,14 +218,16 @@ static void take_in(struct queue *q, int in, uint64_t delay_ns, double loss)
 int main(int argc, char **argv)
 {
     double delay_ms = -1;
-    double loss = 0;
+    double burst = 1;
     unsigned long seed = 1;
+    unsigned long simulated = 0;
     size_t capacity = 20000;
+    const int simulating = argc >= 2 && strcmp(argv[1], "--simulate") == 0;
     if (argc < 3)
     {
         usage();
     }
-    for (int i = 3; i < argc; i++)
+    for (int i = simulating ? 1 : 3; i < argc; i++)
     {
         if (i + 1 >= argc)
         {
@@ -179,6 +240,14 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--loss") == 0)
         {
             loss = atof(argv[++i]);
+        }
+        else if (strcmp(argv[i], "--loss-burst") == 0)
+        {
+            burst = atof(argv[++i]);
+        }
+        else if (simulating && strcmp(argv[i], "--simulate") == 0)
+        {
+            simulated = strtoul(argv[++i], NULL, 10);
         }
         else if (strcmp(argv[i], "--seed") == 0)
         {
@@ -193,12 +262,21 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if (delay_ms < 0 || loss < 0 || loss >= 1 || capacity < 1)
+    if ((!simulating && delay_ms < 0) || loss < 0 || loss >= 1 || burst < 1 || capacity < 1)
     {
-        fprintf(stderr, "the delay must be >= 0, the loss in [0, 1) and the queue at least 1 packet\n");
+        fprintf(stderr, "the delay must be >= 0, the loss in [0, 1), the burst at least 1 packet and the queue at "
+            "least 1 packet\n");
         return 2;
     }
     rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
+    /* bursts of mean length B (each packet in one ends it with probability 1/B) that start with probability p
+       per packet outside one drop L = B / ((1 - p) / p + B) of all packets: p = L / (B (1 - L) + L) */
+    burst_end = 1.0 / burst;
+    burst_start = loss / (burst * (1.0 - loss) + loss);
+    if (simulating)
+    {
+        return simulate(simulated);
+    }
 
     struct queue queues[2];
     for (int d = 0; d < 2; d++)
@@ -258,7 +336,7 @@ int main(int argc, char **argv)
             }
             if (pfds[d].revents & POLLIN)
             {
-                take_in(&queues[d], fds[d], delay_ns, loss);
+                take_in(&queues[d], fds[d], delay_ns);
             }
         }
     }

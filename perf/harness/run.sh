@@ -20,6 +20,8 @@
 #                      delay line (perf/harness/delay_line.c, or .py without a C compiler) between TUN devices
 #   --lfn-rate RATE    tbf rate of the long fat link, each way (default 500mbit)
 #   --lfn-loss FRAC    fraction of packets the delay line drops, each way (default 0.0001)
+#   --lfn-loss-burst N mean length in packets of a run of drops (default 1: each packet dropped on its own; more
+#                      gives bursts, as a congested router or a flapping path does, at the same fraction)
 #   --lfn-size SIZE    incompressible file sent over it (default 512m; --quick 64m)
 #   --no-lfn           skip the long-fat-link scenarios
 #   --disk-dir DIR     where the tree-on-disk scenarios write (default: a new directory in /var/tmp); they are
@@ -63,6 +65,7 @@ LFN=1
 LFN_RTT_MS=60
 LFN_RATE=500mbit
 LFN_LOSS=0.0001
+LFN_LOSS_BURST=1
 LFN_SIZE=""
 BUILD=1
 DIST=""
@@ -97,6 +100,7 @@ while [ $# -gt 0 ]; do
     --lfn-rtt) need_arg "$@"; LFN_RTT_MS=$2; shift ;;
     --lfn-rate) need_arg "$@"; LFN_RATE=$2; shift ;;
     --lfn-loss) need_arg "$@"; LFN_LOSS=$2; shift ;;
+    --lfn-loss-burst) need_arg "$@"; LFN_LOSS_BURST=$2; shift ;;
     --lfn-size) need_arg "$@"; LFN_SIZE=$2; shift ;;
     --no-lfn) LFN=0 ;;
     --disk-dir) need_arg "$@"; DISK_DIR=$2; shift ;;
@@ -120,6 +124,7 @@ else
 fi
 [[ $LFN_RTT_MS =~ ^[0-9]+$ ]] && [ "$LFN_RTT_MS" -ge 1 ] || die "--lfn-rtt must be a whole number of ms >= 1"
 [[ $LFN_LOSS =~ ^0(\.[0-9]+)?$ ]] || die "--lfn-loss must be a fraction in [0, 1), e.g. 0.0001"
+[[ $LFN_LOSS_BURST =~ ^[1-9][0-9]*(\.[0-9]+)?$ ]] || die "--lfn-loss-burst must be a number of packets >= 1, e.g. 4"
 : "${OUT:=$REPO/perf-report}"
 for n in REPEATS WARMUPS TREE_FILES IPERF_SECONDS RUN_TIMEOUT; do
   [[ ${!n} =~ ^[0-9]+$ ]] || die "--$(tr '[:upper:]_' '[:lower:]-' <<<"$n") must be a number, got '${!n}'"
@@ -814,6 +819,7 @@ EOF
     LFN_UP=0
   else
     "${DELAY_LINE[@]}" xferperf-ta xferperf-tb --delay-ms "$LFN_ONE_WAY_MS" --loss "$LFN_LOSS" \
+      --loss-burst "$LFN_LOSS_BURST" \
       >"$RAW_TMP/delay-line.out" 2>"$RAW_TMP/delay-line.log" 8>&- 9>&- &
     DELAY_LINE_PID=$!
     PIDS+=("$DELAY_LINE_PID")
@@ -822,7 +828,8 @@ EOF
     delay_line_ready() { alive "$DELAY_LINE_PID"; grep -q READY "$RAW_TMP/delay-line.out"; }
     wait_for "the delay line to attach to its TUN devices" 30 delay_line_ready
     sh "$SETUP/lfn-link.sh" >>"$RAW_TMP/lfn-up.log" 2>&1 || die "long fat link setup failed: $(cat "$RAW_TMP/lfn-up.log")"
-    log "long fat link: $LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS each way (${DELAY_LINE[*]##*/})"
+    log "long fat link: $LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS each way in runs of $LFN_LOSS_BURST" \
+      "packets on average (${DELAY_LINE[*]##*/})"
     LFN_AGENT_PORT=$(free_port)
     write_agent_config "$SETUP/agent-lfn.conf" "198.51.100.1:$LFN_AGENT_PORT"
     start_agent agent-lfn "$SETUP/agent-lfn.conf" "$LFN_AGENT_PORT" xferperf-la
@@ -887,7 +894,8 @@ for n in "${NOTES[@]:-}"; do [ -n "$n" ] && NOTES_JOINED+="$n || "; done
   echo "TREE_FILE_SIZE=$TREE_FILE_SIZE"
   echo "WAN_SIZE=$WAN_SIZE"
   echo "WAN_RATE=$WAN_RATE"
-  echo "LFN=$([ "$LFN_UP" = 1 ] && echo "$LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS, $LFN_SIZE file" || echo off)"
+  echo "LFN=$([ "$LFN_UP" = 1 ] && echo "$LFN_RATE, round trip $LFN_RTT_MS ms, loss $LFN_LOSS in runs of" \
+    "$LFN_LOSS_BURST packets, $LFN_SIZE file" || echo off)"
   echo "REPEATS=$REPEATS"
   echo "WARMUPS=$WARMUPS"
   echo "DATA_FS=$DATA_FS"
