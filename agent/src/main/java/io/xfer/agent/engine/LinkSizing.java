@@ -110,10 +110,9 @@ public record LinkSizing(
             throw new IllegalArgumentException("rate, round trip and streams must be positive");
         }
         final List<String> advice = new ArrayList<>();
-        final long bdp = (long)Math.ceil(bandwidthBytesPerSecond * (rttNs / 1e9));
+        final long bdp = bdpBytes(bandwidthBytesPerSecond, rttNs);
         final long perStream = (bdp + streams - 1) / streams;
-        // the chunks in flight must cover the stream's share of the product, plus one being written
-        final long needed = perStream + chunkLength;
+        final long needed = windowNeededBytes(bandwidthBytesPerSecond, rttNs, streams, chunkLength);
         final long window;
         if (sending)
         {
@@ -173,6 +172,23 @@ public record LinkSizing(
                 bytes(2 * perStream), side.socketBufferRemedy));
         }
         return new LinkSizing(bandwidthBytesPerSecond, rttNs, streams, bdp, window, buffers, List.copyOf(advice));
+    }
+
+    /** The bandwidth-delay product. */
+    public static long bdpBytes(final long bandwidthBytesPerSecond, final long rttNs)
+    {
+        return (long)Math.ceil(bandwidthBytesPerSecond * (rttNs / 1e9));
+    }
+
+    /**
+     * The window one stream needs: the chunks in flight must cover its share of the bandwidth-delay product, plus
+     * one being written.
+     */
+    public static long windowNeededBytes(
+        final long bandwidthBytesPerSecond, final long rttNs, final int streams, final int chunkLength)
+    {
+        final long bdp = bdpBytes(bandwidthBytesPerSecond, rttNs);
+        return (bdp + streams - 1) / streams + chunkLength;
     }
 
     /** One line for people: the rate, the round trip, the product and what was set. */

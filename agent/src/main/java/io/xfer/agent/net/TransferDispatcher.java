@@ -51,6 +51,8 @@ import java.util.logging.Logger;
 final class TransferDispatcher implements AutoCloseable
 {
     private static final Logger LOG = Logger.getLogger(TransferDispatcher.class.getName());
+    /** The most a window sized from {@code bandwidth} grows to: beyond it, more streams are the better answer. */
+    static final long MAX_SIZED_WINDOW_BYTES = LinkSizing.MAX_SOCKET_BUFFER_BYTES;
 
     private final AgentConfig config;
     private final ExecutorService executor;
@@ -202,6 +204,9 @@ final class TransferDispatcher implements AutoCloseable
         final Inbox inbox)
     {
         final TransferStats stats = new TransferStats(TransferListener.NONE);
+        final LinkSizing link = sizeForLink(connection.channel(), request, what);
+        // what OPEN_ACK grants each stream, and a pull's own window
+        final long windowBytes = link != null ? link.windowBytes() : config.streamWindowBytes();
         final RoleBody role;
         final Consumer<FrameConnection> attach;
         if (request.push())
@@ -226,7 +231,7 @@ final class TransferDispatcher implements AutoCloseable
                 (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
             final Sender sender = new Sender(connection, !request.plaintextData(), walker, stats,
                 request.chunkLength(),
-                config.streamWindowBytes(), config.sendBudgetBytes(),
+                windowBytes, config.sendBudgetBytes(),
                 request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs())
                 .sha256Digests(request.sha256Digests())
                 .sendFromFile(request.plaintextData());
@@ -235,7 +240,6 @@ final class TransferDispatcher implements AutoCloseable
         }
         // plaintext: every stream is a data connection; otherwise the control connection is the first stream
         final int dataConnections = request.plaintextData() ? request.streams() : request.streams() - 1;
-        final LinkSizing link = sizeForLink(connection.channel(), request, what);
         final int socketBufferBytes = link != null ? link.socketBufferBytes() : 0;
         if (socketBufferBytes > 0 && !request.plaintextData())
         {
@@ -252,7 +256,7 @@ final class TransferDispatcher implements AutoCloseable
                 join, inbox));
         }
         connection.send(OpenAckFlyweight.encode(connection.channel().alloc(), request.transferId(),
-            request.chunkLength(), request.streams(), config.streamWindowBytes()));
+            request.chunkLength(), request.streams(), windowBytes));
         connection.flush();
         LOG.info(() -> what + ": started, " + request.streams() + (request.plaintextData() ? " plaintext" : "") +
             " streams, chunk " + request.chunkLength() +
@@ -264,8 +268,10 @@ final class TransferDispatcher implements AutoCloseable
     /**
      * With {@code bandwidth} configured: the transfer's link sizing, from the round trip the kernel measured on
      * the control connection (smoothed, over the handshake and the exchanges since; epoll only), logged with what
-     * would keep the transfer below the rate. Its socket buffers are for the direction the agent moves data in:
-     * SO_SNDBUF for a pull, SO_RCVBUF for a push.
+     * would keep the transfer below the rate. Its window, granted to each stream in OPEN_ACK and a pull's own, is
+     * {@code stream_window} or, when a stream's share of the product needs more, that much up to
+     * {@link #MAX_SIZED_WINDOW_BYTES} (in flight the bytes wait in socket buffers, not in the agent's memory). Its
+     * socket buffers are for the direction the agent moves data in: SO_SNDBUF for a pull, SO_RCVBUF for a push.
      *
      * @return null without a configured rate or a measured round trip.
      */
@@ -284,8 +290,10 @@ final class TransferDispatcher implements AutoCloseable
             return null;
         }
         final boolean sending = !request.push();
+        final long window = Math.max(config.streamWindowBytes(), Math.min(MAX_SIZED_WINDOW_BYTES,
+            LinkSizing.windowNeededBytes(rate, rttNs, request.streams(), request.chunkLength())));
         final LinkSizing link = LinkSizing.of(rate, rttNs, request.streams(), request.chunkLength(),
-            config.streamWindowBytes(), config.streamWindowBytes(), sending, config.socketBufferBytes(),
+            window, window, sending, config.socketBufferBytes(),
             SocketBuffers.autotuneMaxBytes(sending), SocketBuffers.settableMaxBytes(), LinkSizing.Side.AGENT);
         LOG.info(() -> what + ": " + link.describe());
         link.advice().forEach(line -> LOG.warning(() -> what + ": " + line));

@@ -1,6 +1,7 @@
 package io.xfer.agent.net;
 
 import io.xfer.agent.client.ClientOptions;
+import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.client.Endpoint;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.engine.Compression;
@@ -89,9 +90,42 @@ class AgentBandwidthTest
 
     private void startAgent(final long bandwidth) throws Exception
     {
+        startAgent(bandwidth, AgentConfig.STREAM_WINDOW_BYTES_DEFAULT);
+    }
+
+    private void startAgent(final long bandwidth, final long streamWindow) throws Exception
+    {
         agent = TestAgent.with(pki).module(MODULE, moduleRoot, Set.of("alice"), Set.of("alice"))
-            .configure(config -> config.chunkLength(CHUNK).bandwidthBytesPerSecond(bandwidth))
+            .configure(config -> config.chunkLength(CHUNK).bandwidthBytesPerSecond(bandwidth)
+                .streamWindowBytes(streamWindow))
             .start();
+    }
+
+    @Test
+    void aWindowTooSmallForTheProductIsRaisedInWhatTheAgentGrants() throws Exception
+    {
+        // stream_window of one chunk, the least there is: any round trip needs more at 80 Gbit/s, and loopback's
+        // (microseconds; a busy machine's handshakes may make it a few ms) needs less than the 256 MiB cap
+        startAgent(80 * GBIT, CHUNK);
+        final Path file = writeRandom(work.resolve("src/w.bin"), 12 * CHUNK + 1, 3);
+        try (XferClient client = new XferClient(options().streams(2).bandwidthBytesPerSecond(80 * GBIT)))
+        {
+            final TransferReport pushed = client.push(endpoint("w"), List.of(file.toString()),
+                TransferListener.NONE);
+            assertTrue(pushed.complete(), pushed::toString);
+            final TransferReport pulled = client.pull(endpoint("w/w.bin"), work.resolve("back"),
+                TransferListener.NONE);
+            assertTrue(pulled.complete(), pulled::toString);
+            // a pull runs at the agent's window, a push at most at what the agent granted
+            assertTrue(pulled.link().windowBytes() > CHUNK, pulled.link()::toString);
+            assertTrue(pulled.link().windowBytes() <= TransferDispatcher.MAX_SIZED_WINDOW_BYTES,
+                pulled.link()::toString);
+            assertTrue(pushed.link().windowBytes() > CHUNK, pushed.link()::toString);
+        }
+        assertEquals(-1L, Files.mismatch(file, moduleRoot.resolve("w/w.bin")));
+        assertEquals(-1L, Files.mismatch(file, work.resolve("back/w.bin")));
+        assertEquals(List.of(), messages(Level.WARNING, "stream_window"), "raised, the window limits nothing");
+        assertEquals(2, messages(Level.INFO, "link 80.0 Gbit/s").size(), logged::toString);
     }
 
     @Test
