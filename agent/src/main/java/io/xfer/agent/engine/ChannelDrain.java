@@ -8,7 +8,10 @@ package io.xfer.agent.engine;
  * <p>
  * What the channel holds ({@code ChannelOutboundBuffer.totalPendingWriteBytes}) counts whole buffers until they
  * are written out, TLS records with their overhead, and the connection's other frames; each only delays a return,
- * never brings one forward. Confined to the stream's event loop; a ring of primitives, no object per chunk.
+ * never brings one forward. It counts a {@code FileRegion} (sendfile) as nothing, so a chunk sent as a region is
+ * handed as its header alone. A return that waits for bytes other than chunks may outlast the stream's last
+ * acknowledgement, after which no pump comes: the reader, short of budget, asks for a drain
+ * ({@link DataStream#nudge}). Confined to the stream's event loop; a ring of primitives, no object per chunk.
  */
 final class ChannelDrain
 {

@@ -102,6 +102,16 @@ final class ChunkScheduler
         }
     }
 
+    /** Have every stream return the budget of what its channel has written out (the reader is waiting for it). */
+    void nudgeStreams()
+    {
+        final DataStream[] current = streamArray;
+        for (int i = 0; i < current.length; i++)
+        {
+            current[i].nudge();
+        }
+    }
+
     /** Wake every idle stream, for example after one died. */
     void offerWakeAll()
     {

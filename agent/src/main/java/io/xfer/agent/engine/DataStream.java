@@ -27,6 +27,7 @@ final class DataStream implements FrameConnection.StreamListener
     private final InFlightChunks inFlight = new InFlightChunks();
     private final ChannelDrain drain = new ChannelDrain();
     private final Runnable pumpTask = this::pump;
+    private final Runnable drainTask = this::releaseWritten;
     private final AtomicBoolean starving = new AtomicBoolean(false);
     private long inFlightBytes;
     private boolean dead;
@@ -97,6 +98,20 @@ final class DataStream implements FrameConnection.StreamListener
         }
     }
 
+    /**
+     * Any thread: have the event loop return the budget of what the channel has written out since its last pump.
+     * A pump returns it too, but one runs only on an acknowledgement, a wake-up or a change of writability: the
+     * last bytes of a TLS output buffer that also held frames of the role's may leave after the last
+     * acknowledgement, and a reader waiting for that budget would otherwise wait for good.
+     */
+    void nudge()
+    {
+        if (!dead)
+        {
+            channel.eventLoop().execute(drainTask);
+        }
+    }
+
     /** The budget of the chunks the channel has written out since the last call goes back to the reader. */
     private void releaseWritten()
     {
@@ -141,8 +156,9 @@ final class DataStream implements FrameConnection.StreamListener
             channel.write(payload != null ? payload : region, channel.voidPromise());
         }
         // its budget goes back once the channel has written it out; a write that fails closes the channel,
-        // which hands the chunk back as lost and its budget back at once
-        drain.handed(DataFlyweight.HEADER_LENGTH + chunk.wireLength, chunk.chargeBytes);
+        // which hands the chunk back as lost and its budget back at once. A region counts as its header only: the
+        // outbound buffer counts a FileRegion as nothing (its bytes stay in the file, and hold no budget's memory)
+        drain.handed(DataFlyweight.HEADER_LENGTH + (payload != null ? chunk.wireLength : 0), chunk.chargeBytes);
     }
 
     @Override

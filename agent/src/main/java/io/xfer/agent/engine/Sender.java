@@ -640,6 +640,8 @@ public final class Sender extends TransferRole
         }
         if (!scheduler.acquire(bytes, BUDGET_POLL_NS))
         {
+            // what the channels wrote out since their last pump comes back too, without waiting for one
+            scheduler.nudgeStreams();
             return false;
         }
         stats.latency().record(LatencyRecorder.Metric.RING_WAIT, System.nanoTime() - budgetWaitStartNs);
