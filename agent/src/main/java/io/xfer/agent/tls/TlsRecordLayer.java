@@ -409,6 +409,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             final int records = firstRecords + Math.min(REPEATS - firstRecords, records(src.remaining()));
             Arrays.fill(repeated, 0, firstRecords, first);
             Arrays.fill(repeated, firstRecords, records, src);
+            final int srcBefore = src.position();
             final SSLEngineResult result;
             try
             {
@@ -420,6 +421,12 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                 Arrays.fill(repeated, 0, records, null);
             }
             out.writerIndex(out.writerIndex() + result.bytesProduced());
+            if (first.hasRemaining() && src.position() != srcBefore)
+            {
+                // an engine whose records are shorter than MAX_PLAINTEXT would have gone on to src with first
+                // unfinished: the bytes would be out of order, so nothing more goes out
+                throw new SSLException("TLS engine wrote records shorter than " + MAX_PLAINTEXT + " bytes");
+            }
             switch (result.getStatus())
             {
                 case OK ->
