@@ -247,7 +247,12 @@ int main(int argc, char **argv)
         }
         else if (simulating && strcmp(argv[i], "--simulate") == 0)
         {
-            simulated = strtoul(argv[++i], NULL, 10);
+            const long count = strtol(argv[++i], NULL, 10);
+            if (count <= 0)
+            {
+                usage();
+            }
+            simulated = (unsigned long)count;
         }
         else if (strcmp(argv[i], "--seed") == 0)
         {
@@ -262,7 +267,8 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if ((!simulating && delay_ms < 0) || loss < 0 || loss >= 1 || burst < 1 || capacity < 1)
+    /* written so that NaN fails every test */
+    if (!(simulating || delay_ms >= 0) || !(loss >= 0 && loss < 1) || !(burst >= 1) || capacity < 1)
     {
         fprintf(stderr, "the delay must be >= 0, the loss in [0, 1), the burst at least 1 packet and the queue at "
             "least 1 packet\n");

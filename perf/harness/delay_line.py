@@ -91,8 +91,8 @@ def main():
     parser.add_argument("--simulate", type=int, metavar="PACKETS",
                         help="run the loss decisions alone and print what they dropped")
     args = parser.parse_args()
-    if not 0 <= args.loss < 1 or args.loss_burst < 1:
-        parser.error("the loss must be in [0, 1) and the burst at least 1 packet")
+    if not 0 <= args.loss < 1 or not args.loss_burst >= 1 or (args.simulate is not None and args.simulate < 1):
+        parser.error("the loss must be in [0, 1), the burst at least 1 packet and a simulation at least 1 packet")
     if args.simulate is not None:
         simulate(args.simulate, args.loss, args.loss_burst, args.seed)
         return
