@@ -63,30 +63,22 @@ final class InFlightChunks
      */
     Chunk acknowledge(final int fileId, final long offset)
     {
-        final Chunk[] table = slots;
-        final int mask = table.length - 1;
-        int index = slot(fileId, offset, mask);
-        Chunk current;
-        while ((current = table[index]) != null)
+        final int index = indexOf(fileId, offset);
+        if (index < 0 || --slots[index].acksDue > 0)
         {
-            if (current.file.fileId == fileId && current.offset == offset)
-            {
-                if (--current.acksDue > 0)
-                {
-                    return null;
-                }
-                table[index] = null;
-                size--;
-                closeGap(index);
-                return current;
-            }
-            index = (index + 1) & mask;
+            return null;
         }
-        return null;
+        return removeAt(index);
     }
 
     /** Remove and return the chunk of this file id and offset, or null. */
     Chunk remove(final int fileId, final long offset)
+    {
+        final int index = indexOf(fileId, offset);
+        return index < 0 ? null : removeAt(index);
+    }
+
+    private int indexOf(final int fileId, final long offset)
     {
         final Chunk[] table = slots;
         final int mask = table.length - 1;
@@ -96,14 +88,20 @@ final class InFlightChunks
         {
             if (current.file.fileId == fileId && current.offset == offset)
             {
-                table[index] = null;
-                size--;
-                closeGap(index);
-                return current;
+                return index;
             }
             index = (index + 1) & mask;
         }
-        return null;
+        return -1;
+    }
+
+    private Chunk removeAt(final int index)
+    {
+        final Chunk removed = slots[index];
+        slots[index] = null;
+        size--;
+        closeGap(index);
+        return removed;
     }
 
     /** Remove every chunk and return them, in no particular order. */
