@@ -22,6 +22,10 @@ final class OutgoingFile
     long resumeOffset;
     int compressionSkip;
     int compressionBackoff;
+    /** Whether auto compression asked its {@link CompressionHistory} about this file yet. */
+    boolean historyConsulted;
+    /** The {@link CompressionHistory} slot that the outcome of this file's first LZ4 try goes to, or -1. */
+    int historySlot = -1;
     boolean failed;
     /** On the sender's read queue. */
     boolean queued;

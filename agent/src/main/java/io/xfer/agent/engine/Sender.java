@@ -72,6 +72,7 @@ public final class Sender extends TransferRole
     private final long windowBytes;
     private final Compression compression;
     private final LZ4Compressor compressor;
+    private final CompressionHistory compressionHistory = new CompressionHistory();
     private final Map<Integer, SourceEntry> pending = new HashMap<>();
     private final Map<Integer, OutgoingFile> open = new HashMap<>();
     private final ArrayDeque<OutgoingFile> toRead = new ArrayDeque<>();
@@ -577,7 +578,7 @@ public final class Sender extends TransferRole
             file.contentDigest.update(raw.internalNioBuffer(raw.readerIndex(), length));
         }
         file.nextOffset = offset + length;
-        scheduler.offer(fromFile && (compressor == null || file.compressionSkip > 0) ?
+        scheduler.offer(fromFile && skipsLz4(file) ?
             fromFile(file, offset, length, checksum, raw) : compress(file, offset, length, checksum, raw));
         stats.addBytes(length);
     }
@@ -702,10 +703,36 @@ public final class Sender extends TransferRole
         return (int)crc.getValue();
     }
 
+    /**
+     * Whether the file's next chunk goes without trying LZ4: no compression, or auto backing off. The first time
+     * for a file, auto asks what it learned from earlier files of the same extension.
+     */
+    private boolean skipsLz4(final OutgoingFile file)
+    {
+        if (compressor == null)
+        {
+            return true;
+        }
+        if (compression == Compression.AUTO && !file.historyConsulted)
+        {
+            file.historyConsulted = true;
+            final int slot = CompressionHistory.slot(file.entry.relativePath());
+            if (compressionHistory.skipFirstChunk(slot))
+            {
+                file.compressionSkip = Math.max(1, file.compressionSkip);
+            }
+            else
+            {
+                file.historySlot = slot;
+            }
+        }
+        return file.compressionSkip > 0;
+    }
+
     private Chunk compress(
         final OutgoingFile file, final long offset, final int length, final int checksum, final ByteBuf raw)
     {
-        if (compressor == null || file.compressionSkip > 0)
+        if (skipsLz4(file))
         {
             file.compressionSkip = Math.max(0, file.compressionSkip - 1);
             stats.addWireBytes(length);
@@ -719,7 +746,13 @@ public final class Sender extends TransferRole
         final int packedLength = compressor.compress(source, source.position(), length, target, target.position(),
             bound);
         // worth it only when it saves at least a tenth: decompressing costs the receiver CPU too
-        if (packedLength <= length - length / 10)
+        final boolean shrank = packedLength <= length - length / 10;
+        if (file.historySlot >= 0)
+        {
+            compressionHistory.tried(file.historySlot, shrank);
+            file.historySlot = -1;
+        }
+        if (shrank)
         {
             raw.release();
             packed.writerIndex(packed.writerIndex() + packedLength);
@@ -848,7 +881,7 @@ public final class Sender extends TransferRole
             }
             stats.recordSourceChange();
             announce(new SourceEntry(entry.relativePath(), entry.path(), entry.fileType(),
-                FileMetadata.readMode(entry.path()), now.size(), FileMetadata.toNanos(now.lastModifiedTime()), ""));
+                FileMetadata.mode(now, entry.path()), now.size(), FileMetadata.toNanos(now.lastModifiedTime()), ""));
         }
         catch (final NoSuchFileException ex)
         {

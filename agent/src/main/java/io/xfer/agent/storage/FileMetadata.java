@@ -2,8 +2,9 @@ package io.xfer.agent.storage;
 
 import java.io.FileDescriptor;
 import java.io.IOException;
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -29,21 +30,32 @@ public final class FileMetadata
     };
 
     /** {@code FileChannelImpl.fd} and {@code IOUtil.fdVal}, when the JVM opens {@code sun.nio.ch} to us. */
-    private static final Field CHANNEL_FD;
-    private static final Method FD_VAL;
+    private static final MethodHandle CHANNEL_FD;
+    private static final MethodHandle FD_VAL;
+    /**
+     * {@code UnixNativeDispatcher.fchmod(int, int)} and {@code futimens(int, long, long)} (times in nanoseconds),
+     * when the JVM also opens {@code sun.nio.fs} to us: the system calls on the descriptor itself.
+     */
+    private static final MethodHandle FCHMOD;
+    private static final MethodHandle FUTIMENS;
+    /** {@code UnixFileAttributes.mode()}: the whole {@code st_mode} of attributes the JDK read. */
+    private static final MethodHandle ST_MODE;
 
     static
     {
-        Field channelFd = null;
-        Method fdVal = null;
+        MethodHandle channelFd = null;
+        MethodHandle fdVal = null;
         try
         {
             if (Files.isDirectory(Path.of("/proc/self/fd")))
             {
-                channelFd = Class.forName("sun.nio.ch.FileChannelImpl").getDeclaredField("fd");
-                channelFd.setAccessible(true);
-                fdVal = Class.forName("sun.nio.ch.IOUtil").getDeclaredMethod("fdVal", FileDescriptor.class);
-                fdVal.setAccessible(true);
+                final Class<?> channelClass = Class.forName("sun.nio.ch.FileChannelImpl");
+                channelFd = MethodHandles.privateLookupIn(channelClass, MethodHandles.lookup())
+                    .findGetter(channelClass, "fd", FileDescriptor.class)
+                    .asType(MethodType.methodType(FileDescriptor.class, FileChannel.class));
+                final Class<?> ioUtil = Class.forName("sun.nio.ch.IOUtil");
+                fdVal = MethodHandles.privateLookupIn(ioUtil, MethodHandles.lookup())
+                    .findStatic(ioUtil, "fdVal", MethodType.methodType(int.class, FileDescriptor.class));
             }
         }
         catch (final ReflectiveOperationException | RuntimeException ex)
@@ -54,6 +66,39 @@ public final class FileMetadata
         }
         CHANNEL_FD = channelFd;
         FD_VAL = fdVal;
+
+        MethodHandle fchmod = null;
+        MethodHandle futimens = null;
+        MethodHandle stMode = null;
+        try
+        {
+            final Class<?> dispatcher = Class.forName("sun.nio.fs.UnixNativeDispatcher");
+            final MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(dispatcher, MethodHandles.lookup());
+            final Class<?> unixAttributes = Class.forName("sun.nio.fs.UnixFileAttributes");
+            // UnixFileAttributes.toUnixFileAttributes(attributes).mode(): null for attributes of another kind
+            stMode = MethodHandles.filterReturnValue(
+                lookup.findStatic(unixAttributes, "toUnixFileAttributes", MethodType.methodType(unixAttributes,
+                    BasicFileAttributes.class)),
+                lookup.findVirtual(unixAttributes, "mode", MethodType.methodType(int.class)));
+            if (fdVal != null && (boolean)lookup.findStatic(dispatcher, "futimensSupported",
+                MethodType.methodType(boolean.class)).invokeExact())
+            {
+                fchmod = lookup.findStatic(dispatcher, "fchmod", MethodType.methodType(void.class, int.class,
+                    int.class));
+                futimens = lookup.findStatic(dispatcher, "futimens", MethodType.methodType(void.class, int.class,
+                    long.class, long.class));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            // not opened to us (no --add-opens java.base/sun.nio.fs), or another JDK: the public API does it
+            fchmod = null;
+            futimens = null;
+            stMode = null;
+        }
+        FCHMOD = fchmod;
+        FUTIMENS = futimens;
+        ST_MODE = stMode;
     }
 
     private FileMetadata()
@@ -125,21 +170,31 @@ public final class FileMetadata
     }
 
     /**
-     * Give an open file its mtime, then its mode (the mtime first, since setting it opens the file for reading,
-     * which the final mode may not allow). Both go through the descriptor ({@code /proc/self/fd/N}), so they reach
-     * the file the channel has open whatever its name points to by now: a symlink or a hard link swapped in for a
-     * temporary file cannot turn the agent's chmod against another file. Where descriptors are not reachable the
-     * name is used, refused unless it still is a regular file. The JDK's no-follow attribute views are not used:
-     * from JDK 22 on, setting permissions through one follows the link anyway.
+     * Give an open file its mtime, then its mode, through its descriptor, so that they reach the file the channel
+     * has open whatever its name points to by now: a symlink or a hard link swapped in for a temporary file cannot
+     * turn the agent's chmod against another file.
+     * <ul>
+     * <li>Where the JVM opens {@code sun.nio.fs} (the launchers and the build do), with {@code futimens} and
+     * {@code fchmod} on the descriptor itself: two system calls.</li>
+     * <li>Otherwise through {@code /proc/self/fd/N}: the mtime first, since setting it opens the file for reading,
+     * which the final mode may not allow. The JDK's no-follow attribute views are not used: from JDK 22 on,
+     * setting permissions through one follows the link anyway.</li>
+     * <li>Where descriptors are not reachable at all, the name is used, refused unless it still is a regular
+     * file.</li>
+     * </ul>
      */
     public static void writeModeAndMtime(final FileChannel channel, final Path path, final int mode, final long mtimeNs)
         throws IOException
     {
-        final Path target;
-        final Path descriptor = descriptorPath(channel);
-        if (descriptor != null)
+        final int fd = descriptor(channel);
+        if (fd >= 0 && FUTIMENS != null && mtimeNs >= 0 && onDescriptor(fd, mode, mtimeNs))
         {
-            target = descriptor;
+            return;
+        }
+        final Path target;
+        if (fd >= 0)
+        {
+            target = Path.of("/proc/self/fd/" + fd);
         }
         else
         {
@@ -155,22 +210,69 @@ public final class FileMetadata
         Files.setPosixFilePermissions(target, permissions(mode));
     }
 
-    /** {@code /proc/self/fd/N} of an open channel, or null when its descriptor is not reachable. */
-    private static Path descriptorPath(final FileChannel channel)
+    /**
+     * @return whether {@link #writeModeAndMtime} sets an open file's mode and mtime with system calls on its
+     * descriptor here, rather than through {@code /proc/self/fd/N}.
+     */
+    public static boolean descriptorCallsAvailable()
+    {
+        return FUTIMENS != null;
+    }
+
+    /**
+     * {@code futimens} (the access time becomes now, as a write would have left it) then {@code fchmod}. False
+     * when either fails: the caller goes the slower way, whose failure is an {@link IOException} that says why.
+     */
+    private static boolean onDescriptor(final int fd, final int mode, final long mtimeNs)
+    {
+        try
+        {
+            FUTIMENS.invokeExact(fd, System.currentTimeMillis() * 1_000_000L, mtimeNs);
+            // the nine rwx bits only, as by name: setuid, setgid and sticky bits from a peer are not restored
+            FCHMOD.invokeExact(fd, mode & 0777);
+            return true;
+        }
+        catch (final Throwable ex)
+        {
+            return false;
+        }
+    }
+
+    /** The descriptor of an open channel, or -1 when it is not reachable. */
+    private static int descriptor(final FileChannel channel)
     {
         if (FD_VAL == null || !channel.isOpen())
         {
-            return null;
+            return -1;
         }
         try
         {
-            final int fd = (Integer)FD_VAL.invoke(null, CHANNEL_FD.get(channel));
-            return fd >= 0 ? Path.of("/proc/self/fd/" + fd) : null;
+            return (int)FD_VAL.invokeExact((FileDescriptor)CHANNEL_FD.invokeExact(channel));
         }
-        catch (final ReflectiveOperationException | RuntimeException ex)
+        catch (final Throwable ex)
         {
-            return null;
+            return -1;
         }
+    }
+
+    /**
+     * @return the permission bits (07777) of the file whose attributes these are, from the {@code st_mode} the
+     * JDK read with them where it can (one {@code lstat} per file for a walk), or read anew from the path.
+     */
+    public static int mode(final BasicFileAttributes attributes, final Path path) throws IOException
+    {
+        if (ST_MODE != null)
+        {
+            try
+            {
+                return (int)ST_MODE.invokeExact(attributes) & 07777;
+            }
+            catch (final Throwable ex)
+            {
+                // attributes of another provider: by the path
+            }
+        }
+        return readMode(path);
     }
 
     public static long toNanos(final FileTime time)

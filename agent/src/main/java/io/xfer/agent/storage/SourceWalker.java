@@ -124,7 +124,7 @@ public final class SourceWalker
                 return new SourceEntry(relative, path, FileEntryFlyweight.TYPE_SYMLINK, 0777, 0, mtimeNs,
                     Files.readSymbolicLink(path).toString());
             }
-            final int mode = FileMetadata.readMode(path);
+            final int mode = FileMetadata.mode(attributes, path);
             if (attributes.isDirectory())
             {
                 push(path, relative);

@@ -107,6 +107,34 @@ class ParallelStreamsTest
 
     @Test
     @Timeout(60)
+    void autoKeepsCompressingSmallTextFilesBetweenIncompressibleOnes() throws Exception
+    {
+        // photos and logs side by side, one chunk each: what auto learns from the photos must not stop the logs
+        final Path source = work.resolve("src/mixed");
+        long textBytes = 0;
+        long randomBytes = 0;
+        for (int i = 0; i < 150; i++)
+        {
+            final Path photo = writeRandom(source.resolve(String.format(Locale.ROOT, "f%03d.JPG", i)), 3000 + i, i);
+            final Path log = source.resolve(String.format(Locale.ROOT, "f%03d.log", i));
+            writeText(log, 6000 + i);
+            randomBytes += Files.size(photo);
+            textBytes += Files.size(log);
+        }
+        try (XferClient client = new XferClient(options().streams(2).compression(Compression.AUTO)))
+        {
+            final TransferReport report = client.push(endpoint(MODULE, "in"), List.of(source.toString()),
+                TransferListener.NONE);
+            assertTrue(report.complete(), report::toString);
+            assertEquals(randomBytes + textBytes, report.bytes(), report::toString);
+            // every log goes compressed (to about a quarter); a log that went raw would add three quarters of it
+            assertTrue(report.wireBytes() < randomBytes + textBytes / 2, report::toString);
+        }
+        assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("in/mixed"), 10));
+    }
+
+    @Test
+    @Timeout(60)
     void shouldCompleteWhenADataConnectionIsCutMidTransfer() throws Exception
     {
         final Path file = writeRandom(work.resolve("src/big.bin"), 512 * CHUNK + 3, 11);

@@ -1,8 +1,9 @@
 package io.xfer.agent.storage;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,8 +37,13 @@ class FileMetadataNonRootTest
     @TempDir
     Path dir;
 
-    @Test
-    void anUnprivilegedAgentGivesAFileItsMtimeAndAModeThatLocksItsOwnerOut() throws Exception
+    /**
+     * @param systemCalls whether the JVM opens {@code sun.nio.fs}, as the launchers do: then {@code futimens} and
+     * {@code fchmod} on the descriptor; otherwise through {@code /proc/self/fd/N}
+     */
+    @ParameterizedTest(name = "sun.nio.fs opened: {0}")
+    @ValueSource(booleans = {true, false})
+    void anUnprivilegedAgentGivesAFileItsMtimeAndAModeThatLocksItsOwnerOut(final boolean systemCalls) throws Exception
     {
         final Path setpriv = Stream.of("/usr/bin/setpriv", "/bin/setpriv").map(Path::of)
             .filter(Files::isExecutable).findFirst().orElse(null);
@@ -70,22 +76,27 @@ class FileMetadataNonRootTest
         final List<String> command = new ArrayList<>(List.of(setpriv.toString(), "--reuid=" + NOBODY,
             "--regid=" + NOBODY, "--clear-groups", "--",
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-Xshare:auto", "-Xmx64m",
-            "-cp", classes.toString(), NonRootMetadataProbe.class.getName(), work.toString(),
+            "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-Xshare:auto", "-Xmx64m"));
+        if (systemCalls)
+        {
+            command.addAll(List.of("--add-opens", "java.base/sun.nio.fs=ALL-UNNAMED"));
+        }
+        command.addAll(List.of("-cp", classes.toString(), NonRootMetadataProbe.class.getName(), work.toString(),
             Long.toString(MTIME_NS), "444", "400", "200", "0", "755"));
         final Outcome probe = runAsNobody(command);
         assertEquals(0, probe.exitCode, probe.output);
 
         // only the probe's lines: a JVM may print others (a JAVA_TOOL_OPTIONS notice, say)
         final List<String> lines = probe.output.lines().map(String::strip)
-            .filter(line -> line.startsWith("descriptors ") || line.matches("[0-7]+ [0-9]+") ||
-                line.startsWith("FAILED")).toList();
+            .filter(line -> line.startsWith("descriptors ") || line.startsWith("calls ") ||
+                line.matches("[0-7]+ [0-9]+") || line.startsWith("FAILED")).toList();
         assertEquals("descriptors true", lines.get(0), "the open channel's descriptor is used: " + probe.output);
+        assertEquals("calls " + systemCalls, lines.get(1), "system calls on the descriptor: " + probe.output);
         final String[] modes = {"444", "400", "200", "0", "755"};
-        assertEquals(modes.length + 1, lines.size(), probe.output);
+        assertEquals(modes.length + 2, lines.size(), probe.output);
         for (int i = 0; i < modes.length; i++)
         {
-            assertEquals(modes[i] + " " + MTIME_NS, lines.get(i + 1), "mode " + modes[i] + ": " + probe.output);
+            assertEquals(modes[i] + " " + MTIME_NS, lines.get(i + 2), "mode " + modes[i] + ": " + probe.output);
             assertEquals(NOBODY, ((Number)Files.getAttribute(work.resolve("file-" + modes[i]), "unix:uid")).intValue(),
                 "written by nobody");
         }

@@ -55,6 +55,7 @@ class FileMetadataTest
     void setsModeAndMtimeOfTheOpenFileWhateverItsNameNowPointsTo() throws IOException
     {
         assertTrue(FileMetadata.descriptorsReachable(), "the build opens sun.nio.ch, as the launchers do");
+        assertTrue(FileMetadata.descriptorCallsAvailable(), "the build opens sun.nio.fs, as the launchers do");
         final Path secret = Files.writeString(dir.resolve("agent.key"), "private");
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
         final FileTime secretTime = Files.getLastModifiedTime(secret);
@@ -87,5 +88,69 @@ class FileMetadataTest
         assertEquals(1_500_000_000L,
             Files.getLastModifiedTime(link, LinkOption.NOFOLLOW_LINKS).to(TimeUnit.SECONDS));
         assertEquals(before, Files.getLastModifiedTime(target));
+    }
+
+    @Test
+    void setsExactNanosecondMtimesAndOnlyTheNineRwxBitsThroughTheDescriptor() throws IOException
+    {
+        final Path file = dir.resolve("exact");
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+        {
+            FileMetadata.writeModeAndMtime(channel, file, 04751, 1_600_000_000_123_456_789L);
+        }
+
+        assertEquals(0751, FileMetadata.readMode(file), "setuid from a peer is not restored");
+        assertEquals(1_600_000_000_123_456_789L, Files.getLastModifiedTime(file).to(TimeUnit.NANOSECONDS));
+    }
+
+    @Test
+    void setsAnMtimeBefore1970TheSlowerWay() throws IOException
+    {
+        final Path file = dir.resolve("old");
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+        {
+            FileMetadata.writeModeAndMtime(channel, file, 0600, -86_400_000_000_000L);
+        }
+
+        assertEquals(0600, FileMetadata.readMode(file));
+        assertEquals(-86_400L, Files.getLastModifiedTime(file).to(TimeUnit.SECONDS));
+    }
+
+    @Test
+    void readsTheModeWithTheAttributesOfAWalk() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve("f"), "data");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-x---"));
+        Files.setAttribute(file, "unix:mode", 02750);
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        Files.setPosixFilePermissions(sub, PosixFilePermissions.fromString("rwx-----x"));
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+
+        assertEquals(02750, FileMetadata.mode(attributes(file), file), "setgid is read, as unix:mode gives it");
+        assertEquals(0701, FileMetadata.mode(attributes(sub), sub));
+        assertEquals(FileMetadata.readMode(link), FileMetadata.mode(attributes(link), link),
+            "a symlink's own mode, not its target's");
+        // attributes of another kind: read from the path
+        assertEquals(02750, FileMetadata.mode(new ForeignAttributes(), file));
+    }
+
+    private static java.nio.file.attribute.BasicFileAttributes attributes(final Path path) throws IOException
+    {
+        return Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+            LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Attributes that no JDK file system provider made. */
+    private static final class ForeignAttributes implements java.nio.file.attribute.BasicFileAttributes
+    {
+        @Override public FileTime lastModifiedTime() { return FileTime.fromMillis(0); }
+        @Override public FileTime lastAccessTime() { return FileTime.fromMillis(0); }
+        @Override public FileTime creationTime() { return FileTime.fromMillis(0); }
+        @Override public boolean isRegularFile() { return true; }
+        @Override public boolean isDirectory() { return false; }
+        @Override public boolean isSymbolicLink() { return false; }
+        @Override public boolean isOther() { return false; }
+        @Override public long size() { return 0; }
+        @Override public Object fileKey() { return null; }
     }
 }

@@ -26,6 +26,7 @@ public final class NonRootMetadataProbe
         final Path dir = Path.of(args[0]);
         final long mtimeNs = Long.parseLong(args[1]);
         System.out.println("descriptors " + FileMetadata.descriptorsReachable());
+        System.out.println("calls " + FileMetadata.descriptorCallsAvailable());
         for (int i = 2; i < args.length; i++)
         {
             final int mode = Integer.parseInt(args[i], 8);
