@@ -997,7 +997,7 @@ public final class Receiver extends TransferRole
         try
         {
             Files.createLink(file.target, file.temp);
-            Files.delete(file.temp);
+            FileMetadata.deleteOwnFile(file.temp);
         }
         catch (final UnsupportedOperationException ex)
         {

@@ -774,8 +774,8 @@ public final class Sender extends TransferRole
     {
         try
         {
-            final BasicFileAttributes after =
-                Files.readAttributes(file.entry.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            // the file as opened: what was read is what it holds now, whatever its name points to meanwhile
+            final BasicFileAttributes after = FileMetadata.attributes(file.channel, file.entry.path());
             final long mtimeNs = FileMetadata.toNanos(after.lastModifiedTime());
             if (after.size() != file.entry.size() || !FileMetadata.sameMtime(mtimeNs, file.entry.mtimeNs()))
             {

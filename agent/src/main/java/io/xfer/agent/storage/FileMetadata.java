@@ -40,6 +40,10 @@ public final class FileMetadata
     private static final MethodHandle FUTIMENS;
     /** {@code UnixFileAttributes.mode()}: the whole {@code st_mode} of attributes the JDK read. */
     private static final MethodHandle ST_MODE;
+    /** {@code UnixNativeDispatcher.unlink(UnixPath)}: unlink alone, without the JDK's lstat before it. */
+    private static final MethodHandle UNLINK;
+    /** {@code UnixFileAttributes.get(int)}: fstat. */
+    private static final MethodHandle FSTAT;
 
     static
     {
@@ -70,6 +74,8 @@ public final class FileMetadata
         MethodHandle fchmod = null;
         MethodHandle futimens = null;
         MethodHandle stMode = null;
+        MethodHandle unlink = null;
+        MethodHandle fstat = null;
         try
         {
             final Class<?> dispatcher = Class.forName("sun.nio.fs.UnixNativeDispatcher");
@@ -80,6 +86,13 @@ public final class FileMetadata
                 lookup.findStatic(unixAttributes, "toUnixFileAttributes", MethodType.methodType(unixAttributes,
                     BasicFileAttributes.class)),
                 lookup.findVirtual(unixAttributes, "mode", MethodType.methodType(int.class)));
+            unlink = lookup.findStatic(dispatcher, "unlink", MethodType.methodType(void.class,
+                Class.forName("sun.nio.fs.UnixPath"))).asType(MethodType.methodType(void.class, Path.class));
+            if (fdVal != null)
+            {
+                fstat = lookup.findStatic(unixAttributes, "get", MethodType.methodType(unixAttributes, int.class))
+                    .asType(MethodType.methodType(BasicFileAttributes.class, int.class));
+            }
             if (fdVal != null && (boolean)lookup.findStatic(dispatcher, "futimensSupported",
                 MethodType.methodType(boolean.class)).invokeExact())
             {
@@ -95,10 +108,14 @@ public final class FileMetadata
             fchmod = null;
             futimens = null;
             stMode = null;
+            unlink = null;
+            fstat = null;
         }
         FCHMOD = fchmod;
         FUTIMENS = futimens;
         ST_MODE = stMode;
+        UNLINK = unlink;
+        FSTAT = fstat;
     }
 
     private FileMetadata()
@@ -253,6 +270,52 @@ public final class FileMetadata
         {
             return -1;
         }
+    }
+
+    /**
+     * Remove a regular file that the caller itself made (a temporary file now linked under its final name): one
+     * {@code unlink}, without the {@code lstat} by which {@link Files#delete} tells a directory from a file. Where
+     * that is not reachable, or fails, {@link Files#delete} does it and says why.
+     */
+    public static void deleteOwnFile(final Path path) throws IOException
+    {
+        if (UNLINK != null)
+        {
+            try
+            {
+                UNLINK.invokeExact(path);
+                return;
+            }
+            catch (final Throwable ex)
+            {
+                // another kind of path, or the unlink failed: the public API again, for its exception
+            }
+        }
+        Files.delete(path);
+    }
+
+    /**
+     * @return the attributes of the file the channel has open ({@code fstat}), or where its descriptor is not
+     * reachable those of the path, not following a symlink
+     */
+    public static BasicFileAttributes attributes(final FileChannel channel, final Path path) throws IOException
+    {
+        if (FSTAT != null)
+        {
+            final int fd = descriptor(channel);
+            if (fd >= 0)
+            {
+                try
+                {
+                    return (BasicFileAttributes)FSTAT.invokeExact(fd);
+                }
+                catch (final Throwable ex)
+                {
+                    // by the path, for its exception
+                }
+            }
+        }
+        return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     }
 
     /**

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
@@ -14,6 +15,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -132,6 +134,39 @@ class FileMetadataTest
             "a symlink's own mode, not its target's");
         // attributes of another kind: read from the path
         assertEquals(02750, FileMetadata.mode(new ForeignAttributes(), file));
+    }
+
+    @Test
+    void deletesItsOwnFileAndSaysWhyWhenThereIsNone() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve(".xfer-1-2.part"), "x");
+        final Path target = Files.writeString(dir.resolve("target"), "t");
+        final Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+
+        FileMetadata.deleteOwnFile(file);
+        FileMetadata.deleteOwnFile(link);
+
+        assertFalse(Files.exists(file, LinkOption.NOFOLLOW_LINKS));
+        assertFalse(Files.exists(link, LinkOption.NOFOLLOW_LINKS));
+        assertTrue(Files.exists(target), "a symlink goes, not what it points to");
+        assertThrows(NoSuchFileException.class, () -> FileMetadata.deleteOwnFile(file));
+    }
+
+    @Test
+    void attributesOfAnOpenFileAreThoseOfWhatWasOpenedNotOfWhatNowHasItsName() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve("source"), "twelve bytes");
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ))
+        {
+            Files.move(Files.writeString(dir.resolve("other"), "much longer than twelve"), file,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            assertEquals(12, FileMetadata.attributes(channel, file).size());
+            Files.delete(file);
+            assertEquals(12, FileMetadata.attributes(channel, file).size(), "still open, still there");
+            channel.close();
+            assertThrows(NoSuchFileException.class, () -> FileMetadata.attributes(channel, file),
+                "closed: by the name, which is gone");
+        }
     }
 
     private static java.nio.file.attribute.BasicFileAttributes attributes(final Path path) throws IOException
