@@ -114,7 +114,8 @@ public final class Receiver extends TransferRole
     private boolean published;
     private CommitPool commitPool;
     private int commitsInFlight;
-    private long commitNsAverage;
+    /** The last commits, one bit each, set for a slow one ({@link CommitPool#record}). */
+    private int recentCommits;
 
     private static final class IncomingFile
     {
@@ -795,7 +796,7 @@ public final class Receiver extends TransferRole
             file.dirty = false;
         }
         commitsInFlight++;
-        if (commitPool != null && commitPool.worthHandingOff(commitNsAverage))
+        if (commitPool != null && commitPool.worthHandingOff(recentCommits))
         {
             try
             {
@@ -875,8 +876,10 @@ public final class Receiver extends TransferRole
             maybeFinishTransfer();
             return;
         }
-        // a moving average over recent commits: 1/8 of the newest
-        commitNsAverage += (durable.elapsedNs() - commitNsAverage) / 8;
+        if (commitPool != null)
+        {
+            recentCommits = commitPool.record(recentCommits, durable.elapsedNs());
+        }
         placed(file);
         reply(file.fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
