@@ -21,6 +21,11 @@ public final class Capabilities
      * when its configuration allows it.
      */
     public static final long PLAINTEXT_DATA = 1L << 4;
+    /**
+     * FILE_ENTRY may carry the whole content of a small regular file ({@link FileEntryFlyweight#FLAG_INLINE}); the
+     * receiver answers it with its verdict, or with SEND when it cannot use the content.
+     */
+    public static final long INLINE_DATA = 1L << 5;
 
     private Capabilities()
     {

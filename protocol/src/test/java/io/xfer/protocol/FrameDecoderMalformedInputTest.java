@@ -397,6 +397,22 @@ class FrameDecoderMalformedInputTest
                 (buf) -> buf.setShort(buf.readableBytes() - 2 - Frames.utf8("../目标").length,
                     Frames.utf8("../目标").length + 1)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY trailing byte", trailing(FrameType.FILE_ENTRY), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY unknown flag", patch(FrameType.FILE_ENTRY,
+                (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, 4)), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY LZ4 without inline content", patch(FrameType.FILE_ENTRY,
+                (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, FileEntryFlyweight.FLAG_LZ4)), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline flag without checksum", patch(FrameType.FILE_ENTRY,
+                (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, FileEntryFlyweight.FLAG_INLINE)),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline content shorter than the size", inlineEntry(10, 9, 0), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline content longer than the size", inlineEntry(10, 11, 0), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline content above the limit", inlineEntry(FileEntryFlyweight.INLINE_MAX_BYTES + 1,
+                FileEntryFlyweight.INLINE_MAX_BYTES + 1, 0), ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline LZ4 content that is empty", inlineEntry(10, 0, FileEntryFlyweight.FLAG_LZ4),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline content for a directory", patch(inlineEntry(3, 3, 0),
+                (buf) -> buf.setByte(FileEntryFlyweight.FILE_TYPE_OFFSET, FileEntryFlyweight.TYPE_DIRECTORY)),
+                ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY negative size", patch(FrameType.FILE_ENTRY,
                 (buf) -> buf.setLong(FileEntryFlyweight.SIZE_OFFSET, -1L)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY negative file id", patch(FrameType.FILE_ENTRY,
@@ -526,9 +542,27 @@ class FrameDecoderMalformedInputTest
         return frame;
     }
 
+    private static byte[] patch(final byte[] frame, final Consumer<ByteBuf> mutator)
+    {
+        mutator.accept(Unpooled.wrappedBuffer(frame));
+        return frame;
+    }
+
     private static byte[] trailing(final int type)
     {
         return Frames.withTrailing(Frames.sample(type), new byte[]{0});
+    }
+
+    /** An inline FILE_ENTRY for a file of {@code size} bytes that carries {@code carried} bytes of content. */
+    private static byte[] inlineEntry(final int size, final int carried, final int flags)
+    {
+        final ByteBuf content = Unpooled.wrappedBuffer(new byte[carried]);
+        final ByteBuf frame = FileEntryFlyweight.encodeInline(Frames.HEAP, 1, 0644, size, 0L, "f", flags, 0, content, 0,
+            carried);
+        final byte[] bytes = new byte[frame.readableBytes()];
+        frame.readBytes(bytes);
+        frame.release();
+        return bytes;
     }
 
     private static byte[] fileEntryWithPath(final byte[] path)

@@ -2,6 +2,7 @@ package io.xfer.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.AfterAll;
@@ -274,6 +275,59 @@ class FrameDecoderRoundTripTest
             assertEquals("", entry.path());
             assertEquals("", entry.linkTarget());
         });
+    }
+
+    @ParameterizedTest
+    @MethodSource("allocators")
+    void shouldRoundTripFileEntryWithInlineContent(final ByteBufAllocator alloc)
+    {
+        final byte[] content = new byte[FileEntryFlyweight.INLINE_MAX_BYTES];
+        new java.util.Random(5).nextBytes(content);
+        final ByteBuf source = Unpooled.wrappedBuffer(new byte[] {9, 9}, content);
+        final ByteBuf frame = FileEntryFlyweight.encodeInline(alloc, 7, 0640, content.length, 123L, UNICODE_PATH, 0,
+            0xCAFEBABE, source, 2, content.length);
+
+        roundTrip(frame, FrameType.FILE_ENTRY, new FileEntryFlyweight(), (entry) ->
+        {
+            assertTrue(entry.isInline());
+            assertFalse(entry.isCompressed());
+            assertEquals(7, entry.fileId());
+            assertEquals(FileEntryFlyweight.TYPE_FILE, entry.fileType());
+            assertEquals(0640, entry.mode());
+            assertEquals(content.length, entry.size());
+            assertEquals(123L, entry.mtimeNs());
+            assertEquals(UNICODE_PATH, entry.path());
+            assertEquals("", entry.linkTarget());
+            assertEquals(0xCAFEBABE, entry.checksum());
+            assertEquals(content.length, entry.contentLength());
+            final byte[] carried = new byte[entry.contentLength()];
+            entry.buffer().getBytes(entry.contentOffset(), carried);
+            assertArrayEquals(content, carried);
+        });
+        source.release();
+    }
+
+    @Test
+    void shouldRoundTripCompressedInlineContentAndAnEmptyFile()
+    {
+        final ByteBuf block = Unpooled.wrappedBuffer(new byte[] {0x10, 'a', 0, 0, 0, 0, 0});
+        roundTrip(FileEntryFlyweight.encodeInline(ByteBufAllocator.DEFAULT, 1, 0644, 100, 0L, "a.txt",
+            FileEntryFlyweight.FLAG_LZ4, 42, block, 0, 7), FrameType.FILE_ENTRY, new FileEntryFlyweight(), (entry) ->
+        {
+            assertTrue(entry.isInline());
+            assertTrue(entry.isCompressed());
+            assertEquals(100, entry.size());
+            assertEquals(7, entry.contentLength());
+            assertEquals(42, entry.checksum());
+        });
+        roundTrip(FileEntryFlyweight.encodeInline(ByteBufAllocator.DEFAULT, 2, 0600, 0, 0L, "empty", 0, 0,
+            Unpooled.EMPTY_BUFFER, 0, 0), FrameType.FILE_ENTRY, new FileEntryFlyweight(), (entry) ->
+        {
+            assertTrue(entry.isInline());
+            assertEquals(0, entry.contentLength());
+            assertEquals("empty", entry.path());
+        });
+        block.release();
     }
 
     @Test

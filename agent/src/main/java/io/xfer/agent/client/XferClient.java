@@ -88,7 +88,8 @@ public final class XferClient implements AutoCloseable
     static final long JOURNAL_EXPIRY_MS = 7L * 24 * 3600 * 1000;
 
     /** What this client implements of the optional capabilities. */
-    static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256;
+    static final long CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256 |
+        Capabilities.INLINE_DATA;
 
     private final ClientOptions options;
     private final Transports transports;
@@ -158,7 +159,8 @@ public final class XferClient implements AutoCloseable
                 options.sendBudgetBytes(),
                 session.lz4 ? options.compression() : Compression.NONE, options.idleTimeoutNs())
                 .sha256Digests(options.sha256Digests() && session.sha256())
-                .sendFromFile(session.plaintext());
+                .sendFromFile(session.plaintext())
+                .inlineData(session.inlineData());
             session.joinDataConnections(endpoint, sender::addStream);
             return onTransferThread(sender::run);
         }
@@ -228,7 +230,8 @@ public final class XferClient implements AutoCloseable
             }
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
                 session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
-                Checkpoints.DEFAULT).acceptSha256(session.sha256()).commitPool(commitPool);
+                Checkpoints.DEFAULT).acceptSha256(session.sha256()).acceptInline(session.inlineData())
+                .commitPool(commitPool);
             if (options.atomic())
             {
                 receiver.atomic(CheckpointJournal.STAGE_PREFIX + (journal != null ?
@@ -496,6 +499,12 @@ public final class XferClient implements AutoCloseable
         boolean sha256()
         {
             return Capabilities.has(capabilities, Capabilities.SHA256);
+        }
+
+        /** Small files' content may go with their entries. */
+        boolean inlineData()
+        {
+            return Capabilities.has(capabilities, Capabilities.INLINE_DATA);
         }
 
         /** Data connections without TLS, and none on the control connection. */

@@ -82,6 +82,10 @@ public final class Receiver extends TransferRole
     private final FileEndFlyweight fileEnd = new FileEndFlyweight();
     private final TransferEndFlyweight transferEnd = new TransferEndFlyweight();
     private final CRC32C crc = new CRC32C();
+    /** A decompression buffer held by {@link #verified} until {@link #releaseInflated}. */
+    private ByteBuf inflated;
+    /** Why the last {@link #verified} content did not verify. */
+    private String damage;
     private final Set<FrameConnection> ackedConnections = new HashSet<>();
     /** Files answered SEND: only their chunks are acceptable (one bit per file id). */
     private final BitSet sendRequested = new BitSet();
@@ -93,6 +97,7 @@ public final class Receiver extends TransferRole
     private long lastCheckpointNs;
     private long bytesSinceCheckpoint;
     private boolean sha256Allowed;
+    private boolean inlineAllowed;
     private String stage;
     private final Set<String> topLevelNames = new HashSet<>();
     private final Set<String> blockedTopLevelNames = new HashSet<>();
@@ -129,6 +134,8 @@ public final class Receiver extends TransferRole
         final long mtimeNs;
         final ChunkDigest digest = new ChunkDigest();
         final boolean replace;
+        /** Its content came with its entry and was verified by its CRC32C: there is no chunk root to check. */
+        boolean inline;
         CheckpointJournal.FileState journalState;
         int checksumRetries;
         boolean dirty;
@@ -205,6 +212,15 @@ public final class Receiver extends TransferRole
     public Receiver acceptSha256(final boolean allowed)
     {
         this.sha256Allowed = allowed;
+        return this;
+    }
+
+    /**
+     * Accept entries that carry a small file's content (negotiated INLINE_DATA capability). Before {@link #run()}.
+     */
+    public Receiver acceptInline(final boolean allowed)
+    {
+        this.inlineAllowed = allowed;
         return this;
     }
 
@@ -558,8 +574,61 @@ public final class Receiver extends TransferRole
             replace);
         final long offset = journaled ? resume(file, rootRelative) : 0;
         files.put(fileId, file);
+        if (fileEntry.isInline())
+        {
+            if (!inlineAllowed || size > chunkLength)
+            {
+                throw new TransferException(ErrorCode.PROTOCOL_ERROR, "FILE_ENTRY " + fileId + " carries content " +
+                    (inlineAllowed ? "for more than one chunk" : "although INLINE_DATA was not negotiated"));
+            }
+            if (placeInline(file))
+            {
+                return;
+            }
+            // the content did not verify: it is dropped, and the file asked for the usual way
+        }
         sendRequested.set(fileId);
         reply(fileId, FileStatusFlyweight.SEND, offset, null, "");
+    }
+
+    /**
+     * Write the content an entry carried (decompressed with bounds checked, its CRC32C verified) and commit the
+     * file: its verdict is the only answer. False, with nothing written, when the content does not verify; the
+     * caller then answers SEND, as for an entry without content.
+     */
+    private boolean placeInline(final IncomingFile file)
+    {
+        final int size = (int)file.size;
+        final int contentLength = fileEntry.contentLength();
+        try
+        {
+            final ByteBuffer content = verified(fileEntry.buffer(), fileEntry.contentOffset(), contentLength,
+                fileEntry.isCompressed(), size, fileEntry.checksum(), 0, true);
+            if (content == null)
+            {
+                stats.recordChecksumRetry();
+                file.checksumRetries++;
+                return false;
+            }
+            if (size > 0)
+            {
+                write(file, content, 0);
+            }
+            stats.addBytes(size);
+            stats.addWireBytes(contentLength);
+        }
+        finally
+        {
+            releaseInflated();
+        }
+        file.inline = true;
+        file.chunksWritten = ChunkDigest.chunkCount(size, chunkLength);
+        file.endSeen = true;
+        file.endSize = file.size;
+        file.endMtimeNs = file.mtimeNs;
+        file.endDigestType = FileEndFlyweight.DIGEST_CHUNK_ROOT;
+        commitFile(file);
+        return true;
     }
 
     private void onData(final FrameConnection source, final ByteBuf frame)
@@ -593,79 +662,23 @@ public final class Receiver extends TransferRole
                 file.size);
         }
 
-        ByteBuf decompressed = null;
         try
         {
-            final ByteBuffer payload;
-            if (data.isCompressed())
+            final ByteBuffer payload = verified(frame, data.payloadOffset(), data.payloadLength(),
+                data.isCompressed(), length, data.checksum(), offset, false);
+            if (payload == null)
             {
-                if (decompressor == null)
-                {
-                    throw new TransferException(ErrorCode.PROTOCOL_ERROR,
-                        "DATA compressed although LZ4 was not negotiated");
-                }
-                // the raw length was checked against the granted chunk length above: never trust the peer's size
-                decompressed = allocator.directBuffer(length);
-                final int produced;
-                try
-                {
-                    // the buffers' own NIO views, positioned at their bytes: the decompressor takes absolute
-                    // offsets and writes at most length bytes
-                    final ByteBuffer packed = view(frame, data.payloadOffset(), data.payloadLength());
-                    final ByteBuffer target = decompressed.internalNioBuffer(0, length);
-                    produced = decompressor.decompress(packed, packed.position(), data.payloadLength(), target,
-                        target.position(), length);
-                }
-                catch (final LZ4Exception ex)
-                {
-                    damagedChunk(source, file, offset, length, "corrupt compressed chunk at offset " + offset);
-                    return;
-                }
-                if (produced != length)
-                {
-                    damagedChunk(source, file, offset, length, "compressed chunk at offset " + offset +
-                        " decompressed to " + produced + " bytes, expected " + length);
-                    return;
-                }
-                payload = decompressed.internalNioBuffer(0, length);
-            }
-            else
-            {
-                payload = view(frame, data.payloadOffset(), length);
-            }
-
-            crc.reset();
-            final int start = payload.position();
-            crc.update(payload);
-            payload.position(start);
-            final int checksum = (int)crc.getValue();
-            if (checksum != data.checksum())
-            {
-                damagedChunk(source, file, offset, length, "chunk at offset " + offset + ": CRC32C 0x" +
-                    Integer.toHexString(checksum) + " expected 0x" + Integer.toHexString(data.checksum()));
+                damagedChunk(source, file, offset, length, damage);
                 return;
             }
+            final int checksum = data.checksum();
             if (!file.digest.add(offset / chunkLength, checksum))
             {
                 // already written: a re-send after a stream died before its acknowledgement arrived
                 acknowledge(source, fileId, offset, length);
                 return;
             }
-            final long startNs = System.nanoTime();
-            try
-            {
-                final FileChannel channel = open(file);
-                long position = offset;
-                while (payload.hasRemaining())
-                {
-                    position += channel.write(payload, position);
-                }
-            }
-            catch (final IOException ex)
-            {
-                throw storageFailure("cannot write " + file.relativePath, ex);
-            }
-            stats.latency().record(LatencyRecorder.Metric.DISK_WRITE, System.nanoTime() - startNs);
+            write(file, payload, offset);
             if (file.journalState != null)
             {
                 journal.chunk(file.journalState, offset / chunkLength, checksum);
@@ -691,11 +704,103 @@ public final class Receiver extends TransferRole
         }
         finally
         {
-            if (decompressed != null)
+            releaseInflated();
+        }
+    }
+
+    /**
+     * The raw bytes of a chunk, or of content that came with its entry: {@code stored} bytes at {@code index} of
+     * {@code frame}, decompressed where {@code compressed} to exactly {@code length} bytes (the length was checked
+     * against the chunk length first: the peer's sizes are never trusted), then checked against {@code checksum}.
+     * Null, with {@link #damage} saying why, when they do not verify. A decompression buffer stays held until
+     * {@link #releaseInflated}.
+     */
+    private ByteBuffer verified(
+        final ByteBuf frame, final int index, final int stored, final boolean compressed, final int length,
+        final int checksum, final long offset, final boolean inline)
+    {
+        final ByteBuffer payload;
+        if (compressed)
+        {
+            if (decompressor == null)
             {
-                decompressed.release();
+                throw new TransferException(ErrorCode.PROTOCOL_ERROR, (inline ? "FILE_ENTRY content" : "DATA") +
+                    " compressed although LZ4 was not negotiated");
+            }
+            inflated = allocator.directBuffer(Math.max(length, 1));
+            final int produced;
+            try
+            {
+                // the buffers' own NIO views, positioned at their bytes: the decompressor takes absolute offsets
+                // and writes at most length bytes
+                final ByteBuffer packed = view(frame, index, stored);
+                final ByteBuffer target = inflated.internalNioBuffer(0, length);
+                produced = decompressor.decompress(packed, packed.position(), stored, target, target.position(),
+                    length);
+            }
+            catch (final LZ4Exception ex)
+            {
+                damage = "corrupt compressed " + what(offset, inline);
+                return null;
+            }
+            if (produced != length)
+            {
+                damage = "compressed " + what(offset, inline) + " decompressed to " + produced + " bytes, expected " +
+                    length;
+                return null;
+            }
+            payload = inflated.internalNioBuffer(0, length);
+        }
+        else
+        {
+            payload = view(frame, index, length);
+        }
+        crc.reset();
+        final int start = payload.position();
+        crc.update(payload);
+        payload.position(start);
+        final int actual = (int)crc.getValue();
+        if (actual != checksum)
+        {
+            damage = what(offset, inline) + ": CRC32C 0x" + Integer.toHexString(actual) + " expected 0x" +
+                Integer.toHexString(checksum);
+            return null;
+        }
+        return payload;
+    }
+
+    private static String what(final long offset, final boolean inline)
+    {
+        return inline ? "content with its entry" : "chunk at offset " + offset;
+    }
+
+    private void releaseInflated()
+    {
+        if (inflated != null)
+        {
+            inflated.release();
+            inflated = null;
+        }
+    }
+
+    /** Write verified bytes at their place in the file's temporary file. */
+    private void write(final IncomingFile file, final ByteBuffer payload, final long offset)
+    {
+        final long startNs = System.nanoTime();
+        try
+        {
+            final FileChannel channel = open(file);
+            long position = offset;
+            while (payload.hasRemaining())
+            {
+                position += channel.write(payload, position);
             }
         }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot write " + file.relativePath, ex);
+        }
+        stats.latency().record(LatencyRecorder.Metric.DISK_WRITE, System.nanoTime() - startNs);
     }
 
     /**
@@ -780,7 +885,7 @@ public final class Receiver extends TransferRole
             discarded.remove(fileId);
             return;
         }
-        final boolean chunkRootOk = file.endDigestType == FileEndFlyweight.DIGEST_CHUNK_ROOT &&
+        final boolean chunkRootOk = file.inline || file.endDigestType == FileEndFlyweight.DIGEST_CHUNK_ROOT &&
             Arrays.equals(file.digest.finish(), file.endDigest);
         final boolean sha256 = file.endDigestType == FileEndFlyweight.DIGEST_SHA256 && sha256Allowed;
         if (!chunkRootOk && !sha256)

@@ -93,6 +93,12 @@ public final class Sender extends TransferRole
     private long budgetWaitStartNs;
     private boolean sha256Digests;
     private boolean fromFile;
+    private boolean inlineData;
+    /** Entries sent with their content and not answered yet, and the bytes of their files. */
+    private final java.util.BitSet inlineSent = new java.util.BitSet();
+    private long inlineBytesOutstanding;
+    private int inlineOutstanding;
+    private final InlinePolicy inlinePolicy = new InlinePolicy();
     /** Since when no stream is left (plaintext: the control connection carries none), or 0. */
     private long streamlessSinceNs;
 
@@ -135,6 +141,17 @@ public final class Sender extends TransferRole
     public Sender sendFromFile(final boolean enabled)
     {
         this.fromFile = enabled;
+        return this;
+    }
+
+    /**
+     * Send the content of small files with their entries (negotiated INLINE_DATA capability): files of at most
+     * {@link FileEntryFlyweight#INLINE_MAX_BYTES} and one chunk, while the content of unanswered ones stays within
+     * one stream's window. Before {@link #run()}.
+     */
+    public Sender inlineData(final boolean enabled)
+    {
+        this.inlineData = enabled;
         return this;
     }
 
@@ -344,8 +361,95 @@ public final class Sender extends TransferRole
         final int fileId = nextFileId++;
         pending.put(fileId, entry);
         entriesSent++;
+        if (inlineData && !sha256Digests && entry.fileType() == FileEntryFlyweight.TYPE_FILE &&
+            entry.size() <= Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength) &&
+            inlineBytesOutstanding + entry.size() <= windowBytes && inlinePolicy.inline(inlineOutstanding) &&
+            announceInline(fileId, entry))
+        {
+            return;
+        }
         connection.send(FileEntryFlyweight.encode(allocator, fileId, entry.fileType(), entry.mode(),
             entry.size(), entry.mtimeNs(), entry.relativePath(), entry.linkTarget()));
+    }
+
+    /**
+     * Read a small file whole, now, and send its entry with its content (LZ4-compressed where that pays, as for a
+     * chunk). False when it could not be read as the walk saw it (an error, another size or mtime): then the plain
+     * entry goes, and the usual path (SEND, read, FILE_END) reports or resends it.
+     */
+    private boolean announceInline(final int fileId, final SourceEntry entry)
+    {
+        final int size = (int)entry.size();
+        final ByteBuf raw = allocator.directBuffer(Math.max(size, 1));
+        ByteBuf packed = null;
+        try
+        {
+            final long startNs = System.nanoTime();
+            try (FileChannel channel = FileChannel.open(entry.path(), StandardOpenOption.READ,
+                LinkOption.NOFOLLOW_LINKS))
+            {
+                while (raw.writerIndex() < size)
+                {
+                    if (raw.writeBytes(channel, raw.writerIndex(), size - raw.writerIndex()) < 0)
+                    {
+                        return false;
+                    }
+                }
+                // the file as opened, read whole: no other size or mtime than the walk saw
+                final BasicFileAttributes after = FileMetadata.attributes(channel, entry.path());
+                if (after.size() != size ||
+                    !FileMetadata.sameMtime(FileMetadata.toNanos(after.lastModifiedTime()), entry.mtimeNs()))
+                {
+                    return false;
+                }
+            }
+            catch (final IOException ex)
+            {
+                return false;
+            }
+            stats.latency().record(LatencyRecorder.Metric.DISK_READ, System.nanoTime() - startNs);
+            final int checksum = checksum(raw, size);
+            int flags = 0;
+            ByteBuf content = raw;
+            if (size > 0 && compressor != null)
+            {
+                final int slot = CompressionHistory.slot(entry.relativePath());
+                if (compression != Compression.AUTO || !compressionHistory.skipFirstChunk(slot))
+                {
+                    final int bound = compressor.maxCompressedLength(size);
+                    packed = allocator.directBuffer(bound);
+                    final ByteBuffer source = raw.internalNioBuffer(0, size);
+                    final ByteBuffer target = packed.internalNioBuffer(0, bound);
+                    final int packedLength = compressor.compress(source, source.position(), size, target,
+                        target.position(), bound);
+                    // worth it only when it saves at least a tenth, as for a chunk
+                    final boolean shrank = packedLength <= size - size / 10;
+                    compressionHistory.tried(slot, shrank);
+                    if (shrank)
+                    {
+                        packed.writerIndex(packedLength);
+                        content = packed;
+                        flags = FileEntryFlyweight.FLAG_LZ4;
+                    }
+                }
+            }
+            connection.send(FileEntryFlyweight.encodeInline(allocator, fileId, entry.mode(), size, entry.mtimeNs(),
+                entry.relativePath(), flags, checksum, content, 0, content.writerIndex()));
+            inlineSent.set(fileId);
+            inlineBytesOutstanding += size;
+            inlineOutstanding++;
+            // its bytes count as moved once the receiver used them (COMMITTED); on the wire they are now
+            stats.addWireBytes(content.writerIndex());
+            return true;
+        }
+        finally
+        {
+            raw.release();
+            if (packed != null)
+            {
+                packed.release();
+            }
+        }
     }
 
     private void onFrame(final ByteBuf frame) throws InterruptedException
@@ -405,6 +509,19 @@ public final class Sender extends TransferRole
             }
             throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS for unknown file id " + fileId);
         }
+        final boolean wasInline = inlineSent.get(fileId);
+        if (wasInline)
+        {
+            // answered: its content no longer counts against the window, whatever the answer
+            inlineSent.clear(fileId);
+            inlineBytesOutstanding -= entry.size();
+            inlineOutstanding--;
+            inlinePolicy.answered(status != FileStatusFlyweight.SKIPPED && status != FileStatusFlyweight.REFUSED);
+            if (status == FileStatusFlyweight.COMMITTED)
+            {
+                stats.addBytes(entry.size());
+            }
+        }
         switch (status)
         {
             case FileStatusFlyweight.SEND:
@@ -415,6 +532,11 @@ public final class Sender extends TransferRole
                         entry.relativePath() + " at offset " + offset + " is not possible");
                 }
                 openFile(fileId, entry, offset);
+                if (wasInline)
+                {
+                    // the receiver could not use the content it carried (damaged): the file goes again as DATA
+                    stats.recordChecksumRetry();
+                }
                 break;
             case FileStatusFlyweight.SKIPPED:
                 resolve(fileId, entry, TransferEvent.Kind.SKIPPED, 0, null, "");
@@ -578,9 +700,9 @@ public final class Sender extends TransferRole
             file.contentDigest.update(raw.internalNioBuffer(raw.readerIndex(), length));
         }
         file.nextOffset = offset + length;
+        stats.addBytes(length);
         scheduler.offer(fromFile && skipsLz4(file) ?
             fromFile(file, offset, length, checksum, raw) : compress(file, offset, length, checksum, raw));
-        stats.addBytes(length);
     }
 
     /** A raw chunk to send from its file: the buffer it was read into for its checksum goes back to the pool. */

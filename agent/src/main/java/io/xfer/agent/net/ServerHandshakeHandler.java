@@ -58,7 +58,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
     private long capabilities;
 
     /** What this agent implements of the capabilities a client may ask for (plaintext data only when allowed). */
-    static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256;
+    static final long SUPPORTED_CAPABILITIES = Capabilities.LZ4 | Capabilities.PARALLEL_STREAMS | Capabilities.SHA256 |
+        Capabilities.INLINE_DATA;
     private ScheduledFuture<?> handshakeTimeout;
 
     ServerHandshakeHandler(final AgentConfig config, final TransferDispatcher dispatcher)
@@ -245,7 +246,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             Capabilities.has(capabilities, Capabilities.SHA256),
             (options & OpenFlyweight.OPTION_DIGEST_SHA256) != 0 && Capabilities.has(capabilities, Capabilities.SHA256),
             (options & OpenFlyweight.OPTION_ATOMIC) != 0,
-            Capabilities.has(capabilities, Capabilities.PLAINTEXT_DATA));
+            Capabilities.has(capabilities, Capabilities.PLAINTEXT_DATA),
+            Capabilities.has(capabilities, Capabilities.INLINE_DATA));
         cancelTimeout();
         dispatcher.start(ctx, request, new TransferDispatcher.SessionKey(sessionIdHigh, sessionIdLow));
     }

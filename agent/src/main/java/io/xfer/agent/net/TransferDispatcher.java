@@ -77,7 +77,8 @@ final class TransferDispatcher implements AutoCloseable
         boolean sha256Negotiated,
         boolean sha256Digests,
         boolean atomic,
-        boolean plaintextData)
+        boolean plaintextData,
+        boolean inlineData)
     {
     }
 
@@ -215,6 +216,7 @@ final class TransferDispatcher implements AutoCloseable
                 request.transferId(), stats, request.chunkLength(), request.lz4(), config.idleTimeoutNs(),
                 journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()))
                 .acceptSha256(request.sha256Negotiated())
+                .acceptInline(request.inlineData())
                 .commitPool(commitPool);
             if (request.atomic())
             {
@@ -234,7 +236,8 @@ final class TransferDispatcher implements AutoCloseable
                 windowBytes, config.sendBudgetBytes(),
                 request.lz4() ? request.compression() : Compression.NONE, config.idleTimeoutNs())
                 .sha256Digests(request.sha256Digests())
-                .sendFromFile(request.plaintextData());
+                .sendFromFile(request.plaintextData())
+                .inlineData(request.inlineData());
             attach = sender::addStream;
             role = sender::run;
         }

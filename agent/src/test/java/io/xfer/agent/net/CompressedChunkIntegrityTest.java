@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.xfer.agent.engine.ChunkDigest;
+import io.xfer.agent.storage.FileMetadata;
 import io.xfer.agent.tls.Pem;
 import io.xfer.protocol.Capabilities;
 import io.xfer.protocol.DataFlyweight;
@@ -39,6 +40,7 @@ import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import javax.net.ssl.KeyManagerFactory;
@@ -55,7 +57,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A hand-driven sender over a real TLS socket feeds the agent's receiver compressed chunks that lie: garbage that is
  * not LZ4, a valid LZ4 block whose content does not match its checksum, and a block that claims to decompress to more
  * than the chunk may hold. Each is rejected and nothing of it is ever written; a correct compressed file in the same
- * transfer still commits.
+ * transfer still commits. The same for content carried in FILE_ENTRY (INLINE_DATA): what does not verify is dropped
+ * and asked for as DATA, and content for a file the receiver skips is never written.
  */
 class CompressedChunkIntegrityTest
 {
@@ -162,19 +165,7 @@ class CompressedChunkIntegrityTest
             // allocated or decompressed
             final int claimed = 16 << 20;
             sender.sendData(0, 0, claimed, 0, lz4(new byte[claimed]));
-            final ByteBuf error = sender.nextSkippingAcks();
-            try
-            {
-                assertEquals(FrameType.ERROR, type(error));
-                final ErrorFlyweight flyweight = new ErrorFlyweight();
-                flyweight.wrap(error, 0);
-                assertEquals(ErrorCode.PROTOCOL_ERROR.code(), flyweight.code(), flyweight.message());
-                assertEquals(ErrorFlyweight.CONNECTION, flyweight.fileId());
-            }
-            finally
-            {
-                error.release();
-            }
+            assertProtocolError(sender.nextSkippingAcks());
         }
         try (Stream<Path> files = Files.list(moduleRoot))
         {
@@ -205,6 +196,78 @@ class CompressedChunkIntegrityTest
             assertStatus(sender.nextSkippingAcks(), 0, FileStatusFlyweight.COMMITTED, 0);
         }
         assertArrayEquals(content, Files.readAllBytes(moduleRoot.resolve("retried.bin")));
+    }
+
+    @Test
+    @Timeout(30)
+    void shouldCommitInlineContentWithItsVerdictAloneAndAskForDamagedContentAsData() throws Exception
+    {
+        final byte[] content = text(FILE_SIZE);
+        final byte[] damaged = content.clone();
+        damaged[1000] ^= 0x20;
+        final long mtimeNs = 1_700_000_000_123_456_000L;
+        final ByteBuf raw = Unpooled.wrappedBuffer(content);
+        final ByteBuf packed = Unpooled.wrappedBuffer(lz4(content));
+        final ByteBuf packedDamaged = Unpooled.wrappedBuffer(lz4(damaged));
+        final ByteBuf garbage = Unpooled.wrappedBuffer(new byte[] {(byte)0xF7, (byte)0xF7, (byte)0xF7, 1, 2, 3});
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake(Capabilities.LZ4 | Capabilities.INLINE_DATA);
+
+            // 0: raw content, 1: LZ4 content: committed, with no SEND before
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0640, FILE_SIZE, mtimeNs, "raw.txt", 0,
+                crc(content), raw, 0, content.length));
+            assertStatus(sender.next(), 0, FileStatusFlyweight.COMMITTED, 0);
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 1, 0644, FILE_SIZE, mtimeNs, "packed.txt",
+                FileEntryFlyweight.FLAG_LZ4, crc(content), packed, 0, packed.readableBytes()));
+            assertStatus(sender.next(), 1, FileStatusFlyweight.COMMITTED, 0);
+
+            // 2: a valid LZ4 block of other bytes, 3: not LZ4 at all: dropped, and the data asked for
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 2, 0644, FILE_SIZE, mtimeNs, "damaged.txt",
+                FileEntryFlyweight.FLAG_LZ4, crc(content), packedDamaged, 0, packedDamaged.readableBytes()));
+            assertStatus(sender.next(), 2, FileStatusFlyweight.SEND, 0);
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 3, 0644, FILE_SIZE, mtimeNs, "garbage.txt",
+                FileEntryFlyweight.FLAG_LZ4, crc(content), garbage, 0, garbage.readableBytes()));
+            assertStatus(sender.next(), 3, FileStatusFlyweight.SEND, 0);
+            assertFalse(Files.exists(moduleRoot.resolve("damaged.txt")), "damaged content is never written");
+
+            // the damaged one arrives intact the usual way
+            sender.sendData(2, 0, FILE_SIZE, crc(content), lz4(content));
+            final ChunkDigest digest = new ChunkDigest();
+            digest.add(0, crc(content));
+            sender.send(FileEndFlyweight.encode(alloc, 2, FileEndFlyweight.DIGEST_CHUNK_ROOT, FILE_SIZE, mtimeNs,
+                digest.finish()));
+            assertStatus(sender.nextSkippingAcks(), 2, FileStatusFlyweight.COMMITTED, 0);
+
+            // 4: content for a file the destination already holds identical: skipped, nothing rewritten
+            final Path existing = moduleRoot.resolve("raw.txt");
+            final byte[] other = text(FILE_SIZE);
+            other[0] = 'X';
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 4, 0640, FILE_SIZE, mtimeNs, "raw.txt", 0,
+                crc(other), Unpooled.wrappedBuffer(other), 0, other.length));
+            assertStatus(sender.nextSkippingAcks(), 4, FileStatusFlyweight.SKIPPED, 0);
+            assertArrayEquals(content, Files.readAllBytes(existing));
+        }
+        assertArrayEquals(content, Files.readAllBytes(moduleRoot.resolve("raw.txt")));
+        assertEquals(0640, FileMetadata.readMode(moduleRoot.resolve("raw.txt")));
+        assertEquals(mtimeNs, Files.getLastModifiedTime(moduleRoot.resolve("raw.txt")).to(TimeUnit.NANOSECONDS));
+        assertArrayEquals(content, Files.readAllBytes(moduleRoot.resolve("packed.txt")));
+        assertArrayEquals(content, Files.readAllBytes(moduleRoot.resolve("damaged.txt")));
+    }
+
+    @Test
+    @Timeout(30)
+    void shouldRejectInlineContentThatWasNotNegotiated() throws Exception
+    {
+        final byte[] content = text(100);
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake(Capabilities.LZ4);
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, content.length, 0, "sneaky.txt", 0,
+                crc(content), Unpooled.wrappedBuffer(content), 0, content.length));
+            assertProtocolError(sender.nextSkippingAcks());
+        }
+        assertFalse(Files.exists(moduleRoot.resolve("sneaky.txt")));
     }
 
     /** Send a damaged chunk until the receiver gives up: it asks again a bounded number of times, then fails. */
@@ -282,6 +345,23 @@ class CompressedChunkIntegrityTest
         }
     }
 
+    /** A connection error PROTOCOL_ERROR. */
+    private static void assertProtocolError(final ByteBuf error)
+    {
+        try
+        {
+            assertEquals(FrameType.ERROR, type(error));
+            final ErrorFlyweight flyweight = new ErrorFlyweight();
+            flyweight.wrap(error, 0);
+            assertEquals(ErrorCode.PROTOCOL_ERROR.code(), flyweight.code(), flyweight.message());
+            assertEquals(ErrorFlyweight.CONNECTION, flyweight.fileId());
+        }
+        finally
+        {
+            error.release();
+        }
+    }
+
     private static void assertFailedWithChecksumMismatch(final ByteBuf frame, final int fileId)
     {
         assertStatus(frame, fileId, FileStatusFlyweight.FAILED, ErrorCode.CHECKSUM_MISMATCH.code());
@@ -321,7 +401,12 @@ class CompressedChunkIntegrityTest
 
         void handshake() throws IOException
         {
-            send(HelloFlyweight.encode(alloc, HelloFlyweight.KIND_CONTROL, Capabilities.LZ4, 0, 0,
+            handshake(Capabilities.LZ4);
+        }
+
+        void handshake(final long capabilities) throws IOException
+        {
+            send(HelloFlyweight.encode(alloc, HelloFlyweight.KIND_CONTROL, capabilities, 0, 0,
                 ProtocolVersion.MAX_FRAME_LENGTH, "raw-sender"));
             final ByteBuf welcome = next();
             assertEquals(FrameType.WELCOME, type(welcome));
