@@ -401,7 +401,11 @@ class FrameDecoderMalformedInputTest
                 (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, 4)), ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY LZ4 without inline content", patch(FrameType.FILE_ENTRY,
                 (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, FileEntryFlyweight.FLAG_LZ4)), ErrorCode.PROTOCOL_ERROR),
-            arguments("FILE_ENTRY inline flag without checksum", patch(FrameType.FILE_ENTRY,
+            arguments("FILE_ENTRY inline flag without checksum", patch(FileEntryFlyweight.encode(Frames.HEAP, 1,
+                FileEntryFlyweight.TYPE_FILE, 0644, 0, 0L, "f", ""),
+                (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, FileEntryFlyweight.FLAG_INLINE)),
+                ErrorCode.PROTOCOL_ERROR),
+            arguments("FILE_ENTRY inline content for a symlink", patch(FrameType.FILE_ENTRY,
                 (buf) -> buf.setShort(Flyweight.FLAGS_OFFSET, FileEntryFlyweight.FLAG_INLINE)),
                 ErrorCode.PROTOCOL_ERROR),
             arguments("FILE_ENTRY inline content shorter than the size", inlineEntry(10, 9, 0), ErrorCode.PROTOCOL_ERROR),
@@ -540,6 +544,14 @@ class FrameDecoderMalformedInputTest
         final byte[] frame = Frames.sample(type);
         mutator.accept(Unpooled.wrappedBuffer(frame));
         return frame;
+    }
+
+    private static byte[] patch(final ByteBuf encoded, final Consumer<ByteBuf> mutator)
+    {
+        final byte[] frame = new byte[encoded.readableBytes()];
+        encoded.readBytes(frame);
+        encoded.release();
+        return patch(frame, mutator);
     }
 
     private static byte[] patch(final byte[] frame, final Consumer<ByteBuf> mutator)

@@ -24,6 +24,7 @@ public final class ClientOptions
     private AgentConfig.Transport transport = AgentConfig.Transport.AUTO;
     private int streams = STREAMS_DEFAULT;
     private Compression compression = Compression.AUTO;
+    private boolean inlineData = true;
     private long windowBytes = AgentConfig.STREAM_WINDOW_BYTES_DEFAULT;
     private long sendBudgetBytes = AgentConfig.SEND_BUDGET_BYTES_DEFAULT;
     private long receiveQueueBytes = AgentConfig.RECEIVE_QUEUE_BYTES_DEFAULT;
@@ -146,6 +147,18 @@ public final class ClientOptions
     public ClientOptions compression(final Compression compression)
     {
         this.compression = compression;
+        return this;
+    }
+
+    /** Whether this client offers INLINE_DATA: small files' content with their entries, both ways. */
+    public boolean inlineData()
+    {
+        return inlineData;
+    }
+
+    public ClientOptions inlineData(final boolean inlineData)
+    {
+        this.inlineData = inlineData;
         return this;
     }
 

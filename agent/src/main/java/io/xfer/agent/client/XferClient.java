@@ -231,6 +231,7 @@ public final class XferClient implements AutoCloseable
             final Receiver receiver = new Receiver(session.connection, root, "", options.overwrite(),
                 session.transferId, stats, session.chunkLength, session.lz4, options.idleTimeoutNs(), journal,
                 Checkpoints.DEFAULT).acceptSha256(session.sha256()).acceptInline(session.inlineData())
+                .expectSha256(options.sha256Digests() && session.sha256())
                 .commitPool(commitPool);
             if (options.atomic())
             {
@@ -402,7 +403,8 @@ public final class XferClient implements AutoCloseable
     /** What this client offers in HELLO: its capabilities, and plaintext data when its user asked for it. */
     private long offered()
     {
-        return CAPABILITIES | (options.plaintextData() ? Capabilities.PLAINTEXT_DATA : 0);
+        return (options.inlineData() ? CAPABILITIES : CAPABILITIES & ~Capabilities.INLINE_DATA) |
+            (options.plaintextData() ? Capabilities.PLAINTEXT_DATA : 0);
     }
 
     /**

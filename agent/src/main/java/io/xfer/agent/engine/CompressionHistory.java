@@ -12,7 +12,7 @@ final class CompressionHistory
 {
     static final int MAX_BACKOFF = 64;
     private static final int SLOTS = 64;
-    /** Longest extension told apart; longer ones hash their last characters. */
+    /** Longest extension told apart: a longer one counts as none (as a name without a dot does). */
     private static final int MAX_EXTENSION = 12;
 
     private final int[] backoff = new int[SLOTS];

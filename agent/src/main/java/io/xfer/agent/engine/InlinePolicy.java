@@ -5,15 +5,19 @@ package io.xfer.agent.engine;
  * ahead is wasted when the receiver skips the file (identical already) or refuses it, and a second run over an
  * unchanged tree would otherwise send every small file again. So:
  * <ul>
- * <li>until {@link #WINDOW} answers are known, at most {@link #LEARNING_OUTSTANDING} entries with content go
- * unanswered (the others go without);</li>
- * <li>when most of the last {@link #WINDOW} answers used the content (COMMITTED, or anything but SKIPPED and
- * REFUSED), every eligible file goes with its content, within the window the caller keeps;</li>
- * <li>when most did not, only every n-th eligible file does, n doubling on each such verdict up to
- * {@link #MAX_INTERVAL}, and back to every file when most of the next answers used it.</li>
+ * <li><b>Learning</b> (the start): at most {@link #LEARNING_OUTSTANDING} entries with content go unanswered (the
+ * others go without) until {@link #WINDOW} answers are known.</li>
+ * <li><b>Trusted</b>: while most of the last {@link #WINDOW} answers used the content (COMMITTED, or anything but
+ * SKIPPED and REFUSED), every eligible file goes with it, within the bounds the caller keeps.</li>
+ * <li><b>Probing</b>: when most did not, only one eligible file in 2 does, one probe unanswered at a time; each probe
+ * answered unused doubles that, up to one in {@link #MAX_INTERVAL}, and each answered used halves it, back to
+ * learning at one in 1.</li>
  * </ul>
- * On an unchanged tree at most the learning phase's files and about one in {@link #MAX_INTERVAL} of the rest are
- * sent for nothing. Used by the sender's thread only.
+ * Each change of pace starts a new epoch, and answers to entries sent in an earlier one are ignored: content that
+ * was in flight when the pace changed does not decide the next change. On an unchanged tree about
+ * {@link #LEARNING_OUTSTANDING} files, a probe per doubling and one file in {@link #MAX_INTERVAL} of the rest are
+ * sent for nothing; once files are new again, about 2 × the interval files go without content before every file
+ * has it again. Used by the sender's thread only.
  */
 final class InlinePolicy
 {
@@ -22,16 +26,17 @@ final class InlinePolicy
     static final int MAX_INTERVAL = 1024;
     private static final int MASK = (1 << WINDOW) - 1;
 
-    /** The last answers, newest lowest, one bit each: set when the content was used. */
+    /** The last answers of this epoch, newest lowest, one bit each: set when the content was used. */
     private int outcomes;
     private int known;
     private boolean trusted;
     private int interval = 1;
     private int skipsLeft;
+    private int epoch;
 
     /**
      * @param outstanding entries sent with content and not answered yet
-     * @return whether the next eligible file goes with its content
+     * @return whether the next eligible file goes with its content (tag it with {@link #epoch()})
      */
     boolean inline(final int outstanding)
     {
@@ -42,38 +47,70 @@ final class InlinePolicy
                 skipsLeft--;
                 return false;
             }
+            // one probe at a time: a fast walk would otherwise send many before the first answer
+            if (outstanding > 0)
+            {
+                return false;
+            }
             skipsLeft = interval - 1;
             return true;
         }
         return trusted || outstanding < LEARNING_OUTSTANDING;
     }
 
-    /** An entry sent with content was answered: whether its content was used. */
-    void answered(final boolean used)
+    /** @return whether every eligible file goes with its content, bounded only by the caller's window */
+    boolean trusted()
     {
+        return trusted;
+    }
+
+    /** @return the epoch to tag an entry sent now with */
+    int epoch()
+    {
+        return epoch;
+    }
+
+    /**
+     * An entry sent with content was answered.
+     *
+     * @param used whether its content was used
+     * @param sentInEpoch the {@link #epoch()} it was sent in
+     */
+    void answered(final boolean used, final int sentInEpoch)
+    {
+        if (sentInEpoch != epoch)
+        {
+            return;
+        }
+        if (interval > 1)
+        {
+            interval = used ? interval / 2 : Math.min(MAX_INTERVAL, interval * 2);
+            skipsLeft = interval - 1;
+            known = 0;
+            epoch++;
+            return;
+        }
         outcomes = (outcomes << 1 | (used ? 1 : 0)) & MASK;
         if (++known < WINDOW)
         {
             return;
         }
-        final int usedCount = Integer.bitCount(outcomes);
+        final int usedCount = Integer.bitCount(outcomes & MASK);
         if (usedCount > WINDOW / 2)
         {
             trusted = true;
-            interval = 1;
-            skipsLeft = 0;
         }
         else if (usedCount < WINDOW / 2)
         {
             trusted = false;
-            interval = Math.min(MAX_INTERVAL, interval * 2);
+            interval = 2;
             skipsLeft = interval - 1;
-            // the next verdict on answers sent at the new pace only
             known = 0;
+            epoch++;
         }
     }
 
-    /** @return one in how many eligible files goes with its content now (1: every one) */
+    /** @return one in how many eligible files goes with its content now (1: every one, or learning) */
     int interval()
     {
         return interval;

@@ -98,6 +98,7 @@ public final class Receiver extends TransferRole
     private long bytesSinceCheckpoint;
     private boolean sha256Allowed;
     private boolean inlineAllowed;
+    private boolean sha256Expected;
     private String stage;
     private final Set<String> topLevelNames = new HashSet<>();
     private final Set<String> blockedTopLevelNames = new HashSet<>();
@@ -212,6 +213,16 @@ public final class Receiver extends TransferRole
     public Receiver acceptSha256(final boolean allowed)
     {
         this.sha256Allowed = allowed;
+        return this;
+    }
+
+    /**
+     * SHA-256 digests were asked for (OPEN option DIGEST_SHA256): an entry with content is then a protocol error.
+     * Before {@link #run()}.
+     */
+    public Receiver expectSha256(final boolean expected)
+    {
+        this.sha256Expected = expected;
         return this;
     }
 
@@ -397,6 +408,10 @@ public final class Receiver extends TransferRole
         }
         lastFileId = fileId;
         entriesSeen++;
+        if (fileEntry.isInline())
+        {
+            checkInline(fileId);
+        }
 
         final String entryPath = fileEntry.path();
         if (entryPath.isEmpty())
@@ -576,11 +591,6 @@ public final class Receiver extends TransferRole
         files.put(fileId, file);
         if (fileEntry.isInline())
         {
-            if (!inlineAllowed || size > chunkLength)
-            {
-                throw new TransferException(ErrorCode.PROTOCOL_ERROR, "FILE_ENTRY " + fileId + " carries content " +
-                    (inlineAllowed ? "for more than one chunk" : "although INLINE_DATA was not negotiated"));
-            }
             if (placeInline(file))
             {
                 return;
@@ -589,6 +599,25 @@ public final class Receiver extends TransferRole
         }
         sendRequested.set(fileId);
         reply(fileId, FileStatusFlyweight.SEND, offset, null, "");
+    }
+
+    /**
+     * Content with an entry is a connection error, whatever the entry's verdict would be, where it may not come:
+     * INLINE_DATA not negotiated, more than one chunk, LZ4 not negotiated, or SHA-256 digests asked for (its
+     * CRC32C stands for the digest, and the report would have no SHA-256 to show). Its bytes crossed the wire.
+     */
+    private void checkInline(final int fileId)
+    {
+        final String why = !inlineAllowed ? "although INLINE_DATA was not negotiated" :
+            fileEntry.size() > chunkLength ? "of " + fileEntry.size() + " bytes, more than one chunk of " +
+                chunkLength :
+            fileEntry.isCompressed() && decompressor == null ? "compressed although LZ4 was not negotiated" :
+            sha256Expected ? "although SHA-256 digests were asked for" : null;
+        if (why != null)
+        {
+            throw new TransferException(ErrorCode.PROTOCOL_ERROR, "FILE_ENTRY " + fileId + " carries content " + why);
+        }
+        stats.addWireBytes(fileEntry.contentLength());
     }
 
     /**
@@ -606,16 +635,14 @@ public final class Receiver extends TransferRole
                 fileEntry.isCompressed(), size, fileEntry.checksum(), 0, true);
             if (content == null)
             {
+                // asked for again as DATA, which has its own re-sends
                 stats.recordChecksumRetry();
-                file.checksumRetries++;
                 return false;
             }
             if (size > 0)
             {
                 write(file, content, 0);
             }
-            stats.addBytes(size);
-            stats.addWireBytes(contentLength);
         }
         finally
         {
@@ -986,6 +1013,11 @@ public final class Receiver extends TransferRole
             recentCommits = commitPool.record(recentCommits, durable.elapsedNs());
         }
         placed(file);
+        if (file.inline)
+        {
+            // content that came with its entry counts as moved once it is in place, as on the sending side
+            stats.addBytes(file.size);
+        }
         reply(file.fileId, FileStatusFlyweight.COMMITTED, null, "");
         stats.record(new TransferEvent(TransferEvent.Kind.COMMITTED, file.relativePath, FileEntryFlyweight.TYPE_FILE,
             file.size, null, "", durable.sha256Hex()));

@@ -18,6 +18,7 @@ import io.xfer.protocol.TransferDoneFlyweight;
 import io.xfer.protocol.TransferEndFlyweight;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
+import org.agrona.collections.Int2IntHashMap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -46,6 +47,7 @@ public final class Sender extends TransferRole
 {
     /** Manifest entries sent but not yet resolved; bounds memory whatever the tree size. */
     public static final int MAX_PENDING_ENTRIES = 4096;
+
 
     private static final long BUDGET_POLL_NS = 5_000_000L;
     private static final int MAX_COMPRESSION_BACKOFF = 64;
@@ -94,10 +96,13 @@ public final class Sender extends TransferRole
     private boolean sha256Digests;
     private boolean fromFile;
     private boolean inlineData;
-    /** Entries sent with their content and not answered yet, and the bytes of their files. */
-    private final java.util.BitSet inlineSent = new java.util.BitSet();
+    /** Entries sent with their content and not answered yet: file id to the policy epoch they were sent in. */
+    private final Int2IntHashMap inlineSent = new Int2IntHashMap(-1);
+    /** Bytes of content in entries not answered yet, at most {@link #inlineWindowBytes}. */
     private long inlineBytesOutstanding;
-    private int inlineOutstanding;
+    private final long inlineWindowBytes;
+    /** The walk waits for the window to drain to half ({@link #inlineWindowFull}). */
+    private boolean inlineWalkHeld;
     private final InlinePolicy inlinePolicy = new InlinePolicy();
     /** Since when no stream is left (plaintext: the control connection carries none), or 0. */
     private long streamlessSinceNs;
@@ -124,6 +129,8 @@ public final class Sender extends TransferRole
         this.walker = walker;
         this.allocator = control.channel().alloc();
         this.windowBytes = windowBytes;
+        // content waits on the control connection like read chunks in buffers: half the budget at most
+        this.inlineWindowBytes = Math.max(FileEntryFlyweight.INLINE_MAX_BYTES, Math.min(windowBytes, budgetBytes / 2));
         this.compression = compression;
         this.compressor = compression == Compression.NONE ? null : LZ4Factory.fastestInstance().fastCompressor();
         this.scheduler = new ChunkScheduler(Math.max(budgetBytes, 2L * Chunk.charge(chunkLength)));
@@ -208,7 +215,7 @@ public final class Sender extends TransferRole
                 {
                     readNextChunk(toRead.peek());
                 }
-                else if (!walkDone && pending.size() < MAX_PENDING_ENTRIES)
+                else if (!walkDone && pending.size() < MAX_PENDING_ENTRIES && !inlineWindowFull())
                 {
                     walkOne();
                 }
@@ -355,6 +362,36 @@ public final class Sender extends TransferRole
         announce(entry);
     }
 
+    /**
+     * While small files go with their content (every eligible one: learning or trusted, not probing), the walk waits
+     * for answers when the next one could not go with it: past the learning phase's limit of unanswered entries, or
+     * when it might not fit the window, and then until the window is half empty (one file at a time would cost a
+     * wake-up each). Sent without its content a file would cost the round of SEND, DATA and FILE_END that the
+     * content saves, and while learning, a walk that went on would send most of a small tree so.
+     */
+    private boolean inlineWindowFull()
+    {
+        if (!inlineData || sha256Digests || inlinePolicy.interval() > 1)
+        {
+            inlineWalkHeld = false;
+            return false;
+        }
+        if (!inlinePolicy.trusted() && inlineSent.size() >= InlinePolicy.LEARNING_OUTSTANDING)
+        {
+            return true;
+        }
+        if (inlineWalkHeld)
+        {
+            inlineWalkHeld = inlineBytesOutstanding > inlineWindowBytes / 2;
+        }
+        else
+        {
+            inlineWalkHeld = inlineBytesOutstanding + Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength) >
+                inlineWindowBytes;
+        }
+        return inlineWalkHeld;
+    }
+
     /** Send a manifest entry under the next file id. */
     private void announce(final SourceEntry entry)
     {
@@ -363,7 +400,7 @@ public final class Sender extends TransferRole
         entriesSent++;
         if (inlineData && !sha256Digests && entry.fileType() == FileEntryFlyweight.TYPE_FILE &&
             entry.size() <= Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength) &&
-            inlineBytesOutstanding + entry.size() <= windowBytes && inlinePolicy.inline(inlineOutstanding) &&
+            inlineBytesOutstanding + entry.size() <= inlineWindowBytes && inlinePolicy.inline(inlineSent.size()) &&
             announceInline(fileId, entry))
         {
             return;
@@ -435,9 +472,8 @@ public final class Sender extends TransferRole
             }
             connection.send(FileEntryFlyweight.encodeInline(allocator, fileId, entry.mode(), size, entry.mtimeNs(),
                 entry.relativePath(), flags, checksum, content, 0, content.writerIndex()));
-            inlineSent.set(fileId);
+            inlineSent.put(fileId, inlinePolicy.epoch());
             inlineBytesOutstanding += size;
-            inlineOutstanding++;
             // its bytes count as moved once the receiver used them (COMMITTED); on the wire they are now
             stats.addWireBytes(content.writerIndex());
             return true;
@@ -509,18 +545,11 @@ public final class Sender extends TransferRole
             }
             throw new TransferException(ErrorCode.UNEXPECTED_FRAME, "FILE_STATUS for unknown file id " + fileId);
         }
-        final boolean wasInline = inlineSent.get(fileId);
-        if (wasInline)
+        final boolean wasInline = inlineAnswered(fileId, entry,
+            status != FileStatusFlyweight.SKIPPED && status != FileStatusFlyweight.REFUSED);
+        if (wasInline && status == FileStatusFlyweight.COMMITTED)
         {
-            // answered: its content no longer counts against the window, whatever the answer
-            inlineSent.clear(fileId);
-            inlineBytesOutstanding -= entry.size();
-            inlineOutstanding--;
-            inlinePolicy.answered(status != FileStatusFlyweight.SKIPPED && status != FileStatusFlyweight.REFUSED);
-            if (status == FileStatusFlyweight.COMMITTED)
-            {
-                stats.addBytes(entry.size());
-            }
+            stats.addBytes(entry.size());
         }
         switch (status)
         {
@@ -536,6 +565,7 @@ public final class Sender extends TransferRole
                 {
                     // the receiver could not use the content it carried (damaged): the file goes again as DATA
                     stats.recordChecksumRetry();
+                    stats.addResentBytes(entry.size());
                 }
                 break;
             case FileStatusFlyweight.SKIPPED:
@@ -569,6 +599,24 @@ public final class Sender extends TransferRole
         return code == null ? ErrorCode.INTERNAL : code;
     }
 
+    /**
+     * An entry's first answer (or a receiver's ERROR for it): if it went with its content, that content no longer
+     * counts against the window, and the policy learns whether it was used.
+     *
+     * @return whether the entry went with its content
+     */
+    private boolean inlineAnswered(final int fileId, final SourceEntry entry, final boolean used)
+    {
+        final int epoch = inlineSent.remove(fileId);
+        if (epoch == inlineSent.missingValue())
+        {
+            return false;
+        }
+        inlineBytesOutstanding -= entry.size();
+        inlinePolicy.answered(used, epoch);
+        return true;
+    }
+
     private void resolve(
         final int fileId,
         final SourceEntry entry,
@@ -577,6 +625,7 @@ public final class Sender extends TransferRole
         final ErrorCode code,
         final String message)
     {
+        inlineAnswered(fileId, entry, true);
         pending.remove(fileId);
         final OutgoingFile file = open.remove(fileId);
         String sha256 = null;

@@ -217,6 +217,7 @@ final class TransferDispatcher implements AutoCloseable
                 journal, new Checkpoints(config.checkpointIntervalNs(), config.checkpointBytes()))
                 .acceptSha256(request.sha256Negotiated())
                 .acceptInline(request.inlineData())
+                .expectSha256(request.sha256Digests())
                 .commitPool(commitPool);
             if (request.atomic())
             {

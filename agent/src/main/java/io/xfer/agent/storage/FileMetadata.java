@@ -71,44 +71,59 @@ public final class FileMetadata
         CHANNEL_FD = channelFd;
         FD_VAL = fdVal;
 
+        // each looked up on its own: one that another JDK lacks leaves the others (null: the public API does it)
+        final MethodHandles.Lookup lookup = fsLookup();
+        final Class<?> unixAttributes = fsClass("sun.nio.fs.UnixFileAttributes");
         MethodHandle fchmod = null;
         MethodHandle futimens = null;
-        MethodHandle stMode = null;
-        MethodHandle unlink = null;
-        MethodHandle fstat = null;
         try
         {
-            final Class<?> dispatcher = Class.forName("sun.nio.fs.UnixNativeDispatcher");
-            final MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(dispatcher, MethodHandles.lookup());
-            final Class<?> unixAttributes = Class.forName("sun.nio.fs.UnixFileAttributes");
+            if (fdVal != null && (boolean)lookup.findStatic(lookup.lookupClass(), "futimensSupported",
+                MethodType.methodType(boolean.class)).invokeExact())
+            {
+                fchmod = lookup.findStatic(lookup.lookupClass(), "fchmod", MethodType.methodType(void.class,
+                    int.class, int.class));
+                futimens = lookup.findStatic(lookup.lookupClass(), "futimens", MethodType.methodType(void.class,
+                    int.class, long.class, long.class));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            fchmod = null;
+            futimens = null;
+        }
+        MethodHandle stMode;
+        try
+        {
             // UnixFileAttributes.toUnixFileAttributes(attributes).mode(): null for attributes of another kind
             stMode = MethodHandles.filterReturnValue(
                 lookup.findStatic(unixAttributes, "toUnixFileAttributes", MethodType.methodType(unixAttributes,
                     BasicFileAttributes.class)),
                 lookup.findVirtual(unixAttributes, "mode", MethodType.methodType(int.class)));
-            unlink = lookup.findStatic(dispatcher, "unlink", MethodType.methodType(void.class,
-                Class.forName("sun.nio.fs.UnixPath"))).asType(MethodType.methodType(void.class, Path.class));
-            if (fdVal != null)
-            {
-                fstat = lookup.findStatic(unixAttributes, "get", MethodType.methodType(unixAttributes, int.class))
-                    .asType(MethodType.methodType(BasicFileAttributes.class, int.class));
-            }
-            if (fdVal != null && (boolean)lookup.findStatic(dispatcher, "futimensSupported",
-                MethodType.methodType(boolean.class)).invokeExact())
-            {
-                fchmod = lookup.findStatic(dispatcher, "fchmod", MethodType.methodType(void.class, int.class,
-                    int.class));
-                futimens = lookup.findStatic(dispatcher, "futimens", MethodType.methodType(void.class, int.class,
-                    long.class, long.class));
-            }
         }
         catch (final Throwable ex)
         {
-            // not opened to us (no --add-opens java.base/sun.nio.fs), or another JDK: the public API does it
-            fchmod = null;
-            futimens = null;
             stMode = null;
+        }
+        MethodHandle unlink;
+        try
+        {
+            unlink = lookup.findStatic(lookup.lookupClass(), "unlink", MethodType.methodType(void.class,
+                Class.forName("sun.nio.fs.UnixPath"))).asType(MethodType.methodType(void.class, Path.class));
+        }
+        catch (final Throwable ex)
+        {
             unlink = null;
+        }
+        MethodHandle fstat;
+        try
+        {
+            fstat = fdVal == null ? null : lookup.findStatic(unixAttributes, "get",
+                MethodType.methodType(unixAttributes, int.class))
+                .asType(MethodType.methodType(BasicFileAttributes.class, int.class));
+        }
+        catch (final Throwable ex)
+        {
             fstat = null;
         }
         FCHMOD = fchmod;
@@ -120,6 +135,53 @@ public final class FileMetadata
 
     private FileMetadata()
     {
+    }
+
+    /**
+     * A lookup with private access to {@code sun.nio.fs.UnixNativeDispatcher}, or, where the JVM does not open
+     * {@code sun.nio.fs} to us, one whose every find fails (so each handle stays null).
+     */
+    private static MethodHandles.Lookup fsLookup()
+    {
+        try
+        {
+            return MethodHandles.privateLookupIn(Class.forName("sun.nio.fs.UnixNativeDispatcher"),
+                MethodHandles.lookup());
+        }
+        catch (final ReflectiveOperationException | RuntimeException ex)
+        {
+            return MethodHandles.publicLookup();
+        }
+    }
+
+    private static Class<?> fsClass(final String name)
+    {
+        try
+        {
+            return Class.forName(name);
+        }
+        catch (final ClassNotFoundException ex)
+        {
+            return Object.class;
+        }
+    }
+
+    /** @return whether the JDK's {@code st_mode} is read with a walk's attributes (one lstat per entry) */
+    static boolean modeWithAttributesAvailable()
+    {
+        return ST_MODE != null;
+    }
+
+    /** @return whether {@link #deleteOwnFile} unlinks without an lstat first */
+    static boolean unlinkAvailable()
+    {
+        return UNLINK != null;
+    }
+
+    /** @return whether {@link #attributes(FileChannel, Path)} fstats the descriptor */
+    static boolean fstatAvailable()
+    {
+        return FSTAT != null;
     }
 
     /**

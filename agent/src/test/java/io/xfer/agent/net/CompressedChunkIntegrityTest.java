@@ -257,17 +257,68 @@ class CompressedChunkIntegrityTest
 
     @Test
     @Timeout(30)
-    void shouldRejectInlineContentThatWasNotNegotiated() throws Exception
+    void shouldDropInlineContentThatWouldDecompressPastItsSizeOrGoesToAFileThatDiffers() throws Exception
+    {
+        final byte[] content = text(FILE_SIZE);
+        final byte[] zeros = new byte[1 << 20];
+        final ByteBuf bomb = Unpooled.wrappedBuffer(lz4(zeros));
+        Files.write(moduleRoot.resolve("differs.txt"), new byte[] {1, 2, 3});
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake(Capabilities.LZ4 | Capabilities.INLINE_DATA);
+            // a block of 1 MiB of zeros for a file of 100 bytes: decompression stops at 100, and it is damaged
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, 100, 0, "bomb.bin",
+                FileEntryFlyweight.FLAG_LZ4, crc(new byte[100]), bomb, 0, bomb.readableBytes()));
+            assertStatus(sender.next(), 0, FileStatusFlyweight.SEND, 0);
+            // content for a name that holds another file, without OVERWRITE: refused, and the file left alone
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 1, 0644, FILE_SIZE, 0, "differs.txt", 0,
+                crc(content), Unpooled.wrappedBuffer(content), 0, content.length));
+            assertStatus(sender.next(), 1, FileStatusFlyweight.REFUSED, ErrorCode.EXISTS.code());
+        }
+        assertFalse(Files.exists(moduleRoot.resolve("bomb.bin")), "nothing of it is written");
+        assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(moduleRoot.resolve("differs.txt")));
+    }
+
+    @Test
+    @Timeout(30)
+    void shouldRejectInlineContentThatWasNotNegotiatedEvenForAFileItWouldSkip() throws Exception
     {
         final byte[] content = text(100);
+        Files.write(moduleRoot.resolve("same.txt"), content);
+        Files.setLastModifiedTime(moduleRoot.resolve("same.txt"), java.nio.file.attribute.FileTime.fromMillis(0));
         try (RawSender sender = new RawSender())
         {
             sender.handshake(Capabilities.LZ4);
-            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, content.length, 0, "sneaky.txt", 0,
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, content.length, 0, "same.txt", 0,
                 crc(content), Unpooled.wrappedBuffer(content), 0, content.length));
             assertProtocolError(sender.nextSkippingAcks());
         }
-        assertFalse(Files.exists(moduleRoot.resolve("sneaky.txt")));
+    }
+
+    @Test
+    @Timeout(30)
+    void shouldRejectInlineContentOfMoreThanOneChunkOrCompressedWithoutLz4() throws Exception
+    {
+        final byte[] content = text(8192);
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake(Capabilities.LZ4 | Capabilities.INLINE_DATA, 4096);
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, content.length, 0, "two-chunks.txt", 0,
+                crc(content), Unpooled.wrappedBuffer(content), 0, content.length));
+            assertProtocolError(sender.nextSkippingAcks());
+        }
+        final ByteBuf packed = Unpooled.wrappedBuffer(lz4(content));
+        try (RawSender sender = new RawSender())
+        {
+            sender.handshake(Capabilities.INLINE_DATA);
+            sender.send(FileEntryFlyweight.encodeInline(alloc, 0, 0644, content.length, 0, "packed.txt",
+                FileEntryFlyweight.FLAG_LZ4, crc(content), packed, 0, packed.readableBytes()));
+            assertProtocolError(sender.nextSkippingAcks());
+        }
+        try (Stream<Path> files = Files.list(moduleRoot))
+        {
+            assertEquals(0, files.count(), "nothing written");
+        }
     }
 
     /** Send a damaged chunk until the receiver gives up: it asks again a bounded number of times, then fails. */
@@ -406,19 +457,24 @@ class CompressedChunkIntegrityTest
 
         void handshake(final long capabilities) throws IOException
         {
+            handshake(capabilities, 64 * 1024);
+        }
+
+        void handshake(final long capabilities, final int chunkLength) throws IOException
+        {
             send(HelloFlyweight.encode(alloc, HelloFlyweight.KIND_CONTROL, capabilities, 0, 0,
                 ProtocolVersion.MAX_FRAME_LENGTH, "raw-sender"));
             final ByteBuf welcome = next();
             assertEquals(FrameType.WELCOME, type(welcome));
             welcome.release();
-            send(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 1, 0, 64 * 1024, MODULE, "", ""));
+            send(OpenFlyweight.encode(alloc, OpenFlyweight.DIRECTION_PUSH, 1, 0, chunkLength, MODULE, "", ""));
             final ByteBuf ack = next();
             try
             {
                 assertEquals(FrameType.OPEN_ACK, type(ack), () -> "got " + FrameType.name(type(ack)));
                 final OpenAckFlyweight openAck = new OpenAckFlyweight();
                 openAck.wrap(ack, 0);
-                assertTrue(openAck.chunkLength() >= FILE_SIZE, "one chunk per file");
+                assertEquals(Math.max(chunkLength, 4096), openAck.chunkLength());
             }
             finally
             {

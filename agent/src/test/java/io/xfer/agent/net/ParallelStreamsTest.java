@@ -4,6 +4,7 @@ import io.xfer.agent.client.ClientOptions;
 import io.xfer.agent.client.Endpoint;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.engine.Compression;
+import io.xfer.agent.engine.LatencyRecorder;
 import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.storage.TreeComparison;
@@ -111,21 +112,18 @@ class ParallelStreamsTest
     {
         // photos and logs side by side, one chunk each: what auto learns from the photos must not stop the logs
         final Path source = work.resolve("src/mixed");
-        long textBytes = 0;
-        long randomBytes = 0;
-        for (int i = 0; i < 150; i++)
-        {
-            final Path photo = writeRandom(source.resolve(String.format(Locale.ROOT, "f%03d.JPG", i)), 3000 + i, i);
-            final Path log = source.resolve(String.format(Locale.ROOT, "f%03d.log", i));
-            writeText(log, 6000 + i);
-            randomBytes += Files.size(photo);
-            textBytes += Files.size(log);
-        }
-        try (XferClient client = new XferClient(options().streams(2).compression(Compression.AUTO)))
+        final long[] sizes = writePhotosAndLogs(source);
+        final long randomBytes = sizes[0];
+        final long textBytes = sizes[1];
+        // as DATA: the per-file history of first chunks (inline content has its own, tested below)
+        try (XferClient client = new XferClient(options().streams(2).compression(Compression.AUTO)
+            .inlineData(false)))
         {
             final TransferReport report = client.push(endpoint(MODULE, "in"), List.of(source.toString()),
                 TransferListener.NONE);
             assertTrue(report.complete(), report::toString);
+            assertEquals(300, report.latency().get(LatencyRecorder.Metric.CHUNK_RTT).count(),
+                "every file as one DATA chunk: " + report);
             assertEquals(randomBytes + textBytes, report.bytes(), report::toString);
             // every log goes compressed (to about a quarter); a log that went raw would add three quarters of it
             assertTrue(report.wireBytes() < randomBytes + textBytes / 2, report::toString);
@@ -150,6 +148,8 @@ class ParallelStreamsTest
             assertTrue(first.complete(), first::toString);
             assertEquals(0, first.checksumRetries(), "every file's content verified as it came: " + first);
             assertEquals(first.bytes(), first.wireBytes(), first::toString);
+            final LatencyRecorder.Summary chunks = first.latency().get(LatencyRecorder.Metric.CHUNK_RTT);
+            assertTrue(chunks == null || chunks.count() == 0, "no file needed DATA: " + first);
             assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("in/small"), 10));
 
             final TransferReport again = client.push(endpoint(MODULE, "in"), List.of(source.toString()),
@@ -160,6 +160,27 @@ class ParallelStreamsTest
             // content goes ahead only while the sender learns that the receiver skips: a fraction of the tree
             assertTrue(again.wireBytes() < first.wireBytes() / 4, again + " after " + first);
         }
+    }
+
+    @Test
+    @Timeout(60)
+    void autoCompressesSmallTextFilesThatGoWithTheirEntriesAndLeavesPhotosRaw() throws Exception
+    {
+        final Path source = work.resolve("src/inline-mixed");
+        final long[] sizes = writePhotosAndLogs(source);
+        final long randomBytes = sizes[0];
+        final long textBytes = sizes[1];
+        try (XferClient client = new XferClient(options().streams(2).compression(Compression.AUTO)))
+        {
+            final TransferReport report = client.push(endpoint(MODULE, "in"), List.of(source.toString()),
+                TransferListener.NONE);
+            assertTrue(report.complete(), report::toString);
+            assertEquals(randomBytes + textBytes, report.bytes(), report::toString);
+            final LatencyRecorder.Summary chunks = report.latency().get(LatencyRecorder.Metric.CHUNK_RTT);
+            assertTrue(chunks == null || chunks.count() == 0, "every file went with its entry: " + report);
+            assertTrue(report.wireBytes() < randomBytes + textBytes / 2, report::toString);
+        }
+        assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("in/inline-mixed"), 10));
     }
 
     @Test
@@ -451,6 +472,26 @@ class ParallelStreamsTest
     private Endpoint endpoint(final String module, final String path)
     {
         return new Endpoint("localhost", agent.port(), module, path);
+    }
+
+    /**
+     * 150 incompressible {@code .JPG} files and 150 logs side by side, one chunk each.
+     *
+     * @return the bytes of the photos and of the logs
+     */
+    private static long[] writePhotosAndLogs(final Path source) throws IOException
+    {
+        long randomBytes = 0;
+        long textBytes = 0;
+        for (int i = 0; i < 150; i++)
+        {
+            randomBytes += Files.size(writeRandom(source.resolve(String.format(Locale.ROOT, "f%03d.JPG", i)),
+                3000 + i, i));
+            final Path log = source.resolve(String.format(Locale.ROOT, "f%03d.log", i));
+            writeText(log, 6000 + i);
+            textBytes += Files.size(log);
+        }
+        return new long[] {randomBytes, textBytes};
     }
 
     private static Path writeRandom(final Path file, final long size, final long seed) throws IOException

@@ -121,6 +121,7 @@ class FileMetadataTest
     @Test
     void readsTheModeWithTheAttributesOfAWalk() throws IOException
     {
+        assertTrue(FileMetadata.modeWithAttributesAvailable(), "the build opens sun.nio.fs, as the launchers do");
         final Path file = Files.writeString(dir.resolve("f"), "data");
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-x---"));
         Files.setAttribute(file, "unix:mode", 02750);
@@ -139,6 +140,7 @@ class FileMetadataTest
     @Test
     void deletesItsOwnFileAndSaysWhyWhenThereIsNone() throws IOException
     {
+        assertTrue(FileMetadata.unlinkAvailable(), "the build opens sun.nio.fs, as the launchers do");
         final Path file = Files.writeString(dir.resolve(".xfer-1-2.part"), "x");
         final Path target = Files.writeString(dir.resolve("target"), "t");
         final Path link = Files.createSymbolicLink(dir.resolve("link"), target);
@@ -155,6 +157,7 @@ class FileMetadataTest
     @Test
     void attributesOfAnOpenFileAreThoseOfWhatWasOpenedNotOfWhatNowHasItsName() throws IOException
     {
+        assertTrue(FileMetadata.fstatAvailable(), "the build opens sun.nio.fs, as the launchers do");
         final Path file = Files.writeString(dir.resolve("source"), "twelve bytes");
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ))
         {
