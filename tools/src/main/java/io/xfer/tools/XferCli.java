@@ -226,6 +226,11 @@ public final class XferCli implements Callable<Integer>
                 "trusted networks only, best with --digest sha256.")
         boolean plaintext;
 
+        @Option(names = "--no-inline",
+            description = "Never send a small file's content with its entry ahead of the receiver's verdict; by " +
+                "default files of up to 16 KiB go that way, and the sender holds back while the receiver skips them.")
+        boolean noInline;
+
         @Option(names = "--digest", paramLabel = "MODE", defaultValue = "chunk",
             description = "Whole-file check: chunk (SHA-256 over the chunk checksums) or sha256 (SHA-256 of the " +
                 "content, checked against the file as written and reported per file, for audit) (default: " +
@@ -347,6 +352,7 @@ public final class XferCli implements Callable<Integer>
                     .reconnectDelayNs(Units.parseDurationNs("--reconnect-delay", reconnectDelay))
                     .atomic(atomic)
                     .plaintextData(plaintext)
+                    .inlineData(!noInline)
                     .intervalLog(histogramDir != null)
                     .sha256Digests(parseDigest(digest))
                     .restart(restart)

@@ -126,6 +126,21 @@ class CliExitCodeTest
     }
 
     @Test
+    void smallFilesGoWithTheirEntriesUnlessNoInlineIsGiven() throws Exception
+    {
+        final Result inline = xfer("send", "--json", sourceTree().toString(), url("mod/inline"));
+        assertEquals(ExitCode.OK, inline.exitCode, inline::toString);
+        assertFalse(((Map<?, ?>)summary(inline).get("latency")).containsKey("chunk_rtt_us"),
+            "no file needed a DATA chunk: " + inline);
+
+        final Result plain = xfer("send", "--json", "--no-inline", sourceTree().toString(), url("mod/plain"));
+        assertEquals(ExitCode.OK, plain.exitCode, plain::toString);
+        final Map<?, ?> chunks = (Map<?, ?>)((Map<?, ?>)summary(plain).get("latency")).get("chunk_rtt_us");
+        assertEquals(3L, ((Number)chunks.get("count")).longValue(), "each of the 3 files as a chunk: " + plain);
+        assertEquals(summary(inline).get("bytes"), summary(plain).get("bytes"));
+    }
+
+    @Test
     void shouldExitOkWhenIdenticalSendIsRunAgain() throws Exception
     {
         final Path tree = sourceTree();
