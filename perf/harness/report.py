@@ -228,6 +228,8 @@ def summarize(runs):
                 s[m] = statistics.median(values)
                 if m == "mb_s":
                     s["mb_s_min"], s["mb_s_max"] = min(values), max(values)
+                if m == "heap_allocated_bytes":
+                    s["heap_values"] = values
         if good:
             # Percentiles are not averaged: take them from the run with the median throughput.
             ranked = sorted(good, key=lambda r: r.get("mb_s", 0))
@@ -260,6 +262,11 @@ def summarize(runs):
             gib = (big["dataset_bytes"] - small["dataset_bytes"]) / float(1 << 30)
             marginal = (big["heap_allocated_bytes"] - small["heap_allocated_bytes"]) / gib
             big["heap_marginal_bytes_per_gib"] = small["heap_marginal_bytes_per_gib"] = marginal
+            # every pairing of a whole-file run with an eighth's: a difference of two numbers near 25 MB moves by
+            # some hundred KB from run to run, and a single pair of medians hides that
+            pairs = [(b - a) / gib for b in big.get("heap_values", []) for a in small.get("heap_values", [])]
+            if pairs:
+                big["heap_marginal_min"], big["heap_marginal_max"] = min(pairs), max(pairs)
     return scenarios
 
 
@@ -600,7 +607,9 @@ def render(out_dir):
         w("The client's heap allocation (`heap_allocated_bytes`) of a large-random transfer minus that of the same "
           "transfer of an eighth of the file (scenario `xfer-heap-random-*`), per GiB of the difference: what moving "
           "one more GiB costs, without what every transfer allocates once (TLS handshakes, histograms, queues). "
-          "The results table's heap column divides the whole run's allocation instead.")
+          "The results table's heap column divides the whole run's allocation instead. The range in brackets pairs "
+          "every measured run of the whole file with every run of the eighth: the difference of two figures near "
+          "25 MB moves by some hundred KB from run to run, so compare builds with interleaved runs, not one report.")
         w("")
         w("| scenario | streams | compress | heap B (whole file) | heap B (an eighth) | heap B/GiB at the margin |")
         w("|---|---:|---|---:|---:|---:|")
@@ -610,7 +619,10 @@ def render(out_dir):
             w("| %s | %s | %s | %s | %s | %s |" % (s["id"], s["streams"], s["compress"],
                                                    fmt(s["heap_allocated_bytes"], 0),
                                                    fmt(small["heap_allocated_bytes"], 0),
-                                                   fmt(s["heap_marginal_bytes_per_gib"], 0)))
+                                                   fmt(s["heap_marginal_bytes_per_gib"], 0) + (
+                                                       " (%s to %s)" % (fmt(s["heap_marginal_min"], 0),
+                                                                        fmt(s["heap_marginal_max"], 0))
+                                                       if s.get("heap_marginal_min") is not None else "")))
         w("")
     with_latency = [s for s in scenarios if s.get("latency")]
     if with_latency:
