@@ -48,7 +48,6 @@ public final class Sender extends TransferRole
     /** Manifest entries sent but not yet resolved; bounds memory whatever the tree size. */
     public static final int MAX_PENDING_ENTRIES = 4096;
 
-
     private static final long BUDGET_POLL_NS = 5_000_000L;
     private static final int MAX_COMPRESSION_BACKOFF = 64;
     /** Times a file that changes while it is sent is started again before it fails. */
@@ -101,6 +100,8 @@ public final class Sender extends TransferRole
     /** Bytes of content in entries not answered yet, at most {@link #inlineWindowBytes}. */
     private long inlineBytesOutstanding;
     private final long inlineWindowBytes;
+    /** The largest file that goes with its entry: the protocol's limit, and one chunk. */
+    private final int inlineMaxBytes;
     /** The walk waits for the window to drain to half ({@link #inlineWindowFull}). */
     private boolean inlineWalkHeld;
     private final InlinePolicy inlinePolicy = new InlinePolicy();
@@ -131,6 +132,7 @@ public final class Sender extends TransferRole
         this.windowBytes = windowBytes;
         // content waits on the control connection like read chunks in buffers: half the budget at most
         this.inlineWindowBytes = Math.max(FileEntryFlyweight.INLINE_MAX_BYTES, Math.min(windowBytes, budgetBytes / 2));
+        this.inlineMaxBytes = Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength);
         this.compression = compression;
         this.compressor = compression == Compression.NONE ? null : LZ4Factory.fastestInstance().fastCompressor();
         this.scheduler = new ChunkScheduler(Math.max(budgetBytes, 2L * Chunk.charge(chunkLength)));
@@ -386,8 +388,7 @@ public final class Sender extends TransferRole
         }
         else
         {
-            inlineWalkHeld = inlineBytesOutstanding + Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength) >
-                inlineWindowBytes;
+            inlineWalkHeld = inlineBytesOutstanding + inlineMaxBytes > inlineWindowBytes;
         }
         return inlineWalkHeld;
     }
@@ -399,7 +400,7 @@ public final class Sender extends TransferRole
         pending.put(fileId, entry);
         entriesSent++;
         if (inlineData && !sha256Digests && entry.fileType() == FileEntryFlyweight.TYPE_FILE &&
-            entry.size() <= Math.min(FileEntryFlyweight.INLINE_MAX_BYTES, chunkLength) &&
+            entry.size() <= inlineMaxBytes &&
             inlineBytesOutstanding + entry.size() <= inlineWindowBytes && inlinePolicy.inline(inlineSent.size()) &&
             announceInline(fileId, entry))
         {
@@ -453,14 +454,9 @@ public final class Sender extends TransferRole
                 final int slot = CompressionHistory.slot(entry.relativePath());
                 if (compression != Compression.AUTO || !compressionHistory.skipFirstChunk(slot))
                 {
-                    final int bound = compressor.maxCompressedLength(size);
-                    packed = allocator.directBuffer(bound);
-                    final ByteBuffer source = raw.internalNioBuffer(0, size);
-                    final ByteBuffer target = packed.internalNioBuffer(0, bound);
-                    final int packedLength = compressor.compress(source, source.position(), size, target,
-                        target.position(), bound);
-                    // worth it only when it saves at least a tenth, as for a chunk
-                    final boolean shrank = packedLength <= size - size / 10;
+                    packed = allocator.directBuffer(compressor.maxCompressedLength(size));
+                    final int packedLength = lz4(raw, size, packed);
+                    final boolean shrank = worthSending(packedLength, size);
                     compressionHistory.tried(slot, shrank);
                     if (shrank)
                     {
@@ -909,15 +905,9 @@ public final class Sender extends TransferRole
             stats.addWireBytes(length);
             return chunks.ofBuffer(file, offset, length, checksum, 0, raw);
         }
-        final int bound = compressor.maxCompressedLength(length);
-        final ByteBuf packed = chunkBuffer(bound);
-        // the buffers' own NIO views, positioned at their bytes: the compressor takes absolute offsets
-        final ByteBuffer source = raw.internalNioBuffer(raw.readerIndex(), length);
-        final ByteBuffer target = packed.internalNioBuffer(packed.writerIndex(), bound);
-        final int packedLength = compressor.compress(source, source.position(), length, target, target.position(),
-            bound);
-        // worth it only when it saves at least a tenth: decompressing costs the receiver CPU too
-        final boolean shrank = packedLength <= length - length / 10;
+        final ByteBuf packed = chunkBuffer(compressor.maxCompressedLength(length));
+        final int packedLength = lz4(raw, length, packed);
+        final boolean shrank = worthSending(packedLength, length);
         if (file.historySlot >= 0)
         {
             compressionHistory.tried(file.historySlot, shrank);
@@ -939,6 +929,27 @@ public final class Sender extends TransferRole
         }
         stats.addWireBytes(length);
         return chunks.ofBuffer(file, offset, length, checksum, 0, raw);
+    }
+
+    /**
+     * LZ4-compress {@code length} readable bytes of {@code raw} after the writer index of {@code packed}, which has
+     * room for the compressor's bound; the indexes are left as they are.
+     *
+     * @return the compressed length
+     */
+    private int lz4(final ByteBuf raw, final int length, final ByteBuf packed)
+    {
+        final int bound = compressor.maxCompressedLength(length);
+        // the buffers' own NIO views, positioned at their bytes: the compressor takes absolute offsets
+        final ByteBuffer source = raw.internalNioBuffer(raw.readerIndex(), length);
+        final ByteBuffer target = packed.internalNioBuffer(packed.writerIndex(), bound);
+        return compressor.compress(source, source.position(), length, target, target.position(), bound);
+    }
+
+    /** Compressed data is worth sending only when it saves at least a tenth: decompressing costs the receiver too. */
+    private static boolean worthSending(final int packedLength, final int length)
+    {
+        return packedLength <= length - length / 10;
     }
 
     private void finishFile(final OutgoingFile file)
