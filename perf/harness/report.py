@@ -247,6 +247,8 @@ def summarize(runs):
                         b["network"] == s["network"] and b.get("mb_s")), None)
             if ref and s.get("mb_s"):
                 s["vs_" + base] = s["mb_s"] / ref["mb_s"]
+            if ref and s.get("wall_mb_s") and ref.get("wall_mb_s"):
+                s["wall_vs_" + base] = s["wall_mb_s"] / ref["wall_mb_s"]
         ceiling = max([b["mb_s"] for b in scenarios if b["tool"] == "iperf3" and b["network"] == s["network"] and
                        b.get("mb_s")] or [0])
         if ceiling and s.get("mb_s") and s["tool"] != "iperf3":
@@ -564,7 +566,7 @@ def render(out_dir):
     w("")
     w("MB/s = 10^6 bytes per second of transfer time (xfer: the `seconds` of its `--json` summary, which excludes "
       "JVM start; rsync, scp: wall time of the command; iperf3: its own measurement). *wall MB/s* divides by the "
-      "command's wall time, JVM start included. Ratios compare MB/s with rsync and scp on the same data set and "
+      "command's wall time, JVM start included, and *wall vs rsync* compares it with rsync's. Ratios compare MB/s with rsync and scp on the same data set and "
       "network, and with the best iperf3 raw-TCP result on that network (as a percentage of it). With several "
       "repeats, the MB/s cell shows the median and (min-max). data/wire: file bytes divided by the bytes xfer put on "
       "the wire (`wire_bytes` of the summary), the compression achieved. CPU s/GiB: user+system CPU per GiB moved; "
@@ -575,17 +577,17 @@ def render(out_dir):
           else "is the process lifetime peak (VmHWM; clear_refs not available)"))
     w("")
     w("| tool | network | scenario | streams | compress | MB/s | MiB/s | wall MB/s | files/s | data/wire | vs rsync | "
-      "vs scp | "
+      "wall vs rsync | vs scp | "
       "vs iperf3 | client CPU s/GiB | server CPU s/GiB | client RSS MiB | server RSS MiB | heap B/GiB | "
       "chunk RTT µs p50/p99/p99.9/max |")
-    w("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in scenarios:
         star = "*" if s.get("dropped_flags") else ""
         mb = fmt(s.get("mb_s")) if s.get("mb_s") else "**failed**"
         if s.get("mb_s") and s["ok_repeats"] > 1:
             digits = 0 if s["mb_s_min"] >= 100 else 1
             mb += " (%s-%s)" % (fmt(s["mb_s_min"], digits), fmt(s["mb_s_max"], digits))
-        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s["tool"], s["network"], s["dataset"] if s["tool"] != "iperf3" else "raw TCP",
             (str(s["streams"]) + star) if s["streams"] else "-", (s.get("compress") or "-") + (star if s.get(
                 "compress") else ""), mb, fmt(s.get("mib_s")),
@@ -593,6 +595,7 @@ def render(out_dir):
             fmt(s.get("files_s"), 0) if s.get("files_s") else "-",
             fmt(s.get("wire_ratio"), 2, "x") if s.get("wire_ratio") else "-",
             fmt(s.get("vs_rsync"), 2, "x") if s.get("vs_rsync") else "-",
+            fmt(s.get("wall_vs_rsync"), 2, "x") if s.get("wall_vs_rsync") else "-",
             fmt(s.get("vs_scp"), 2, "x") if s.get("vs_scp") else "-",
             fmt(100 * s["vs_iperf3"], 1, "%") if s.get("vs_iperf3") else "-",
             fmt(s.get("client_cpu_s_per_gib"), 2), fmt(s.get("server_cpu_s_per_gib"), 2),
@@ -651,7 +654,7 @@ def render(out_dir):
     for key in ("nproc", "cpu_model", "memory", "kernel", "java", "rsync", "ssh", "iperf3", "tcp_congestion_control",
                 "date", "git_commit"):
         w("| %s | %s |" % (key, str(facts.get(key, "n/a")).replace("|", "\\|")))
-    for key in ("DATA_FS", "AGENT_JAVA_OPTS", "CLIENT_JAVA_OPTS"):
+    for key in ("DATA_FS", "AGENT_JAVA_OPTS", "CLIENT_JAVA_OPTS", "CLIENT_CDS"):
         if meta.get(key):
             w("| %s | `%s` |" % (key.lower(), meta[key]))
     w("")
@@ -687,12 +690,13 @@ def render(out_dir):
 
 
 def print_table(scenarios):
-    print("%-44s %9s %9s %8s %8s %8s %9s %9s" % ("scenario", "MB/s", "files/s", "vsRsync", "vsScp", "vsIperf",
-                                                  "cliCPU/G", "srvCPU/G"))
+    print("%-44s %9s %9s %8s %8s %8s %8s %9s %9s" % ("scenario", "MB/s", "files/s", "vsRsync", "wallVsR", "vsScp",
+                                                       "vsIperf", "cliCPU/G", "srvCPU/G"))
     for s in scenarios:
-        print("%-44s %9s %9s %8s %8s %8s %9s %9s" % (
+        print("%-44s %9s %9s %8s %8s %8s %8s %9s %9s" % (
             s["id"] + ("*" if s.get("dropped_flags") else ""), fmt(s.get("mb_s")) if s.get("mb_s") else "FAILED",
             fmt(s.get("files_s"), 0) if s.get("files_s") else "-", fmt(s.get("vs_rsync"), 2),
+            fmt(s.get("wall_vs_rsync"), 2),
             fmt(s.get("vs_scp"), 2), fmt(s.get("vs_iperf3"), 2), fmt(s.get("client_cpu_s_per_gib"), 2),
             fmt(s.get("server_cpu_s_per_gib"), 2)))
 

@@ -37,6 +37,8 @@
 #   XFER_AGENT_JAVA_OPTS    JVM options of the agent (replace the launcher's default -Xmx256m
 #                           -XX:MaxDirectMemorySize=512m, so repeat those when adding flags)
 #   XFER_JAVA_OPTS          JVM options of the xfer client
+#   XFER_CDS_DIR            where the client keeps its class-sharing archive (default: a new directory in the
+#                           run's work directory, built during the warm-up; set it empty to run without one)
 #   XFER_PERF_NO_NEW_FLAGS  1: drop the xfer flags this build does not know (--streams, --compress,
 #                           --histogram-dir) instead of letting the runs fail with exit code 2
 #   XFER_PERF_MVN_ARGS      extra Maven arguments for the build, e.g. -o
@@ -312,7 +314,9 @@ has_flag --histogram-dir && HIST_FLAG=1
 [ "$HIST_FLAG" = 1 ] || note "'xfer send' has no --histogram-dir in this build: no .hgrm/.hlog files collected"
 
 # ------------------------------------------------------------------------------------------------ 2. data on tmpfs
+CLIENT_CDS=""
 WORK=$(mktemp -d /tmp/xferperf.XXXXXX)
+export XFER_CDS_DIR=${XFER_CDS_DIR-$WORK/client-cds}
 RAW_TMP=$WORK/raw
 mkdir -p "$RAW_TMP"
 TREE_BYTES=$((TREE_FILES * TREE_FILE_B))
@@ -635,6 +639,22 @@ log "warming up the agent"
 "$XFER" send --json "${CLIENT_TLS[@]}" "$SRC/tree" "$SRC/large-random.bin" "$XFER_URL/warmup" \
   >"$RAW_TMP/agent-warmup.out" 2>&1 || log "warning: agent warm-up transfer failed: $(tail -n 2 "$RAW_TMP/agent-warmup.out")"
 rm -rf "${DST:?}/warmup"
+# That warm-up recorded the classes a client run loads; the next run builds the client's class-sharing archive from
+# them in the background (see bin/xfer). Wait for it, so every measured run maps it, as every run of a user's does
+# from the third on.
+if [ -n "$XFER_CDS_DIR" ]; then
+  "$XFER" send --json "${CLIENT_TLS[@]}" "$SRC/tree" "$XFER_URL/warmup" >"$RAW_TMP/cds-warmup.out" 2>&1 ||
+    log "warning: second warm-up transfer failed: $(tail -n 2 "$RAW_TMP/cds-warmup.out")"
+  rm -rf "${DST:?}/warmup"
+  cds_deadline=$((SECONDS + 180))
+  until compgen -G "$XFER_CDS_DIR/client-*.jsa" >/dev/null || [ "$SECONDS" -ge "$cds_deadline" ]; do sleep 0.5; done
+  if compgen -G "$XFER_CDS_DIR/client-*.jsa" >/dev/null; then
+    CLIENT_CDS=$(compgen -G "$XFER_CDS_DIR/client-*.jsa" | head -n 1)
+    log "client class-sharing archive: $CLIENT_CDS"
+  else
+    note "the client ran without a class-sharing archive: none was built in $XFER_CDS_DIR within 180 s"
+  fi
+fi
 
 log "iperf3 raw TCP ceiling"
 for p in 1 4; do
@@ -902,6 +922,7 @@ for n in "${NOTES[@]:-}"; do [ -n "$n" ] && NOTES_JOINED+="$n || "; done
   echo "HWM_RESET=$HWM_RESET"
   echo "AGENT_JAVA_OPTS=${XFER_AGENT_JAVA_OPTS:-(launcher default)}"
   echo "CLIENT_JAVA_OPTS=${XFER_JAVA_OPTS:-}"
+  echo "CLIENT_CDS=${CLIENT_CDS:-none}"
   echo "NOTES=$(tr '\n' ' ' <<<"${NOTES_JOINED% || }")"
 } >"$OUT/raw/meta.env"
 python3 "$HARNESS_DIR/report.py" render "$OUT"

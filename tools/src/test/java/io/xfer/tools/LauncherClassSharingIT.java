@@ -1,0 +1,294 @@
+package io.xfer.tools;
+
+import io.xfer.agent.storage.TreeComparison;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The distribution's {@code bin/xfer} launcher and its class-sharing archive, run as a user runs them: the built
+ * distribution's scripts, a real agent from {@code bin/xfer-agent}, certificates from {@code xfer pki}, transfers over
+ * mutual TLS on loopback. The first send records the classes it loads, the second builds the archive in the
+ * background, later runs map it; a damaged archive, a failed transfer's list and an unusable cache directory cost
+ * nothing but the speed-up, and stdout stays pure JSON throughout.
+ */
+class LauncherClassSharingIT
+{
+    private static final long STEP_TIMEOUT_S = 60;
+
+    @TempDir
+    Path work;
+
+    private Path dist;
+    private Process agent;
+    private int port;
+    private Path moduleRoot;
+    private Path source;
+    private String[] tls;
+    private int runs;
+
+    @BeforeEach
+    void startAgent() throws Exception
+    {
+        dist = Path.of(System.getProperty("xfer.dist", "target/xfer-0.1.0-SNAPSHOT/xfer-0.1.0-SNAPSHOT"));
+        assertTrue(Files.isExecutable(dist.resolve("bin/xfer")), "no distribution at " + dist.toAbsolutePath());
+        final Path pki = work.resolve("pki");
+        final Map<String, String> noCds = Map.of("XFER_CDS_DIR", "");
+        assertEquals(0, run(noCds, "pki", "init", pki.toString()).exitCode);
+        assertEquals(0, run(noCds, "pki", "issue", "--ca", pki.toString(), "--server", "localhost").exitCode);
+        assertEquals(0, run(noCds, "pki", "issue", "--ca", pki.toString(), "--client", "alice").exitCode);
+        tls = new String[] {"--cert", pki.resolve("alice.crt").toString(), "--key",
+            pki.resolve("alice.key").toString(), "--ca", pki.resolve("ca.crt").toString()};
+
+        moduleRoot = Files.createDirectories(work.resolve("srv/in"));
+        port = freePort();
+        final Path config = work.resolve("xfer-agent.conf");
+        Files.writeString(config, String.join("\n", "[agent]", "listen = 127.0.0.1:" + port,
+            "certificate = " + pki.resolve("localhost.crt"), "private_key = " + pki.resolve("localhost.key"),
+            "ca = " + pki.resolve("ca.crt"), "", "[module in]", "path = " + moduleRoot, "read = alice",
+            "write = alice", ""));
+        final Path log = work.resolve("agent.log");
+        agent = new ProcessBuilder("sh", dist.resolve("bin/xfer-agent").toString(), "--config", config.toString())
+            .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S);
+        while (true)
+        {
+            assertTrue(agent.isAlive(), () -> "agent exited: " + read(log));
+            try (Socket socket = new Socket())
+            {
+                socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
+                break;
+            }
+            catch (final IOException notYet)
+            {
+                assertTrue(System.nanoTime() - deadlineNs < 0, () -> "agent did not listen: " + read(log));
+                Thread.sleep(100);
+            }
+        }
+
+        source = work.resolve("src/tree");
+        final Random random = new Random(11);
+        for (int i = 0; i < 40; i++)
+        {
+            final Path file = source.resolve("d" + i % 4).resolve("f" + i);
+            Files.createDirectories(file.getParent());
+            final byte[] bytes = new byte[random.nextInt(64 * 1024)];
+            random.nextBytes(bytes);
+            Files.write(file, bytes);
+        }
+    }
+
+    @AfterEach
+    void stopAgent() throws InterruptedException
+    {
+        if (agent != null)
+        {
+            agent.destroy();
+            if (!agent.waitFor(10, TimeUnit.SECONDS))
+            {
+                agent.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(300)
+    void shouldRecordBuildAndMapTheArchiveWithStdoutPureJson() throws Exception
+    {
+        final Path cache = work.resolve("cache");
+        final Map<String, String> env = Map.of("XFER_CDS_DIR", cache.toString());
+
+        // 1. the first send records the classes it loads, and nothing else happens
+        final Result first = send(env);
+        assertEquals(List.of(), matching(cache, ".jsa"));
+        final List<Path> recorded = matching(cache, ".classlist." + first.pid);
+        assertEquals(1, recorded.size(), () -> "one list named after the run's process: " + names(cache));
+        assertTrue(Files.readAllLines(recorded.get(0)).contains("io/xfer/agent/engine/LatencyRecorder$Summary"),
+            "the list holds the classes of a whole transfer");
+
+        // 2. the next run keeps the list and builds the archive in the background; it finishes on its own
+        send(env);
+        final List<Path> lists = matching(cache, ".classlist");
+        assertEquals(1, lists.size(), () -> "the recorded list kept under its final name: " + names(cache));
+        final Path archive = Path.of(lists.get(0).toString().replace(".classlist", ".jsa"));
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S * 2);
+        while (!Files.exists(archive) || Files.exists(Path.of(archive.toString().replace(".jsa", ".lock"))))
+        {
+            assertTrue(System.nanoTime() - deadlineNs < 0, () -> "no archive built: " + names(cache));
+            Thread.sleep(200);
+        }
+        assertEquals(List.of(), matching(cache, ".classlist."), "no recording left behind");
+        assertTrue(matching(cache, ".jsa.").isEmpty(), "no partial archive left behind");
+
+        // 3. later runs map the archive: the transfer's classes come from it
+        final Path classLog = work.resolve("class-load.log");
+        final Map<String, String> logging = new HashMap<>(env);
+        logging.put("XFER_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:class+load=info:file=" +
+            classLog);
+        send(logging);
+        final String loads = Files.readString(classLog);
+        assertTrue(loads.contains("io.xfer.agent.engine.Sender source: shared objects file"),
+            "the sender's classes are mapped from the archive");
+        assertTrue(loads.contains("io.xfer.agent.client.XferClient source: shared objects file"));
+
+        // 4. a damaged archive is ignored without a word: the run is as it was without one
+        final byte[] garbage = new byte[8192];
+        new Random(3).nextBytes(garbage);
+        archive.toFile().setWritable(true);
+        Files.write(archive, garbage);
+        send(env);
+    }
+
+    @Test
+    @Timeout(300)
+    void shouldKeepNoListOfAFailedTransferAndRunWithoutAUsableCache() throws Exception
+    {
+        final Path cache = work.resolve("cache");
+        final Map<String, String> env = Map.of("XFER_CDS_DIR", cache.toString());
+
+        // a send that cannot connect records a list, but the next run throws it away instead of building from it
+        final Result refused = run(env, concat(new String[] {"send", "--json"}, tls,
+            new String[] {source.toString(), "xfer://127.0.0.1:" + freePort() + "/in/x"}));
+        assertNotEquals(0, refused.exitCode);
+        assertEquals(1, matching(cache, ".classlist.").size(), () -> names(cache));
+        assertEquals(0, run(env, "--version").exitCode);
+        assertEquals(List.of(), matching(cache, ".classlist"), () -> "nothing kept: " + names(cache));
+        assertEquals(List.of(), matching(cache, ".lock"));
+
+        // an empty XFER_CDS_DIR turns it off; a directory that cannot be made, or has blanks, is passed by
+        send(Map.of("XFER_CDS_DIR", ""));
+        final Path file = Files.writeString(work.resolve("not-a-directory"), "x");
+        send(Map.of("XFER_CDS_DIR", file.resolve("cache").toString()));
+        final Path blanks = work.resolve("with blanks");
+        send(Map.of("XFER_CDS_DIR", blanks.toString()));
+        assertFalse(Files.exists(blanks));
+        // the default is the user's cache directory
+        final Path home = Files.createDirectories(work.resolve("home"));
+        send(Map.of("HOME", home.toString(), "XFER_CDS_DIR_UNSET", "1"));
+        assertEquals(1, matching(home.resolve(".cache/xfer"), ".classlist.").size(), () -> names(home));
+    }
+
+    /** A send of the tree that must succeed with stdout all JSON and stderr empty, and arrive identical. */
+    private Result send(final Map<String, String> env) throws Exception
+    {
+        final String target = "run" + ++runs;
+        final Result result = run(env, concat(new String[] {"send", "--json"}, tls,
+            new String[] {source.toString(), "xfer://127.0.0.1:" + port + "/in/" + target}));
+        assertEquals(0, result.exitCode, result::toString);
+        assertEquals("", result.stderr, "nothing on stderr");
+        final List<String> lines = result.stdout.lines().toList();
+        assertFalse(lines.isEmpty());
+        for (final String line : lines)
+        {
+            assertTrue(line.startsWith("{\"event\":") && line.endsWith("}"), () -> "not a JSON event: " + line);
+        }
+        assertTrue(lines.get(lines.size() - 1).contains("\"exit_code\":0"));
+        assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve(target).resolve("tree"), 10));
+        return result;
+    }
+
+    private Result run(final Map<String, String> env, final String... args) throws Exception
+    {
+        final List<String> command = new ArrayList<>(List.of("sh", dist.resolve("bin/xfer").toString()));
+        command.addAll(List.of(args));
+        final Path out = Files.createTempFile(work, "stdout", ".txt");
+        final Path err = Files.createTempFile(work, "stderr", ".txt");
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile())
+            .redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().remove("XFER_JAVA_OPTS");
+        builder.environment().remove("XDG_CACHE_HOME");
+        builder.environment().putAll(env);
+        if (env.containsKey("XFER_CDS_DIR_UNSET"))
+        {
+            builder.environment().remove("XFER_CDS_DIR");
+        }
+        final Process process = builder.start();
+        if (!process.waitFor(STEP_TIMEOUT_S, TimeUnit.SECONDS))
+        {
+            process.destroyForcibly();
+            fail("xfer " + String.join(" ", args) + " did not finish in " + STEP_TIMEOUT_S + " s");
+        }
+        return new Result(process.pid(), process.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    private static List<Path> matching(final Path dir, final String part) throws IOException
+    {
+        if (!Files.isDirectory(dir))
+        {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(dir))
+        {
+            return files.filter(p -> p.getFileName().toString().startsWith("client-"))
+                .filter(p -> part.endsWith(".") ? p.getFileName().toString().contains(part) :
+                    p.getFileName().toString().endsWith(part))
+                .toList();
+        }
+    }
+
+    private static String names(final Path dir)
+    {
+        try (Stream<Path> files = Files.walk(dir))
+        {
+            return files.map(Path::toString).toList().toString();
+        }
+        catch (final IOException ex)
+        {
+            return ex.toString();
+        }
+    }
+
+    private static String read(final Path file)
+    {
+        try
+        {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        }
+        catch (final IOException ex)
+        {
+            return ex.toString();
+        }
+    }
+
+    private static String[] concat(final String[]... parts)
+    {
+        return Stream.of(parts).flatMap(Stream::of).toArray(String[]::new);
+    }
+
+    private static int freePort() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
+        {
+            return socket.getLocalPort();
+        }
+    }
+
+    private record Result(long pid, int exitCode, String stdout, String stderr)
+    {
+    }
+}
