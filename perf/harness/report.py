@@ -255,9 +255,10 @@ def summarize(runs):
             s["vs_iperf3"] = s["mb_s"] / ceiling
     # Heap per GiB at the margin: a large-random transfer against the same transfer of an eighth of the file.
     for small in scenarios:
-        if small["dataset"] != "heap-random" or small.get("heap_allocated_bytes") is None:
+        if not small["dataset"].endswith("heap-random") or small.get("heap_allocated_bytes") is None:
             continue
-        big = next((b for b in scenarios if b["dataset"] == "large-random" and b["tool"] == small["tool"] and
+        big_dataset = small["dataset"].replace("heap-random", "large-random")
+        big = next((b for b in scenarios if b["dataset"] == big_dataset and b["tool"] == small["tool"] and
                     b["streams"] == small["streams"] and b["compress"] == small["compress"] and
                     b.get("heap_allocated_bytes") is not None), None)
         if big and big["dataset_bytes"] > small["dataset_bytes"]:
@@ -603,12 +604,14 @@ def render(out_dir):
             fmt(s.get("heap_bytes_per_gib"), 0) if s.get("heap_bytes_per_gib") is not None else "n/a",
             latency_cell(s)))
     w("")
-    marginal = [s for s in scenarios if s["dataset"] == "large-random" and s.get("heap_marginal_bytes_per_gib")]
+    marginal = [s for s in scenarios if s["dataset"].endswith("large-random") and
+                s.get("heap_marginal_bytes_per_gib")]
     if marginal:
         w("## Heap allocation at the margin")
         w("")
         w("The client's heap allocation (`heap_allocated_bytes`) of a large-random transfer minus that of the same "
-          "transfer of an eighth of the file (scenario `xfer-heap-random-*`), per GiB of the difference: what moving "
+          "transfer of an eighth of the file (scenarios `xfer-heap-random-*`, and `xfer-pull-heap-random-*` for "
+          "`xfer get`), per GiB of the difference: what moving "
           "one more GiB costs, without what every transfer allocates once (TLS handshakes, histograms, queues). "
           "The results table's heap column divides the whole run's allocation instead. The range in brackets pairs "
           "every measured run of the whole file with every run of the eighth: the difference of two figures near "
@@ -617,8 +620,8 @@ def render(out_dir):
         w("| scenario | streams | compress | heap B (whole file) | heap B (an eighth) | heap B/GiB at the margin |")
         w("|---|---:|---|---:|---:|---:|")
         for s in marginal:
-            small = next(b for b in scenarios if b["dataset"] == "heap-random" and b["streams"] == s["streams"] and
-                         b["compress"] == s["compress"])
+            small = next(b for b in scenarios if b["dataset"] == s["dataset"].replace("large-random", "heap-random")
+                         and b["streams"] == s["streams"] and b["compress"] == s["compress"])
             w("| %s | %s | %s | %s | %s | %s |" % (s["id"], s["streams"], s["compress"],
                                                    fmt(s["heap_allocated_bytes"], 0),
                                                    fmt(small["heap_allocated_bytes"], 0),

@@ -149,7 +149,8 @@ ALL_IDS=(iperf3-loopback-p1 iperf3-loopback-p4)
 for ds in large-random large-text tree; do ALL_IDS+=("rsync-$ds" "scp-$ds"); done
 for c in none auto; do for s in 1 2 4 8; do ALL_IDS+=("xfer-large-random-s$s-$c"); done; done
 ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4 xfer-large-random-s4-plaintext)
-ALL_IDS+=(xfer-heap-random-s4-none xfer-heap-random-s4-plaintext)
+ALL_IDS+=(xfer-heap-random-s4-none xfer-heap-random-s4-plaintext xfer-pull-large-random-s4-none
+  xfer-pull-heap-random-s4-none)
 [ "$DISK" = 1 ] && ALL_IDS+=(rsync-tree-disk rsync-fsync-tree-disk xfer-tree-disk-s1 xfer-tree-disk-s4)
 [ "$WAN" = 1 ] && ALL_IDS+=(wan-iperf3-p1 wan-xfer-text-s4-none wan-xfer-text-s4-auto)
 [ "$LFN" = 1 ] && ALL_IDS+=(lfn-iperf3-p1 lfn-iperf3-p4 rsync-lfn-random xfer-lfn-random-s1-none xfer-lfn-random-s4-none
@@ -710,6 +711,17 @@ if has_flag --plaintext; then
     "$AGENT_PID" none -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" --plaintext "$SRC/heap-random.bin" \
     "$XFER_URL/@RUN@"
 fi
+# xfer get: the same file and its eighth, fetched from the agent into a new local directory, for throughput and
+# the client's heap at the margin when it receives.
+mkdir -p "$DST/pull-src"
+ln -f "$SRC/large-random.bin" "$SRC/heap-random.bin" "$DST/pull-src/" 2>/dev/null ||
+  cp "$SRC/large-random.bin" "$SRC/heap-random.bin" "$DST/pull-src/"
+mapfile -t flags < <(xfer_flags 4 none)
+run_scenario "xfer-pull-large-random-s4-none" xfer pull-large-random loopback 4 none "$SIZE_RANDOM" 1 "$AGENT_PID" \
+  none -- "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$XFER_URL/pull-src/large-random.bin" "$DST/@RUN@/"
+run_scenario "xfer-pull-heap-random-s4-none" xfer pull-heap-random loopback 4 none "$HEAP_B" 1 "$AGENT_PID" none -- \
+  "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$XFER_URL/pull-src/heap-random.bin" "$DST/@RUN@/"
+rm -rf "${DST:?}/pull-src"
 if has_flag --plaintext; then
   mapfile -t flags < <(xfer_flags 4 none)
   run_scenario "xfer-large-random-s4-plaintext" xfer large-random loopback 4 "none, plaintext data" "$SIZE_RANDOM" 1 \

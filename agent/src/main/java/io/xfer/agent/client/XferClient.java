@@ -424,6 +424,7 @@ public final class XferClient implements AutoCloseable
             // pooled arenas serve the 1 MiB chunk buffers and frame cumulations; the adaptive default falls back
             // to unpooled, zeroed allocations at that size (measured: 7% of receiver CPU)
             .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .option(ChannelOption.RCVBUF_ALLOCATOR, SocketBuffers.readSizes())
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
                 (int)(AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT / 2), (int)AgentConfig.WRITE_BUFFER_HIGH_BYTES_DEFAULT))
             .handler(new ChannelInitializer<SocketChannel>()

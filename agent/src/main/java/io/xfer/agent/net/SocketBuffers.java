@@ -1,6 +1,8 @@
 package io.xfer.agent.net;
 
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
 
 import java.io.IOException;
@@ -23,8 +25,22 @@ public final class SocketBuffers
     private static final AtomicBoolean WARNED = new AtomicBoolean();
     private static final AtomicBoolean WARNED_DIRECTION = new AtomicBoolean();
 
+    /** The most one socket read takes in; see {@link #readSizes()}. */
+    public static final int READ_MAX_BYTES = 256 << 10;
+
     private SocketBuffers()
     {
+    }
+
+    /**
+     * How much each socket read asks for: adapted to what the last reads brought, from 64 bytes up to
+     * {@link #READ_MAX_BYTES} (Netty's default stops at 64 KiB). Over TLS each read is decrypted in one engine call,
+     * and each call allocates an {@code SSLEngineResult} and two NIO buffer views on the heap: at 64 KiB a read,
+     * that was most of a pull's heap per GiB.
+     */
+    public static RecvByteBufAllocator readSizes()
+    {
+        return new AdaptiveRecvByteBufAllocator(64, 2048, READ_MAX_BYTES);
     }
 
     /**
