@@ -107,6 +107,7 @@ public final class Sender extends TransferRole
     private final InlinePolicy inlinePolicy = new InlinePolicy();
     /** Since when no stream is left (plaintext: the control connection carries none), or 0. */
     private long streamlessSinceNs;
+    private Runnable firstChunk;
 
     /**
      * @param control     the control connection.
@@ -171,6 +172,17 @@ public final class Sender extends TransferRole
     public Sender sha256Digests(final boolean enabled)
     {
         this.sha256Digests = enabled;
+        return this;
+    }
+
+    /**
+     * Run {@code hook} once, on the transfer thread, before the first chunk is read to go as DATA: a client opens
+     * its data connections then, so a transfer whose files all go with their entries (or are skipped, or empty)
+     * opens none. Before {@link #run()}.
+     */
+    public Sender onFirstChunk(final Runnable hook)
+    {
+        this.firstChunk = hook;
         return this;
     }
 
@@ -713,6 +725,12 @@ public final class Sender extends TransferRole
         {
             verifyHeldChunk(file, offset, length);
             return;
+        }
+        if (firstChunk != null)
+        {
+            final Runnable hook = firstChunk;
+            firstChunk = null;
+            hook.run();
         }
         if (!takeBudget(Chunk.charge(length)))
         {

@@ -62,6 +62,15 @@ final class CuttingProxy implements AutoCloseable
 
     private volatile long upstreamDelayMs;
 
+    /** Reset every connection after the first {@code connections} as soon as it is accepted. */
+    CuttingProxy refuseAfter(final int connections)
+    {
+        this.refuseAfter = connections;
+        return this;
+    }
+
+    private volatile int refuseAfter;
+
     /** Freeze the chosen connection (stop forwarding both ways, keep it open) instead of resetting it. */
     CuttingProxy stall()
     {
@@ -99,6 +108,12 @@ final class CuttingProxy implements AutoCloseable
             {
                 final Socket client = listener.accept();
                 final int index = accepted.incrementAndGet();
+                if (refuseAfter > 0 && index > refuseAfter)
+                {
+                    client.setSoLinger(true, 0);
+                    client.close();
+                    continue;
+                }
                 final Socket target = new Socket();
                 target.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), targetPort), 5000);
                 sockets.add(client);

@@ -185,6 +185,35 @@ class ParallelStreamsTest
 
     @Test
     @Timeout(60)
+    void shouldOpenDataConnectionsOnlyWhenAFileNeedsData() throws Exception
+    {
+        final Path small = work.resolve("src/lazy-small");
+        for (int i = 0; i < 40; i++)
+        {
+            writeRandom(small.resolve("f" + i), 100 + i * 50, 300 + i);
+        }
+        final Path big = writeRandom(work.resolve("src/lazy-big/big.bin"), 24 * CHUNK + 5, 12);
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false);
+            XferClient client = new XferClient(options().streams(4).compression(Compression.NONE)))
+        {
+            // every file goes with its entry: the control connection is all it takes
+            final TransferReport smallOnly = client.push(new Endpoint("localhost", proxy.port(), MODULE, "lazy"),
+                List.of(small.toString()), TransferListener.NONE);
+            assertTrue(smallOnly.complete(), smallOnly::toString);
+            assertEquals(1, proxy.acceptedConnections(), "no data connection for files that went with entries");
+
+            // a file of several chunks: the three data connections open at its first chunk and carry it
+            final TransferReport withData = client.push(new Endpoint("localhost", proxy.port(), MODULE, "lazy"),
+                List.of(big.toString()), TransferListener.NONE);
+            assertTrue(withData.complete(), withData::toString);
+            assertEquals(1 + 4, proxy.acceptedConnections(), "a control connection and three data connections");
+        }
+        assertEquals(List.of(), TreeComparison.differences(small, moduleRoot.resolve("lazy/lazy-small"), 10));
+        assertEquals(-1L, Files.mismatch(big, moduleRoot.resolve("lazy/big.bin")));
+    }
+
+    @Test
+    @Timeout(60)
     void shouldCompleteWhenADataConnectionIsCutMidTransfer() throws Exception
     {
         final Path file = writeRandom(work.resolve("src/big.bin"), 512 * CHUNK + 3, 11);

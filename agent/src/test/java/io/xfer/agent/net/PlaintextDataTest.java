@@ -7,6 +7,7 @@ import io.xfer.agent.client.ClientOptions;
 import io.xfer.agent.client.Endpoint;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.engine.Compression;
+import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.storage.TreeComparison;
@@ -36,6 +37,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -168,6 +170,33 @@ class PlaintextDataTest
             assertTrue(proxy.acceptedConnections() >= 3, "a replacement joined: " + proxy.acceptedConnections());
         }
         assertEquals(-1L, Files.mismatch(file, agentRoot().resolve("cut.bin")));
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldFailAtOnceWhenNoPlaintextDataConnectionCanJoin() throws Exception
+    {
+        final TestPki pki = startAgent(true);
+        final Path file = work.resolve("src/stuck.bin");
+        Files.createDirectories(file.getParent());
+        Files.write(file, new byte[4 * CHUNK]);
+
+        // the control connection gets through, every data connection is reset: with plaintext data the control
+        // connection carries no DATA, so the transfer ends as soon as the joins have failed, not at the idle timeout
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false).refuseAfter(1);
+            XferClient client = new XferClient(options(pki).plaintextData(true).streams(2)
+                .compression(Compression.NONE).idleTimeoutNs(java.util.concurrent.TimeUnit.SECONDS.toNanos(40))))
+        {
+            final long startNs = System.nanoTime();
+            final TransferException failure = assertThrows(TransferException.class, () -> client.push(
+                new Endpoint("localhost", proxy.port(), MODULE, ""), List.of(file.toString()), TransferListener.NONE));
+            assertTrue(failure.getMessage().contains("no plaintext data connection could join"), failure::toString);
+            assertEquals(null, failure.errorCode(), "a lost connection, not a protocol error");
+            assertTrue(System.nanoTime() - startNs < java.util.concurrent.TimeUnit.SECONDS.toNanos(20),
+                "failed without waiting for the idle timeout");
+            assertTrue(proxy.acceptedConnections() >= 3, "two data connections were tried");
+        }
+        assertFalse(Files.exists(agentRoot().resolve("stuck.bin")), "nothing committed");
     }
 
     @Test
