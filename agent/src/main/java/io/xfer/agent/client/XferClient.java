@@ -59,6 +59,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.security.cert.CertificateException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -380,6 +381,23 @@ public final class XferClient implements AutoCloseable
         }
     }
 
+    /**
+     * Why a handshake failed, in the words that help: the engine's own exception says "General OpenSslEngine
+     * problem" where this side refused the agent's certificate, and the reason (a name the certificate does not
+     * give, a chain to an untrusted CA, an expired certificate) is a {@link CertificateException} further down.
+     */
+    static String handshakeFailure(final Throwable cause)
+    {
+        for (Throwable t = cause; t != null && t.getCause() != t; t = t.getCause())
+        {
+            if (t instanceof CertificateException)
+            {
+                return "the agent's certificate was refused: " + t.getMessage();
+            }
+        }
+        return cause.getMessage();
+    }
+
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
         final Inbox inbox = new Inbox(options.receiveQueueBytes());
@@ -397,7 +415,7 @@ public final class XferClient implements AutoCloseable
             final Throwable cause = handshake.cause() != null ? handshake.cause() :
                 new SSLException("TLS handshake timed out");
             throw TransferException.connectionLost("TLS handshake with " + endpoint.host() + ":" +
-                endpoint.port() + " failed: " + cause.getMessage(), cause);
+                endpoint.port() + " failed: " + handshakeFailure(cause), cause);
         }
 
         // kept from initChannel: once the agent closes the channel the pipeline no longer holds the handler

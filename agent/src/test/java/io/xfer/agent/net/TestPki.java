@@ -112,6 +112,17 @@ final class TestPki
     }
 
     /**
+     * An agent certificate from the test CA that names {@code dnsNames} and {@code ipAddresses} (and nothing else),
+     * written as {@code server-CN.crt} and {@code server-CN.key}.
+     */
+    Credentials server(final String commonName, final List<String> dnsNames, final List<String> ipAddresses)
+        throws IOException
+    {
+        return write("server-" + commonName, ca.issue(commonName, dnsNames, ipAddresses,
+            CertificateAuthority.Usage.SERVER, VALIDITY));
+    }
+
+    /**
      * Client options that present {@code credentials} and trust the test CA.
      */
     ClientOptions options(final Credentials credentials)
