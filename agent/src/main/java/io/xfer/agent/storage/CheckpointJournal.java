@@ -1,7 +1,5 @@
 package io.xfer.agent.storage;
 
-import org.agrona.collections.Long2LongHashMap;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -64,7 +62,8 @@ public final class CheckpointJournal implements AutoCloseable
     private static final int STAGE = 4;
     private static final int RECORD_OVERHEAD = 1 + 4 + 4;
     /** No journaled chunk: CRC32C values are kept unsigned. */
-    private static final long NO_CHUNK = -1L;
+    /** More chunks than a file's record keeps (2^28 ints, 1 GiB): such a file restarts from its start on resume. */
+    static final long MAX_JOURNALED_CHUNKS = 1L << 28;
 
     /** What the journal knows of one file. */
     public static final class FileState
@@ -74,8 +73,13 @@ public final class CheckpointJournal implements AutoCloseable
         final long size;
         final long mtimeNs;
         final int chunkLength;
-        /** Journaled CRC32C by chunk index, unsigned; no boxing per chunk. */
-        final Long2LongHashMap chunks = new Long2LongHashMap(NO_CHUNK);
+        /**
+         * Journaled CRC32C by chunk index, and a bit per chunk for whether it was journaled: allocated at the first
+         * chunk, 4 bytes and a bit per chunk of the file (a hash map took about 40 bytes per chunk, and its growth
+         * was most of the heap a pull allocates per GiB after the TLS reads).
+         */
+        private int[] checksums;
+        private long[] journaled;
         boolean done;
 
         FileState(final int key, final String path, final long size, final long mtimeNs, final int chunkLength)
@@ -101,8 +105,33 @@ public final class CheckpointJournal implements AutoCloseable
         /** @return the CRC32C journaled for a chunk, or null. */
         public Integer chunk(final long index)
         {
-            final long checksum = chunks.get(index);
-            return checksum == NO_CHUNK ? null : (int)checksum;
+            if (checksums == null || index < 0 || index >= checksums.length ||
+                (journaled[(int)(index >>> 6)] & (1L << index)) == 0)
+            {
+                return null;
+            }
+            return checksums[(int)index];
+        }
+
+        /** Note a chunk's CRC32C; an index the file cannot have (a damaged record) is ignored. */
+        void put(final long index, final int checksum)
+        {
+            if (checksums == null)
+            {
+                final long count = chunkLength <= 0 ? 0 : (size + chunkLength - 1) / chunkLength;
+                if (count == 0 || count > MAX_JOURNALED_CHUNKS)
+                {
+                    return;
+                }
+                checksums = new int[(int)count];
+                journaled = new long[(int)((count + 63) >>> 6)];
+            }
+            if (index < 0 || index >= checksums.length)
+            {
+                return;
+            }
+            checksums[(int)index] = checksum;
+            journaled[(int)(index >>> 6)] |= 1L << index;
         }
     }
 
@@ -242,7 +271,7 @@ public final class CheckpointJournal implements AutoCloseable
     /** Note a written chunk (buffered). Its data must be made durable before {@link #commit()}. */
     public void chunk(final FileState state, final long index, final int checksum)
     {
-        state.chunks.put(index, checksum & 0xFFFF_FFFFL);
+        state.put(index, checksum);
         PendingChunks pending = pendingChunks.get(state.key);
         if (pending == null)
         {
@@ -634,7 +663,7 @@ public final class CheckpointJournal implements AutoCloseable
                     final int checksum = payload.getInt();
                     if (state != null)
                     {
-                        state.chunks.put(index, checksum & 0xFFFF_FFFFL);
+                        state.put(index, checksum);
                     }
                 }
                 break;

@@ -49,6 +49,42 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldKeepEveryChunkOfAFileIncludingAZeroChecksumAndNothingItCannotHave() throws IOException
+    {
+        // 200 chunks of 1 KiB and a short last one: more than one word of the journaled bits
+        final long size = 200L * 1024 + 5;
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.beginFile("big.bin", size, 7, 1024);
+            for (int i = 0; i <= 200; i += 2)
+            {
+                journal.chunk(state, i, i == 64 ? 0 : i * 1_000_003);
+            }
+            journal.chunk(state, 201, 99);
+            journal.chunk(state, -1, 99);
+            journal.commit();
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.find("big.bin");
+            for (int i = 0; i <= 200; i++)
+            {
+                if (i % 2 == 0)
+                {
+                    assertEquals(i == 64 ? 0 : i * 1_000_003, state.chunk(i), "chunk " + i);
+                }
+                else
+                {
+                    assertNull(state.chunk(i), "chunk " + i + " was never journaled");
+                }
+            }
+            assertNull(state.chunk(201), "past the file's last chunk");
+            assertNull(state.chunk(-1));
+            assertNull(state.chunk(Long.MAX_VALUE));
+        }
+    }
+
+    @Test
     void shouldIgnoreATornRecordAtTheEnd() throws IOException
     {
         try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
