@@ -87,6 +87,9 @@ public final class TlsContexts
     }
 
     /**
+     * The agent's certificate must lead to {@code ca} and name the host the client dialled (the host given to
+     * {@code newHandler}): {@link AgentTrustManager}.
+     *
      * @param certificate client certificate, or null to connect without one.
      * @param privateKey  its key, or null.
      * @param ca          the CA that signed the agent's certificate.
@@ -97,8 +100,10 @@ public final class TlsContexts
         final SslContextBuilder builder = SslContextBuilder.forClient()
             .sslProvider(provider())
             .protocols(TLS_13)
-            .trustManager(trusted.toArray(new X509Certificate[0]))
-            .endpointIdentificationAlgorithm("HTTPS")
+            .trustManager(AgentTrustManager.trusting(trusted))
+            // the names are checked by AgentTrustManager; the JDK's check (Netty's default) would load the JDK's
+            // public CA store in every handshake
+            .endpointIdentificationAlgorithm(null)
             .keyStoreType(IN_MEMORY_KEY_STORE);
         if (certificate != null)
         {
