@@ -1,6 +1,7 @@
 package io.xfer.agent.tls;
 
-import javax.naming.InvalidNameException;
+import io.netty.util.NetUtil;
+
 import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 import javax.net.ssl.SSLEngine;
@@ -12,9 +13,7 @@ import javax.net.ssl.X509ExtendedTrustManager;
 import javax.security.auth.x500.X500Principal;
 import java.io.IOException;
 import java.net.IDN;
-import java.net.InetAddress;
 import java.net.Socket;
-import java.net.UnknownHostException;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.CertificateException;
@@ -37,20 +36,26 @@ import java.util.regex.Pattern;
  * public suffixes): about 20 ms of every client's handshake, for a store this trust manager never uses. The rules
  * are those of RFC 6125 for a private CA:
  * <ul>
- *   <li>an IP address (IPv4, or IPv6 in any notation) matches an IP address entry of the subject alternative names,
- *       byte for byte, and nothing else;</li>
+ *   <li>an IP address (a strict dotted quad, or IPv6 in any notation, with or without a zone) matches an IP address
+ *       entry of the subject alternative names for the same address, and nothing else. A host that a resolver may
+ *       read as an address although it is no strict literal ({@code 127.1}, {@code 2130706433},
+ *       {@code 0177.0.0.1}, {@code g::1}) names nothing: the connection could go to an address that no name was
+ *       checked against;</li>
  *   <li>a DNS name matches a DNS entry without regard to case or one trailing dot, and a wildcard entry only as the
  *       whole leftmost label ({@code *.example.com} matches {@code a.example.com}, not {@code example.com} nor
  *       {@code a.b.example.com}) over at least two labels ({@code *.com} matches nothing);</li>
  *   <li>only a certificate without any DNS entry is matched by its most specific common name, as older tools
  *       issued them.</li>
  * </ul>
+ * A certificate's names are compared as they are, in ASCII: a name with other characters matches nothing, so
+ * look-alike characters cannot stand in for letters. A host with such characters is compared in its ASCII (IDNA)
+ * form. Wildcards over a single label ({@code *.lan}) are refused, though the JDK allows them for a private CA.
  */
 public final class AgentTrustManager extends X509ExtendedTrustManager
 {
     private static final int SAN_DNS = 2;
     private static final int SAN_IP = 7;
-    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final Pattern DOTTED_QUAD = Pattern.compile("(0|[1-9]\\d{0,2})(\\.(0|[1-9]\\d{0,2})){3}");
 
     private final X509ExtendedTrustManager pkix;
 
@@ -142,7 +147,7 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
         return pkix.getAcceptedIssuers();
     }
 
-    private static void checkNames(final String host, final X509Certificate[] chain) throws CertificateException
+    static void checkNames(final String host, final X509Certificate[] chain) throws CertificateException
     {
         if (host == null || host.isEmpty())
         {
@@ -151,6 +156,11 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
         if (chain == null || chain.length == 0)
         {
             throw new CertificateException("the agent sent no certificate");
+        }
+        if (addressLiteral(host) == null && (host.indexOf(':') >= 0 || digitsAndDots(host)))
+        {
+            throw new CertificateException(host + " is read as an address by some resolvers but is no strict IPv4 " +
+                "or IPv6 literal: dial the address as a dotted quad (1.2.3.4) or the agent by a DNS name");
         }
         if (!names(host, chain[0]))
         {
@@ -179,7 +189,16 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
             }
             return false;
         }
-        final String name = dnsName(host);
+        if (host.indexOf(':') >= 0 || digitsAndDots(host))
+        {
+            // read as an address by some resolver, but no strict literal: nothing to check it against
+            return false;
+        }
+        final String name = hostName(host);
+        if (name == null)
+        {
+            return false;
+        }
         boolean anyDns = false;
         if (alternatives != null)
         {
@@ -188,7 +207,7 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
                 if (type(entry) == SAN_DNS)
                 {
                     anyDns = true;
-                    if (dnsMatches(name, dnsName(value(entry))))
+                    if (dnsMatches(name, certificateName(value(entry))))
                     {
                         return true;
                     }
@@ -198,7 +217,7 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
         if (!anyDns)
         {
             final String commonName = commonName(certificate.getSubjectX500Principal());
-            return commonName != null && dnsMatches(name, dnsName(commonName));
+            return commonName != null && dnsMatches(name, certificateName(commonName));
         }
         return false;
     }
@@ -235,82 +254,103 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
         return label.indexOf('.') < 0;
     }
 
-    /** Lower case, without one trailing dot; a name with characters outside ASCII in its ASCII form (IDNA). */
-    static String dnsName(final String name)
+    /**
+     * A host as it is compared: lower case, without one trailing dot, in its ASCII (IDNA) form when it has other
+     * characters; null when it has no such form.
+     */
+    static String hostName(final String host)
     {
-        String ascii = name;
-        for (int i = 0; i < name.length(); i++)
+        String ascii = host;
+        if (!isAscii(host))
         {
-            if (name.charAt(i) > 0x7F)
+            try
             {
-                try
-                {
-                    ascii = IDN.toASCII(name, IDN.ALLOW_UNASSIGNED);
-                }
-                catch (final IllegalArgumentException notAName)
-                {
-                    ascii = name;
-                }
-                break;
+                ascii = IDN.toASCII(host, IDN.ALLOW_UNASSIGNED);
+            }
+            catch (final IllegalArgumentException notAName)
+            {
+                return null;
+            }
+            if (!isAscii(ascii))
+            {
+                return null;
             }
         }
-        final String lower = ascii.toLowerCase(Locale.ROOT);
-        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
+        return lowerWithoutTrailingDot(ascii);
+    }
+
+    /** A certificate's DNS name or common name as it is compared; null (matching nothing) when not all ASCII. */
+    static String certificateName(final String name)
+    {
+        return isAscii(name) ? lowerWithoutTrailingDot(name) : null;
     }
 
     /**
-     * @return the address of an IPv4 or IPv6 literal (brackets allowed), or null for anything else. Never a lookup:
-     * only a literal reaches {@link InetAddress#getByName}.
+     * @return the address of a strict IPv4 dotted quad or of an IPv6 literal (brackets and a zone allowed), or null
+     * for anything else. Never a lookup.
      */
     static byte[] addressLiteral(final String host)
     {
-        if (host == null)
+        if (host == null || host.isEmpty())
         {
             return null;
         }
-        final String literal = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) :
-            host;
-        final boolean v4 = IPV4.matcher(literal).matches();
-        if (!v4 && literal.indexOf(':') < 0)
+        if (digitsAndDots(host))
         {
-            return null;
+            return DOTTED_QUAD.matcher(host).matches() ? NetUtil.createByteArrayFromIpAddressString(host) : null;
         }
-        if (v4)
+        return host.indexOf(':') >= 0 ? NetUtil.createByteArrayFromIpAddressString(host) : null;
+    }
+
+    private static boolean digitsAndDots(final String host)
+    {
+        for (int i = 0; i < host.length(); i++)
         {
-            for (final String octet : literal.split("\\."))
+            final char c = host.charAt(i);
+            if (c != '.' && (c < '0' || c > '9'))
             {
-                if (Integer.parseInt(octet) > 255)
-                {
-                    return null;
-                }
+                return false;
             }
         }
-        try
+        return !host.isEmpty();
+    }
+
+    private static boolean isAscii(final String text)
+    {
+        for (int i = 0; i < text.length(); i++)
         {
-            return InetAddress.getByName(literal).getAddress();
+            if (text.charAt(i) > 0x7F)
+            {
+                return false;
+            }
         }
-        catch (final UnknownHostException | SecurityException notALiteral)
-        {
-            return null;
-        }
+        return true;
+    }
+
+    private static String lowerWithoutTrailingDot(final String name)
+    {
+        final String lower = name.toLowerCase(Locale.ROOT);
+        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
     }
 
     private static String commonName(final X500Principal subject)
     {
         try
         {
-            String found = null;
-            // RDNs in order from the most general to the most specific: the last common name wins
+            Object found = null;
+            // RDNs in order from the most general to the most specific: the last common name wins, and one that is
+            // not a plain string, or shares its RDN with other values, names nothing
             for (final Rdn rdn : new LdapName(subject.getName(X500Principal.RFC2253)).getRdns())
             {
-                if (rdn.getType().equalsIgnoreCase("CN") && rdn.getValue() instanceof String value)
+                final javax.naming.directory.Attribute cn = rdn.toAttributes().get("CN");
+                if (cn != null)
                 {
-                    found = value;
+                    found = rdn.size() == 1 && cn.size() == 1 ? cn.get() : null;
                 }
             }
-            return found;
+            return found instanceof String value ? value : null;
         }
-        catch (final InvalidNameException ex)
+        catch (final javax.naming.NamingException ex)
         {
             return null;
         }

@@ -48,8 +48,8 @@ class AgentTrustManagerTest
     })
     void shouldMatchDnsNames(final String host, final String pattern, final boolean matches)
     {
-        assertEquals(matches, AgentTrustManager.dnsMatches(AgentTrustManager.dnsName(host),
-            AgentTrustManager.dnsName(pattern)));
+        assertEquals(matches, AgentTrustManager.dnsMatches(AgentTrustManager.hostName(host),
+            AgentTrustManager.certificateName(pattern)));
     }
 
     @Test
@@ -58,7 +58,16 @@ class AgentTrustManagerTest
         assertArrayEquals(new byte[] {127, 0, 0, 1}, AgentTrustManager.addressLiteral("127.0.0.1"));
         assertArrayEquals(AgentTrustManager.addressLiteral("0:0:0:0:0:0:0:1"), AgentTrustManager.addressLiteral("::1"));
         assertArrayEquals(AgentTrustManager.addressLiteral("::1"), AgentTrustManager.addressLiteral("[::1]"));
+        assertArrayEquals(new byte[] {(byte)0xfe, (byte)0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+            AgentTrustManager.addressLiteral("fe80::1%1"), "a zone is local: the same address");
         assertNull(AgentTrustManager.addressLiteral("256.0.0.1"));
+        // forms some resolvers read as addresses: no strict literal
+        assertNull(AgentTrustManager.addressLiteral("127.1"));
+        assertNull(AgentTrustManager.addressLiteral("2130706433"));
+        assertNull(AgentTrustManager.addressLiteral("0177.0.0.1"));
+        assertNull(AgentTrustManager.addressLiteral("010.0.0.1"));
+        assertNull(AgentTrustManager.addressLiteral("g::1"));
+        assertNull(AgentTrustManager.addressLiteral("host.com:80"));
         assertNull(AgentTrustManager.addressLiteral("localhost"));
         assertNull(AgentTrustManager.addressLiteral("1.2.3"));
         assertNull(AgentTrustManager.addressLiteral("1.2.3.4.example.com"));
@@ -78,6 +87,40 @@ class AgentTrustManagerTest
         assertEquals(false, AgentTrustManager.names("127.0.0.2", cert));
         assertEquals(false, AgentTrustManager.names("127.0.0.3", cert));
         assertEquals(false, AgentTrustManager.names("agent", cert), "the common name does not count beside DNS entries");
+    }
+
+    @Test
+    void shouldNameNothingForAHostThatIsAnAddressToSomeButNoStrictLiteral() throws Exception
+    {
+        // a certificate whose DNS entries look like the loose forms, and whose address is the one they stand for
+        final X509Certificate cert = server("numbers", List.of("127.1", "2130706433", "0177.0.0.1"),
+            List.of("127.0.0.1"));
+        for (final String host : List.of("127.1", "2130706433", "0177.0.0.1", "g::1", "host.com:80"))
+        {
+            assertEquals(false, AgentTrustManager.names(host, cert), host);
+        }
+        assertTrue(AgentTrustManager.names("127.0.0.1", cert));
+    }
+
+    @Test
+    void shouldSayWhyALooseAddressIsRefused() throws Exception
+    {
+        final X509Certificate cert = server("agent", List.of("agent.example.com"), List.of("127.0.0.1"));
+        final CertificateException refused = assertThrows(CertificateException.class,
+            () -> AgentTrustManager.checkNames("127.1", new X509Certificate[] {cert}));
+        assertTrue(refused.getMessage().contains("no strict IPv4 or IPv6 literal"), refused::toString);
+    }
+
+    @Test
+    void shouldCompareHostsInTheirAsciiFormAndCertificateNamesOnlyInAscii() throws Exception
+    {
+        final X509Certificate idn = server("idn", List.of("xn--bcher-kva.example"), List.of());
+        assertTrue(AgentTrustManager.names("bücher.example", idn), "a host in Unicode, its ASCII form in the cert");
+        assertTrue(AgentTrustManager.names("xn--bcher-kva.example", idn));
+        assertNull(AgentTrustManager.certificateName("ａｇｅｎｔ．example．com"), "look-alikes in a certificate");
+        assertNull(AgentTrustManager.certificateName("\u212Aey.example.com"), "the Kelvin sign is not a K");
+        assertEquals("agent.example.com", AgentTrustManager.hostName("ＡＧＥＮＴ.example.com"),
+            "a host may be written with full-width letters: IDNA maps them");
     }
 
     @Test
