@@ -130,7 +130,10 @@ class LauncherClassSharingIT
         assertTrue(Files.readAllLines(recorded.get(0)).contains("io/xfer/agent/engine/LatencyRecorder$Summary"),
             "the list holds the classes of a whole transfer");
 
-        // 2. the next run keeps the list and builds the archive in the background; it finishes on its own
+        // 2. the next run keeps the list and builds the archive in the background; it finishes on its own, and
+        // what a build killed midway left behind is removed
+        final String base = recorded.get(0).getFileName().toString().replaceAll("\\.classlist\\.\\d+$", "");
+        final Path leftover = Files.write(cache.resolve(base + ".jsa.99999"), new byte[4096]);
         send(env);
         final List<Path> lists = matching(cache, ".classlist");
         assertEquals(1, lists.size(), () -> "the recorded list kept under its final name: " + names(cache));
@@ -143,6 +146,7 @@ class LauncherClassSharingIT
         }
         assertEquals(List.of(), matching(cache, ".classlist."), "no recording left behind");
         assertTrue(matching(cache, ".jsa.").isEmpty(), "no partial archive left behind");
+        assertFalse(Files.exists(leftover));
 
         // 3. later runs map the archive: the transfer's classes come from it
         final Path classLog = work.resolve("class-load.log");

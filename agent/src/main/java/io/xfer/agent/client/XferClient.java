@@ -70,6 +70,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.net.ssl.SSLException;
 
@@ -774,7 +775,13 @@ public final class XferClient implements AutoCloseable
                     {
                         final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ?
                             failure.getCause() : failure;
-                        LOG.warning(() -> "a data connection did not join, going on with fewer streams: " +
+                        // the agent knows no transfer of this session: it has ended while this one connected (a
+                        // transfer can be over before a data connection opened at its first chunk has joined)
+                        final boolean ended = cause instanceof TransferException te &&
+                            te.errorCode() == ErrorCode.UNKNOWN_SESSION;
+                        LOG.log(ended ? Level.FINE : Level.WARNING, () -> ended ?
+                            "a data connection joined too late: " + cause.getMessage() :
+                            "a data connection did not join, going on with fewer streams: " +
                             (cause instanceof TimeoutException ? "timed out" : cause.getMessage()));
                     }
                     joinSettled(pending, joined, failure == null);

@@ -27,12 +27,16 @@ import io.xfer.protocol.ProtocolException;
 import io.xfer.protocol.ProtocolVersion;
 import io.xfer.protocol.WelcomeFlyweight;
 
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
@@ -93,11 +97,16 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         {
             if (!completion.isSuccess())
             {
-                LOG.warning(() -> "TLS handshake with " + ctx.channel().remoteAddress() + " failed: " +
-                    completion.cause().getMessage());
+                // a peer that went away in the middle (a client abandoning a data connection its transfer no longer
+                // needs, a port probe) is routine; a refused certificate or a TLS alert is not
+                final boolean peerLeft = completion.cause() instanceof ClosedChannelException;
+                LOG.log(peerLeft ? Level.FINE : Level.WARNING, () -> "TLS handshake with " +
+                    ctx.channel().remoteAddress() + (peerLeft ? " ended: the peer closed the connection" :
+                    " failed: " + completion.cause().getMessage()));
                 ctx.close();
                 return;
             }
+            tlsUp = true;
             identities = peerIdentities(ctx);
         }
         else if (evt instanceof IdleStateEvent)
@@ -107,6 +116,9 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         }
         ctx.fireUserEventTriggered(evt);
     }
+
+    /** The TLS handshake completed successfully (never set on a connection without TLS). */
+    private boolean tlsUp;
 
     private List<String> peerIdentities(final ChannelHandlerContext ctx)
     {
@@ -159,7 +171,11 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         }
         catch (final TransferException ex)
         {
-            LOG.warning(() -> "refused " + describePeer(ctx) + ": " + ex.getMessage());
+            // a data connection that came after its (short) transfer ended is routine
+            final boolean late = ex.errorCode() == ErrorCode.UNKNOWN_SESSION &&
+                TransferDispatcher.TRANSFER_ENDED.equals(ex.getMessage());
+            LOG.log(late ? Level.FINE : Level.WARNING,
+                () -> "refused " + describePeer(ctx) + ": " + ex.getMessage());
             sendErrorAndClose(ctx, ex.errorCode(), ex.getMessage());
         }
         finally
@@ -280,7 +296,11 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             sendErrorAndClose(ctx, pe.errorCode(), pe.getMessage());
             return;
         }
-        LOG.warning(() -> "connection " + ctx.channel().remoteAddress() + " failed: " + cause);
+        // reset or closed by the peer before its TLS handshake completed: routine (see userEventTriggered)
+        final boolean peerLeft = !tlsUp && ctx.pipeline().get(SslHandler.class) != null &&
+            cause instanceof IOException && !(cause instanceof SSLException);
+        LOG.log(peerLeft ? Level.FINE : Level.WARNING, () -> "connection " + ctx.channel().remoteAddress() +
+            " failed: " + cause);
         ctx.close();
     }
 

@@ -31,6 +31,8 @@ import io.xfer.protocol.OpenAckFlyweight;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -57,7 +59,25 @@ final class TransferDispatcher implements AutoCloseable
     private final AgentConfig config;
     private final ExecutorService executor;
     private final CommitPool commitPool;
+    /** The refusal of a data connection whose session's transfer has ended: logged as routine. */
+    static final String TRANSFER_ENDED = "the transfer of that session has ended";
+    private static final int ENDED_SESSIONS_KEPT = 1024;
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
+    /**
+     * The sessions whose transfers ended most recently: a data connection that a client opened at its transfer's
+     * first chunk may arrive after a short transfer has ended, which is routine, not a warning.
+     */
+    private final Map<SessionKey, Boolean> ended = Collections.synchronizedMap(
+        new LinkedHashMap<>(64, 0.75f, false)
+        {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            protected boolean removeEldestEntry(final Map.Entry<SessionKey, Boolean> eldest)
+            {
+                return size() > ENDED_SESSIONS_KEPT;
+            }
+        });
 
     /** An OPEN that passed the access checks. */
     record Request(
@@ -177,6 +197,7 @@ final class TransferDispatcher implements AutoCloseable
             finally
             {
                 sessions.remove(sessionKey);
+                ended.put(sessionKey, Boolean.TRUE);
                 // the buffers this thread's pool cache kept (a pull's chunk buffers, up to send_budget) go back
                 // to the pool now, not when the thread next allocates or ends; so do the event loops' (frame and
                 // TLS buffers), so that an idle agent holds no more than it needs
@@ -320,7 +341,8 @@ final class TransferDispatcher implements AutoCloseable
         final Session session = sessions.get(sessionKey);
         if (session == null)
         {
-            throw new TransferException(ErrorCode.UNKNOWN_SESSION, "no running transfer with that session id");
+            throw new TransferException(ErrorCode.UNKNOWN_SESSION, ended.containsKey(sessionKey) ? TRANSFER_ENDED :
+                "no running transfer with that session id");
         }
         if (session.plaintext != plaintext)
         {

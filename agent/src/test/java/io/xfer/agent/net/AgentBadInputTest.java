@@ -46,8 +46,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -144,6 +146,34 @@ class AgentBadInputTest
         // named like a client with every right: only the expiry may keep it out
         final TestPki.Credentials expired = pki.expiredClient("alice");
         assertRefusedByTls(TlsContexts.client(expired.certificate(), expired.privateKey(), pki.caCertificate()));
+        assertGoodClientStillServed();
+    }
+
+    @Test
+    void shouldTakeAPeerThatLeavesDuringTheTlsHandshakeAsRoutine() throws Exception
+    {
+        try (LogCapture log = new LogCapture(ServerHandshakeHandler.class))
+        {
+            // the header of a TLS record and no more, then a reset: a port probe, or a client that abandoned a data
+            // connection its transfer no longer needed
+            try (Socket socket = new Socket())
+            {
+                socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), agent.port()), 5000);
+                socket.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x00, 0x40});
+                socket.getOutputStream().flush();
+                socket.setSoLinger(true, 0);
+            }
+            log.await(line -> line.contains("ended: the peer closed the connection"));
+            assertEquals(List.of(), log.warnings(), "nothing an operator has to act on");
+        }
+        // a client certificate the agent refuses stays a warning
+        try (LogCapture log = new LogCapture(ServerHandshakeHandler.class))
+        {
+            final TestPki.Credentials foreign = pki.foreignClient("alice");
+            assertRefusedByTls(TlsContexts.client(foreign.certificate(), foreign.privateKey(), pki.caCertificate()));
+            assertTrue(log.warnings().stream().anyMatch(line -> line.startsWith("TLS handshake with ") &&
+                line.contains(" failed")), log.warnings()::toString);
+        }
         assertGoodClientStillServed();
     }
 
@@ -693,11 +723,16 @@ class AgentBadInputTest
     private static final class LogCapture extends Handler implements AutoCloseable
     {
         private final Logger logger;
+        private final java.util.logging.Level level;
         private final List<String> lines = new CopyOnWriteArrayList<>();
+        private final List<String> warnings = new CopyOnWriteArrayList<>();
 
         LogCapture(final Class<?> source)
         {
             logger = Logger.getLogger(source.getName());
+            level = logger.getLevel();
+            // FINE records too, for what is logged as routine
+            logger.setLevel(java.util.logging.Level.ALL);
             logger.addHandler(this);
         }
 
@@ -705,6 +740,15 @@ class AgentBadInputTest
         public void publish(final LogRecord record)
         {
             lines.add(record.getMessage());
+            if (record.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
+            {
+                warnings.add(record.getMessage());
+            }
+        }
+
+        List<String> warnings()
+        {
+            return List.copyOf(warnings);
         }
 
         /** Wait, boundedly, for a line that matches; fail naming what was logged otherwise. */
@@ -727,6 +771,7 @@ class AgentBadInputTest
         public void close()
         {
             logger.removeHandler(this);
+            logger.setLevel(level);
         }
     }
 
