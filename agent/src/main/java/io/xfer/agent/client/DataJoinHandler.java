@@ -96,6 +96,12 @@ final class DataJoinHandler extends ChannelInboundHandlerAdapter
         try
         {
             final int type = FrameDecoder.type(frame);
+            if (type == FrameType.WELCOME && joined.isDone())
+            {
+                // too late: the client gave up on this connection (connect timeout) and counts it as not joined
+                ctx.close();
+                return;
+            }
             if (type == FrameType.WELCOME)
             {
                 final WelcomeFlyweight welcome = new WelcomeFlyweight();

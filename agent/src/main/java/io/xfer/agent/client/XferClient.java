@@ -65,6 +65,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -175,17 +176,27 @@ public final class XferClient implements AutoCloseable
                 // chunks may start on the control connection; the others open when there is a first chunk, off
                 // the transfer thread (their TCP connects), so small files that all go with their entries need
                 // no handshakes beyond the first (measured: a send of one small file, 119 ms -> 98 ms)
-                sender.onFirstChunk(() -> reconnector.execute(() ->
+                sender.onFirstChunk(() ->
                 {
                     try
                     {
-                        session.joinDataConnections(endpoint, sender::addStream);
+                        reconnector.execute(() ->
+                        {
+                            try
+                            {
+                                session.joinDataConnections(endpoint, sender::addStream);
+                            }
+                            catch (final InterruptedException ex)
+                            {
+                                Thread.currentThread().interrupt();
+                            }
+                        });
                     }
-                    catch (final InterruptedException ex)
+                    catch (final RejectedExecutionException closing)
                     {
-                        Thread.currentThread().interrupt();
+                        // the client is being closed: the transfer goes on (or ends) on the control connection
                     }
-                }));
+                });
             }
             return onTransferThread(sender::run);
         }
@@ -761,7 +772,7 @@ public final class XferClient implements AutoCloseable
                     data.channel().close();
                 }
             };
-            for (int i = 0; i < wanted; i++)
+            for (int i = 0; i < wanted && running; i++)
             {
                 final CompletableFuture<FrameConnection> join = openDataConnection(endpoint, attachWhileRunning, 0);
                 if (join == null)
@@ -771,20 +782,23 @@ public final class XferClient implements AutoCloseable
                 }
                 join.orTimeout(options.connectTimeoutNs(), TimeUnit.NANOSECONDS).whenComplete((data, failure) ->
                 {
+                    final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ?
+                        failure.getCause() : failure;
+                    // the transfer ended while this one connected (a short one can be over before a data connection
+                    // opened at its first chunk has joined): routine, and no reason to fail it
+                    final boolean ended = cause instanceof TransferException te &&
+                        te.errorCode() == ErrorCode.UNKNOWN_SESSION &&
+                        te.getMessage().contains(AgentServer.TRANSFER_ENDED);
                     if (failure != null && running)
                     {
-                        final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ?
-                            failure.getCause() : failure;
-                        // the agent knows no transfer of this session: it has ended while this one connected (a
-                        // transfer can be over before a data connection opened at its first chunk has joined)
-                        final boolean ended = cause instanceof TransferException te &&
-                            te.errorCode() == ErrorCode.UNKNOWN_SESSION;
                         LOG.log(ended ? Level.FINE : Level.WARNING, () -> ended ?
                             "a data connection joined too late: " + cause.getMessage() :
                             "a data connection did not join, going on with fewer streams: " +
                             (cause instanceof TimeoutException ? "timed out" : cause.getMessage()));
                     }
-                    joinSettled(pending, joined, failure == null);
+                    // one given up on (timed out) is closed by its handler if its WELCOME still comes, and with
+                    // the session otherwise
+                    joinSettled(pending, joined, failure == null || ended);
                 });
             }
         }

@@ -831,16 +831,13 @@ public final class Receiver extends TransferRole
     }
 
     /**
-     * The bytes {@code [index, index + length)} of {@code buf} as an NIO buffer positioned at them, through
-     * {@code internalNioBuffer} where the buffer is one piece: a pooled buffer's own view (no new object; valid
-     * until the next call on that buffer), while a slice, which is how the decoder passes most frames, makes a new
-     * one. A composite gets a copy.
-     */
-    /**
-     * An NIO view of {@code length} bytes at {@code index}, to be used before the next view of the same buffer. A
-     * frame is a slice of the decoder's cumulation, whose own {@code internalNioBuffer} would be a new slice of a
-     * new duplicate each time: the view is taken from the cumulation itself instead, which keeps one duplicate for
-     * its life (one object per frame instead of two: 64 bytes of heap per chunk).
+     * The bytes {@code [index, index + length)} of {@code buf} as an NIO buffer positioned at them, to be used
+     * before the next view of the same buffer. A frame is a slice of the decoder's cumulation, whose own
+     * {@code internalNioBuffer} would be a new slice of a new duplicate each time: the view is taken from the
+     * cumulation itself instead, which keeps one duplicate for its life (one object per frame instead of two: 64
+     * bytes of heap per chunk). That shared view is safe because the decoder never writes into a cumulation that
+     * a frame handed on still shares ({@code FrameDecoder} grows a new one when {@code refCnt() > 1}), so nothing
+     * else moves its position while the frame is being checked and written. A composite gets a copy.
      */
     static ByteBuffer view(final ByteBuf buf, final int index, final int length)
     {

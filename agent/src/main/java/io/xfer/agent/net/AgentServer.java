@@ -36,6 +36,11 @@ import java.util.logging.Logger;
  */
 public final class AgentServer implements AutoCloseable
 {
+    /**
+     * The message of the ERROR (UNKNOWN_SESSION) that refuses a data connection whose session's transfer has ended:
+     * routine for a short transfer whose data connections were still joining, logged at FINE on both sides.
+     */
+    public static final String TRANSFER_ENDED = "the transfer of that session has ended";
     public static final String SOFTWARE = "xfer/" + Version.VERSION;
 
     private static final Logger LOG = Logger.getLogger(AgentServer.class.getName());

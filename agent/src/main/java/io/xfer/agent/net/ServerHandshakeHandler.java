@@ -173,7 +173,7 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
         {
             // a data connection that came after its (short) transfer ended is routine
             final boolean late = ex.errorCode() == ErrorCode.UNKNOWN_SESSION &&
-                TransferDispatcher.TRANSFER_ENDED.equals(ex.getMessage());
+                AgentServer.TRANSFER_ENDED.equals(ex.getMessage());
             LOG.log(late ? Level.FINE : Level.WARNING,
                 () -> "refused " + describePeer(ctx) + ": " + ex.getMessage());
             sendErrorAndClose(ctx, ex.errorCode(), ex.getMessage());

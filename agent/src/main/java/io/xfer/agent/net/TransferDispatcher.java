@@ -59,8 +59,6 @@ final class TransferDispatcher implements AutoCloseable
     private final AgentConfig config;
     private final ExecutorService executor;
     private final CommitPool commitPool;
-    /** The refusal of a data connection whose session's transfer has ended: logged as routine. */
-    static final String TRANSFER_ENDED = "the transfer of that session has ended";
     private static final int ENDED_SESSIONS_KEPT = 1024;
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
     /**
@@ -196,8 +194,9 @@ final class TransferDispatcher implements AutoCloseable
             }
             finally
             {
-                sessions.remove(sessionKey);
+                // noted as ended before it goes, so that a late join never finds it in neither
                 ended.put(sessionKey, Boolean.TRUE);
+                sessions.remove(sessionKey);
                 // the buffers this thread's pool cache kept (a pull's chunk buffers, up to send_budget) go back
                 // to the pool now, not when the thread next allocates or ends; so do the event loops' (frame and
                 // TLS buffers), so that an idle agent holds no more than it needs
@@ -341,7 +340,7 @@ final class TransferDispatcher implements AutoCloseable
         final Session session = sessions.get(sessionKey);
         if (session == null)
         {
-            throw new TransferException(ErrorCode.UNKNOWN_SESSION, ended.containsKey(sessionKey) ? TRANSFER_ENDED :
+            throw new TransferException(ErrorCode.UNKNOWN_SESSION, ended.containsKey(sessionKey) ? AgentServer.TRANSFER_ENDED :
                 "no running transfer with that session id");
         }
         if (session.plaintext != plaintext)

@@ -1,5 +1,7 @@
 package io.xfer.agent.storage;
 
+import org.agrona.collections.Long2LongHashMap;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -62,8 +64,11 @@ public final class CheckpointJournal implements AutoCloseable
     private static final int STAGE = 4;
     private static final int RECORD_OVERHEAD = 1 + 4 + 4;
     /** No journaled chunk: CRC32C values are kept unsigned. */
-    /** More chunks than a file's record keeps (2^28 ints, 1 GiB): such a file restarts from its start on resume. */
+    /** The most chunks of one file the arrays of its record hold (2^28 ints, 1 GiB). */
     static final long MAX_JOURNALED_CHUNKS = 1L << 28;
+    /** How far past twice the chunks noted the arrays of a record may grow. */
+    static final long DENSE_MARGIN_CHUNKS = 4096;
+    private static final long NO_CHUNK = -1L;
 
     /** What the journal knows of one file. */
     public static final class FileState
@@ -80,6 +85,9 @@ public final class CheckpointJournal implements AutoCloseable
          */
         private int[] checksums;
         private long[] journaled;
+        /** Chunks far beyond the ones noted so far, by index: rare, see {@link #put}. */
+        private Long2LongHashMap outliers;
+        private long noted;
         boolean done;
 
         FileState(final int key, final String path, final long size, final long mtimeNs, final int chunkLength)
@@ -105,33 +113,61 @@ public final class CheckpointJournal implements AutoCloseable
         /** @return the CRC32C journaled for a chunk, or null. */
         public Integer chunk(final long index)
         {
-            if (checksums == null || index < 0 || index >= checksums.length ||
-                (journaled[(int)(index >>> 6)] & (1L << index)) == 0)
+            if (checksums != null && index >= 0 && index < checksums.length &&
+                (journaled[(int)(index >>> 6)] & (1L << index)) != 0)
             {
-                return null;
+                return checksums[(int)index];
             }
-            return checksums[(int)index];
+            if (outliers != null)
+            {
+                final long checksum = outliers.get(index);
+                return checksum == NO_CHUNK ? null : (int)checksum;
+            }
+            return null;
         }
 
-        /** Note a chunk's CRC32C; an index the file cannot have (a damaged record) is ignored. */
+        /** @return how many chunks the arrays hold now (for tests). */
+        int journaledCapacity()
+        {
+            return checksums == null ? 0 : checksums.length;
+        }
+
+        /**
+         * Note a chunk's CRC32C; an index the file cannot have (a damaged record) is ignored. Chunks arrive nearly
+         * in order, so the arrays grow (doubling) to the highest index noted, but only while that stays within
+         * twice the chunks noted so far and a margin: an index far beyond (a peer announcing a huge file and
+         * sending a chunk near its end) goes to a small map instead. Memory thus follows the chunks that came, not
+         * the size or the offsets a peer announced.
+         */
         void put(final long index, final int checksum)
         {
-            if (checksums == null)
-            {
-                final long count = chunkLength <= 0 ? 0 : (size + chunkLength - 1) / chunkLength;
-                if (count == 0 || count > MAX_JOURNALED_CHUNKS)
-                {
-                    return;
-                }
-                checksums = new int[(int)count];
-                journaled = new long[(int)((count + 63) >>> 6)];
-            }
-            if (index < 0 || index >= checksums.length)
+            final long count = chunkLength <= 0 || size < 0 ? 0 :
+                size / chunkLength + (size % chunkLength != 0 ? 1 : 0);
+            if (index < 0 || index >= count)
             {
                 return;
             }
-            checksums[(int)index] = checksum;
-            journaled[(int)(index >>> 6)] |= 1L << index;
+            noted++;
+            final long dense = Math.min(MAX_JOURNALED_CHUNKS, Math.min(count, 2L * noted + DENSE_MARGIN_CHUNKS));
+            if (checksums != null && index < checksums.length || index < dense)
+            {
+                if (checksums == null || index >= checksums.length)
+                {
+                    final long wanted = Math.min(dense, Math.max(Math.max(64, index + 1),
+                        checksums == null ? 0 : 2L * checksums.length));
+                    checksums = checksums == null ? new int[(int)wanted] : Arrays.copyOf(checksums, (int)wanted);
+                    final int words = (int)((wanted + 63) >>> 6);
+                    journaled = journaled == null ? new long[words] : Arrays.copyOf(journaled, words);
+                }
+                checksums[(int)index] = checksum;
+                journaled[(int)(index >>> 6)] |= 1L << index;
+                return;
+            }
+            if (outliers == null)
+            {
+                outliers = new Long2LongHashMap(NO_CHUNK);
+            }
+            outliers.put(index, checksum & 0xFFFF_FFFFL);
         }
     }
 

@@ -85,6 +85,40 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldHoldMemoryForTheChunksThatCameNotForTheSizeAnnounced() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            // a peer announces a file of 1 TiB in 4 KiB chunks: 2^28 of them
+            final CheckpointJournal.FileState huge = journal.beginFile("huge.bin", 1L << 40, 1, 4096);
+            journal.chunk(huge, 0, 1);
+            assertTrue(huge.journaledCapacity() <= 64, "room for the first chunks only: " + huge.journaledCapacity());
+            journal.chunk(huge, 5000, 2);
+            assertTrue(huge.journaledCapacity() < 10_000, "grown to what came: " + huge.journaledCapacity());
+            assertEquals(1, huge.chunk(0));
+            assertEquals(2, huge.chunk(5000));
+            assertNull(huge.chunk(4999));
+            journal.chunk(huge, 1L << 28, 3);
+            assertNull(huge.chunk(1L << 28), "past the file's last chunk");
+            // a chunk near the end of the announced size: kept, without arrays for everything before it
+            journal.chunk(huge, (1L << 28) - 1, 7);
+            assertEquals(7, huge.chunk((1L << 28) - 1));
+            assertTrue(huge.journaledCapacity() < 20_000, "still sized by what came: " + huge.journaledCapacity());
+
+            // sizes a peer may announce that must not break the arithmetic
+            final CheckpointJournal.FileState biggest = journal.beginFile("max.bin", Long.MAX_VALUE, 1, 4096);
+            journal.chunk(biggest, 7, 4);
+            journal.chunk(biggest, 1L << 40, 6);
+            assertEquals(4, biggest.chunk(7));
+            assertEquals(6, biggest.chunk(1L << 40));
+            assertTrue(biggest.journaledCapacity() <= 64);
+            final CheckpointJournal.FileState empty = journal.beginFile("empty.bin", 0, 1, 4096);
+            journal.chunk(empty, 0, 5);
+            assertNull(empty.chunk(0));
+        }
+    }
+
+    @Test
     void shouldIgnoreATornRecordAtTheEnd() throws IOException
     {
         try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
