@@ -35,26 +35,43 @@ final class AgentProcess implements AutoCloseable
     {
         final AgentProcess agent = new AgentProcess(java(log, "io.xfer.agent.XferAgent", "--config",
             config.toString()), log);
+        try
+        {
+            awaitListening(agent.process, port, log);
+        }
+        catch (final AssertionError | InterruptedException ex)
+        {
+            agent.kill();
+            throw ex;
+        }
+        return agent;
+    }
+
+    /**
+     * Wait, at most 30 s, until {@code process} (an agent, however started) accepts connections on {@code port}
+     * of the loopback address; fail with its log if it exits or does not listen.
+     */
+    static void awaitListening(final Process process, final int port, final Path log)
+        throws IOException, InterruptedException
+    {
         final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() - deadlineNs < 0)
         {
-            if (!agent.process.isAlive())
+            if (!process.isAlive())
             {
-                fail("agent exited with " + agent.process.exitValue() + ": " + Files.readString(log));
+                fail("agent exited with " + process.exitValue() + ": " + Files.readString(log));
             }
             try (Socket socket = new Socket())
             {
                 socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
-                return agent;
+                return;
             }
             catch (final IOException notYet)
             {
                 Thread.sleep(50);
             }
         }
-        agent.kill();
         fail("agent did not listen on " + port + ": " + Files.readString(log));
-        return agent;
     }
 
     /** Start the xfer command line as a separate JVM. */

@@ -9,10 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,21 +71,7 @@ class LauncherClassSharingIT
         final Path log = work.resolve("agent.log");
         agent = new ProcessBuilder("sh", dist.resolve("bin/xfer-agent").toString(), "--config", config.toString())
             .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S);
-        while (true)
-        {
-            assertTrue(agent.isAlive(), () -> "agent exited: " + read(log));
-            try (Socket socket = new Socket())
-            {
-                socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
-                break;
-            }
-            catch (final IOException notYet)
-            {
-                assertTrue(System.nanoTime() - deadlineNs < 0, () -> "agent did not listen: " + read(log));
-                Thread.sleep(100);
-            }
-        }
+        AgentProcess.awaitListening(agent, port, log);
 
         source = work.resolve("src/tree");
         final Random random = new Random(11);
@@ -260,18 +243,6 @@ class LauncherClassSharingIT
         try (Stream<Path> files = Files.walk(dir))
         {
             return files.map(Path::toString).toList().toString();
-        }
-        catch (final IOException ex)
-        {
-            return ex.toString();
-        }
-    }
-
-    private static String read(final Path file)
-    {
-        try
-        {
-            return Files.readString(file, StandardCharsets.UTF_8);
         }
         catch (final IOException ex)
         {

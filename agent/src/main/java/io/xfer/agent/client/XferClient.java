@@ -57,9 +57,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.security.cert.CertificateException;
 import java.util.ArrayList;
 import java.util.List;
-import java.security.cert.CertificateException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -176,27 +176,7 @@ public final class XferClient implements AutoCloseable
                 // chunks may start on the control connection; the others open when there is a first chunk, off
                 // the transfer thread (their TCP connects), so small files that all go with their entries need
                 // no handshakes beyond the first (measured: a send of one small file, 119 ms -> 98 ms)
-                sender.onFirstChunk(() ->
-                {
-                    try
-                    {
-                        reconnector.execute(() ->
-                        {
-                            try
-                            {
-                                session.joinDataConnections(endpoint, sender::addStream);
-                            }
-                            catch (final InterruptedException ex)
-                            {
-                                Thread.currentThread().interrupt();
-                            }
-                        });
-                    }
-                    catch (final RejectedExecutionException closing)
-                    {
-                        // the client is being closed: the transfer goes on (or ends) on the control connection
-                    }
-                });
+                sender.onFirstChunk(() -> session.joinDataConnectionsLater(endpoint, sender::addStream));
             }
             return onTransferThread(sender::run);
         }
@@ -746,9 +726,9 @@ public final class XferClient implements AutoCloseable
 
         /**
          * Open the data connections, without waiting for them: the role starts at once and takes each one as it
-         * joins ({@code attach}, on its event loop), instead of waiting for their handshakes. One that fails or does not join within the
-         * connect timeout is a warning, and the transfer goes on with fewer streams; with plaintext data, where the
-         * control connection carries no DATA, none joining at all ends the transfer (posted to the role's inbox).
+         * joins ({@code attach}, on its event loop). One that fails or does not join within the connect timeout is
+         * a warning, and the transfer goes on with fewer streams; with plaintext data, where the control connection
+         * carries no DATA, none joining at all ends the transfer (posted to the role's inbox).
          */
         void joinDataConnections(final Endpoint endpoint, final Consumer<FrameConnection> attach)
             throws InterruptedException
@@ -800,6 +780,32 @@ public final class XferClient implements AutoCloseable
                     // the session otherwise
                     joinSettled(pending, joined, failure == null || ended);
                 });
+            }
+        }
+
+        /**
+         * {@link #joinDataConnections} on the reconnect thread, so that their TCP connects do not hold the caller
+         * (the transfer thread); nothing when the client is being closed.
+         */
+        void joinDataConnectionsLater(final Endpoint endpoint, final Consumer<FrameConnection> attach)
+        {
+            try
+            {
+                reconnector.execute(() ->
+                {
+                    try
+                    {
+                        joinDataConnections(endpoint, attach);
+                    }
+                    catch (final InterruptedException ex)
+                    {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            catch (final RejectedExecutionException closing)
+            {
+                // the transfer goes on (or ends) on the control connection
             }
         }
 

@@ -56,10 +56,11 @@ final class TransferDispatcher implements AutoCloseable
     /** The most a window sized from {@code bandwidth} grows to: beyond it, more streams are the better answer. */
     static final long MAX_SIZED_WINDOW_BYTES = LinkSizing.MAX_SOCKET_BUFFER_BYTES;
 
+    private static final int ENDED_SESSIONS_KEPT = 1024;
+
     private final AgentConfig config;
     private final ExecutorService executor;
     private final CommitPool commitPool;
-    private static final int ENDED_SESSIONS_KEPT = 1024;
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
     /**
      * The sessions whose transfers ended most recently: a data connection that a client opened at its transfer's
@@ -340,8 +341,8 @@ final class TransferDispatcher implements AutoCloseable
         final Session session = sessions.get(sessionKey);
         if (session == null)
         {
-            throw new TransferException(ErrorCode.UNKNOWN_SESSION, ended.containsKey(sessionKey) ? AgentServer.TRANSFER_ENDED :
-                "no running transfer with that session id");
+            throw new TransferException(ErrorCode.UNKNOWN_SESSION, ended.containsKey(sessionKey) ?
+                AgentServer.TRANSFER_ENDED : "no running transfer with that session id");
         }
         if (session.plaintext != plaintext)
         {
