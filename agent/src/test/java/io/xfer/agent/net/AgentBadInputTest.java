@@ -60,10 +60,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -717,62 +713,6 @@ class AgentBadInputTest
             assertEquals(1, report.committed(), report::toString);
         }
         assertEquals("still serving", Files.readString(root.resolve("good/" + name)));
-    }
-
-    /** Collects what one of the agent's loggers writes, while open. */
-    private static final class LogCapture extends Handler implements AutoCloseable
-    {
-        private final Logger logger;
-        private final java.util.logging.Level level;
-        private final List<String> lines = new CopyOnWriteArrayList<>();
-        private final List<String> warnings = new CopyOnWriteArrayList<>();
-
-        LogCapture(final Class<?> source)
-        {
-            logger = Logger.getLogger(source.getName());
-            level = logger.getLevel();
-            // FINE records too, for what is logged as routine
-            logger.setLevel(java.util.logging.Level.ALL);
-            logger.addHandler(this);
-        }
-
-        @Override
-        public void publish(final LogRecord record)
-        {
-            lines.add(record.getMessage());
-            if (record.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue())
-            {
-                warnings.add(record.getMessage());
-            }
-        }
-
-        List<String> warnings()
-        {
-            return List.copyOf(warnings);
-        }
-
-        /** Wait, boundedly, for a line that matches; fail naming what was logged otherwise. */
-        void await(final Predicate<String> expected) throws InterruptedException
-        {
-            final long deadlineMs = System.currentTimeMillis() + TIMEOUT_MS;
-            while (lines.stream().noneMatch(expected) && System.currentTimeMillis() < deadlineMs)
-            {
-                Thread.sleep(10);
-            }
-            assertTrue(lines.stream().anyMatch(expected), () -> "expected log line not found in " + lines);
-        }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-            logger.removeHandler(this);
-            logger.setLevel(level);
-        }
     }
 
     private static Path writeFile(final Path file, final String content) throws IOException

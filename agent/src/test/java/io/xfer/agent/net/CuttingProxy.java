@@ -61,6 +61,18 @@ final class CuttingProxy implements AutoCloseable
     }
 
     private volatile long upstreamDelayMs;
+    private volatile int delayAfter;
+
+    /**
+     * As {@link #delayUpstream}, but only for the connections after the first {@code connections}: with 1, the
+     * control connection goes through at once and every data connection comes late.
+     */
+    CuttingProxy delayUpstreamAfter(final int connections, final long millis)
+    {
+        this.delayAfter = connections;
+        this.upstreamDelayMs = millis;
+        return this;
+    }
 
     /** Reset every connection after the first {@code connections} as soon as it is accepted. */
     CuttingProxy refuseAfter(final int connections)
@@ -147,7 +159,7 @@ final class CuttingProxy implements AutoCloseable
                     // frozen: what arrives is swallowed, nothing goes on; a close still ends the connection
                     continue;
                 }
-                if (noteFirstByteOf > 0 && upstreamDelayMs > 0)
+                if (noteFirstByteOf > delayAfter && upstreamDelayMs > 0)
                 {
                     Thread.sleep(upstreamDelayMs);
                 }

@@ -174,6 +174,39 @@ class PlaintextDataTest
 
     @Test
     @Timeout(60)
+    void shouldTakeADataConnectionThatJoinsAfterItsTransferEndedAsRoutine() throws Exception
+    {
+        final TestPki pki = startAgent(true);
+        final Path source = work.resolve("src/few");
+        Files.createDirectories(source);
+        for (int i = 0; i < 5; i++)
+        {
+            Files.writeString(source.resolve("note" + i + ".txt"), "note " + i + "\n");
+        }
+
+        // the control connection goes through at once; the data connections' HELLOs reach the agent 1.5 s late,
+        // after the transfer (small files that all go with their entries, on the control connection) has ended
+        try (LogCapture agentLog = new LogCapture(ServerHandshakeHandler.class);
+            LogCapture dispatcherLog = new LogCapture(TransferDispatcher.class);
+            LogCapture clientLog = new LogCapture(XferClient.class);
+            CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false).delayUpstreamAfter(1, 1_500);
+            XferClient client = new XferClient(options(pki).plaintextData(true).streams(2)))
+        {
+            final TransferReport pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, "in"),
+                List.of(source.toString()), TransferListener.NONE);
+            assertTrue(pushed.complete(), pushed::toString);
+            assertEquals(List.of(), TreeComparison.differences(source, agentRoot().resolve("in/few"), 10));
+
+            agentLog.await(line -> line.startsWith("refused ") && line.endsWith(AgentServer.TRANSFER_ENDED));
+            assertEquals(3, proxy.acceptedConnections(), "the control connection and two data connections");
+            assertEquals(List.of(), agentLog.warnings(), "a late join is nothing an operator has to act on");
+            assertEquals(List.of(), dispatcherLog.warnings());
+            assertEquals(List.of(), clientLog.warnings());
+        }
+    }
+
+    @Test
+    @Timeout(60)
     void shouldFailAtOnceWhenNoPlaintextDataConnectionCanJoin() throws Exception
     {
         final TestPki pki = startAgent(true);
