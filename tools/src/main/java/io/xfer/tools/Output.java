@@ -87,14 +87,19 @@ final class Output implements TransferListener, AutoCloseable
         }
     }
 
+    /** What moved the bytes in this process: the network transport ("epoll", "nio") and TLS ("BoringSSL", "JDK"). */
+    record Engine(String transport, String tls)
+    {
+    }
+
     void summary(
         final String operation, final String endpoint, final TransferReport report, final int exitCode,
-        final long heapAllocatedBytes)
+        final long heapAllocatedBytes, final Engine engine)
     {
         flush();
         if (json)
         {
-            out.println(summaryJson(operation, endpoint, report, exitCode, heapAllocatedBytes));
+            out.println(summaryJson(operation, endpoint, report, exitCode, heapAllocatedBytes, engine));
             return;
         }
         if (quiet)
@@ -114,12 +119,13 @@ final class Output implements TransferListener, AutoCloseable
             {
                 out.println("  " + report.link().describe());
             }
+            out.println("  transport " + engine.transport() + ", TLS " + engine.tls());
         }
     }
 
     static String summaryJson(
         final String operation, final String endpoint, final TransferReport report, final int exitCode,
-        final long heapAllocatedBytes)
+        final long heapAllocatedBytes, final Engine engine)
     {
         final Json latency = new Json();
         report.latency().forEach((metric, summary) -> latency.raw(metric.key() + "_us", new Json()
@@ -149,6 +155,8 @@ final class Output implements TransferListener, AutoCloseable
             .field("bytes_per_second", report.bytesPerSecond())
             .field("heap_allocated_bytes", heapAllocatedBytes)
             .field("data_connections", report.plaintextData() ? "plaintext" : "tls")
+            .field("transport", engine.transport())
+            .field("tls_provider", engine.tls())
             .raw("latency", latency.toString());
         final LinkSizing link = report.link();
         if (link != null)

@@ -11,6 +11,7 @@ import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.net.Version;
+import io.xfer.agent.tls.TlsContexts;
 import io.xfer.protocol.ErrorCode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -413,7 +414,8 @@ public final class XferCli implements Callable<Integer>
                             ExitCode.IO);
                     }
                 }
-                output.summary(operation(), endpointText(), report, exitCode, heapBytes);
+                output.summary(operation(), endpointText(), report, exitCode, heapBytes,
+                    new Output.Engine(client.transportName(), TlsContexts.providerName()));
                 return exitCode;
             }
             catch (final IllegalArgumentException ex)

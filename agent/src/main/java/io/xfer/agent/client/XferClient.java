@@ -122,6 +122,12 @@ public final class XferClient implements AutoCloseable
         this.group = transports.newGroup(1, new DefaultThreadFactory("xfer-client-io", true));
     }
 
+    /** @return "epoll" or "nio": the transport this client's connections use. */
+    public String transportName()
+    {
+        return transports.name();
+    }
+
     /**
      * Send local files and trees into {@code endpoint}'s module path (a directory, created when missing). A source
      * with a trailing slash sends the directory's contents; otherwise the source itself, under its own name.

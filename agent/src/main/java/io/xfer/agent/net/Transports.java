@@ -53,6 +53,12 @@ public final class Transports
         return description;
     }
 
+    /** @return "epoll" or "nio": what moves this process's bytes, for reports. */
+    public String name()
+    {
+        return epoll ? "epoll" : "nio";
+    }
+
     public EventLoopGroup newGroup(final int threads, final ThreadFactory threadFactory)
     {
         final IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();

@@ -58,6 +58,12 @@ public final class TlsContexts
         return OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
     }
 
+    /** @return "BoringSSL" or "JDK": the TLS implementation this process uses, for reports. */
+    public static String providerName()
+    {
+        return OpenSsl.isAvailable() ? "BoringSSL" : "JDK";
+    }
+
     public static String describeProvider()
     {
         if (OpenSsl.isAvailable())

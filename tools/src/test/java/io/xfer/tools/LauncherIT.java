@@ -25,15 +25,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The distribution's {@code bin/xfer} launcher and its class-sharing archive, run as a user runs them: the built
- * distribution's scripts, a real agent from {@code bin/xfer-agent}, certificates from {@code xfer pki}, transfers over
- * mutual TLS on loopback. The first send records the classes it loads, the second builds the archive in the
- * background, later runs map it; a damaged archive, a failed transfer's list and an unusable cache directory cost
- * nothing but the speed-up, and stdout stays pure JSON throughout.
+ * The distribution's launchers, run as a user runs them: the built distribution's scripts, a real agent from
+ * {@code bin/xfer-agent}, certificates from {@code xfer pki}, transfers over mutual TLS on loopback.
+ * <ul>
+ * <li>Native libraries load from {@code lib/native}, in the client and the agent, with no temporary directory.</li>
+ * <li>{@code bin/xfer}'s class-sharing archive: the first send records the classes it loads, the second builds the
+ * archive in the background, later runs map it; a damaged archive, a failed transfer's list and an unusable cache
+ * directory cost nothing but the speed-up.</li>
+ * </ul>
+ * stdout stays pure JSON throughout, and stderr empty.
  */
-class LauncherClassSharingIT
+class LauncherIT
 {
     private static final long STEP_TIMEOUT_S = 60;
 
@@ -177,6 +182,48 @@ class LauncherClassSharingIT
         final Path home = Files.createDirectories(work.resolve("home"));
         send(Map.of("HOME", home.toString(), "XFER_CDS_DIR_UNSET", "1"));
         assertEquals(1, matching(home.resolve(".cache/xfer"), ".classlist.").size(), () -> names(home));
+    }
+
+    @Test
+    @Timeout(120)
+    void shouldLoadTheNativeLibrariesFromTheDistributionWithoutUnpackingThem() throws Exception
+    {
+        final String arch = System.getProperty("os.arch");
+        assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "the build unpacks linux-x86_64 libraries");
+        final Path natives = dist.resolve("lib/native/linux-x86_64").toRealPath();
+
+        final Path text = work.resolve("src/text/app.log");
+        Files.createDirectories(text.getParent());
+        final StringBuilder log = new StringBuilder();
+        for (int line = 0; log.length() < 2 * 1024 * 1024; line++)
+        {
+            log.append("2026-11-22 INFO request ").append(line).append(" served in ").append(line % 97).append(" ms\n");
+        }
+        Files.writeString(text, log);
+        // the JVM logs the file each library was loaded from
+        final Path loaded = work.resolve("libraries.log");
+        final Result result = run(Map.of("XFER_CDS_DIR", "", "XFER_JAVA_OPTS", "-XX:TieredStopAtLevel=1 " +
+            "-XX:+UseSerialGC -Xlog:library=info:file=" + loaded),
+            concat(new String[] {"send", "--json", "--compress", "lz4"}, tls,
+                new String[] {text.getParent().toString(), "xfer://127.0.0.1:" + port + "/in/natives"}));
+        assertEquals(0, result.exitCode, result::toString);
+        assertEquals("", result.stderr, "nothing on stderr");
+        final String summary = result.stdout.lines().reduce((first, second) -> second).orElse("");
+        assertTrue(summary.contains("\"transport\":\"epoll\""), summary);
+        assertTrue(summary.contains("\"tls_provider\":\"BoringSSL\""), summary);
+        final String libraries = Files.readString(loaded);
+        assertEquals(Files.readString(text), Files.readString(moduleRoot.resolve("natives/text/app.log")));
+
+        // the agent, started by bin/xfer-agent, mapped them from there too: LZ4 at the latest when it decompressed
+        final String maps = Files.readString(Path.of("/proc/" + agent.pid() + "/maps"));
+        for (final String library : List.of("libnetty_tcnative_linux_x86_64.so",
+            "libnetty_transport_native_epoll_x86_64.so", "liblz4-java.so"))
+        {
+            final String path = natives.resolve(library).toString();
+            assertTrue(libraries.contains("Loaded library " + path + ","),
+                () -> "the client did not load " + library + " from " + natives + ":\n" + libraries);
+            assertTrue(maps.contains(path), () -> library + " not mapped from " + natives + ":\n" + maps);
+        }
     }
 
     /** A send of the tree that must succeed with stdout all JSON and stderr empty, and arrive identical. */
