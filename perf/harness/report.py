@@ -660,6 +660,11 @@ def render(out_dir):
     for key in ("DATA_FS", "AGENT_JAVA_OPTS", "CLIENT_JAVA_OPTS", "CLIENT_CDS"):
         if meta.get(key):
             w("| %s | `%s` |" % (key.lower(), meta[key]))
+    # what moved the bytes in the xfer client: a run that fell back to NIO or the JDK's TLS shows up here
+    engines = sorted({"%s, %s" % (r["summary"].get("transport", "not reported"), r["summary"].get("tls_provider", "not reported"))
+                      for r in runs if r.get("tool") == "xfer" and isinstance(r.get("summary"), dict)})
+    if engines:
+        w("| client_transport_tls | %s |" % "; ".join(engines))
     w("")
     hist = [f for s in scenarios for f in s.get("histogram_files", [])]
     if hist:
