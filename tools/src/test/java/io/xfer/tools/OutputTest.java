@@ -1,6 +1,9 @@
 package io.xfer.tools;
 
 import io.xfer.agent.engine.TransferEvent;
+import io.xfer.agent.engine.TransferListener;
+import io.xfer.agent.engine.TransferReport;
+import io.xfer.agent.engine.TransferStats;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.FileEntryFlyweight;
 import org.junit.jupiter.api.Test;
@@ -38,6 +41,23 @@ class OutputTest
             final String text = bytes.toString(StandardCharsets.UTF_8);
             return text.isEmpty() ? List.of() : List.of(text.split(System.lineSeparator()));
         }
+    }
+
+    @Test
+    void theSummaryNamesTheTransportAndTlsTheRunUsed()
+    {
+        final TransferReport report = new TransferStats(TransferListener.NONE).report();
+        final Output.Engine fallback = new Output.Engine("nio", "JDK");
+
+        final Output json = new Output(stdout, stderr, true, false, false);
+        json.summary("send", "xfer://localhost:7440/m/p", report, 0, 0, fallback);
+        final String summary = lines().get(lines().size() - 1);
+        assertTrue(summary.contains("\"transport\":\"nio\",\"tls_provider\":\"JDK\""), summary);
+
+        bytes.reset();
+        final Output verbose = new Output(stdout, stderr, false, false, true);
+        verbose.summary("send", "xfer://localhost:7440/m/p", report, 0, 0, new Output.Engine("epoll", "BoringSSL"));
+        assertTrue(lines().contains("  transport epoll, TLS BoringSSL"), lines()::toString);
     }
 
     @Test

@@ -61,17 +61,23 @@ final class CuttingProxy implements AutoCloseable
     }
 
     private volatile long upstreamDelayMs;
-    private volatile int delayAfter;
+    private volatile int holdAfter = -1;
+    private final CountDownLatch released = new CountDownLatch(1);
 
     /**
-     * As {@link #delayUpstream}, but only for the connections after the first {@code connections}: with 1, the
-     * control connection goes through at once and every data connection comes late.
+     * Hold what the connections after the first {@code connections} send, until {@link #releaseHeld()} (at most 30
+     * s): with 1, the control connection goes through at once and every data connection's first bytes wait.
      */
-    CuttingProxy delayUpstreamAfter(final int connections, final long millis)
+    CuttingProxy holdUpstreamAfter(final int connections)
     {
-        this.delayAfter = connections;
-        this.upstreamDelayMs = millis;
+        this.holdAfter = connections;
         return this;
+    }
+
+    /** Let the held connections' bytes through. */
+    void releaseHeld()
+    {
+        released.countDown();
     }
 
     /** Reset every connection after the first {@code connections} as soon as it is accepted. */
@@ -159,9 +165,13 @@ final class CuttingProxy implements AutoCloseable
                     // frozen: what arrives is swallowed, nothing goes on; a close still ends the connection
                     continue;
                 }
-                if (noteFirstByteOf > delayAfter && upstreamDelayMs > 0)
+                if (noteFirstByteOf > 0 && upstreamDelayMs > 0)
                 {
                     Thread.sleep(upstreamDelayMs);
+                }
+                if (holdAfter >= 0 && noteFirstByteOf > holdAfter)
+                {
+                    released.await(30, java.util.concurrent.TimeUnit.SECONDS);
                 }
                 if (noteFirstByteOf > 0 && n > 0)
                 {

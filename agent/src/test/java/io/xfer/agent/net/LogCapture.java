@@ -45,12 +45,6 @@ final class LogCapture extends Handler implements AutoCloseable
         return List.copyOf(warnings);
     }
 
-    /** @return everything logged so far. */
-    List<String> lines()
-    {
-        return List.copyOf(lines);
-    }
-
     /** Wait, boundedly, for a line that matches; fail naming what was logged otherwise. */
     void await(final Predicate<String> expected) throws InterruptedException
     {
@@ -60,6 +54,18 @@ final class LogCapture extends Handler implements AutoCloseable
             Thread.sleep(10);
         }
         assertTrue(lines.stream().anyMatch(expected), () -> "expected log line not found in " + lines);
+    }
+
+    /** Wait, boundedly, for {@code count} lines that match; fail naming what was logged otherwise. */
+    void await(final Predicate<String> expected, final int count) throws InterruptedException
+    {
+        final long deadlineMs = System.currentTimeMillis() + TIMEOUT_MS;
+        while (lines.stream().filter(expected).count() < count && System.currentTimeMillis() < deadlineMs)
+        {
+            Thread.sleep(10);
+        }
+        assertTrue(lines.stream().filter(expected).count() >= count,
+            () -> "expected " + count + " matching log lines in " + lines);
     }
 
     @Override

@@ -184,20 +184,32 @@ class PlaintextDataTest
             Files.writeString(source.resolve("note" + i + ".txt"), "note " + i + "\n");
         }
 
-        // the control connection goes through at once; the data connections' HELLOs reach the agent 1.5 s late,
-        // after the transfer (small files that all go with their entries, on the control connection) has ended
+        // the control connection goes through at once; the data connections' HELLOs are held until the transfer
+        // (small files that all go with their entries, on the control connection) has ended on the agent
         try (LogCapture agentLog = new LogCapture(ServerHandshakeHandler.class);
             LogCapture dispatcherLog = new LogCapture(TransferDispatcher.class);
             LogCapture clientLog = new LogCapture(XferClient.class);
-            CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false).delayUpstreamAfter(1, 1_500);
+            CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false).holdUpstreamAfter(1);
             XferClient client = new XferClient(options(pki).plaintextData(true).streams(2)))
         {
-            final TransferReport pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, "in"),
-                List.of(source.toString()), TransferListener.NONE);
-            assertTrue(pushed.complete(), pushed::toString);
+            final TransferReport pushed;
+            try
+            {
+                pushed = client.push(new Endpoint("localhost", proxy.port(), MODULE, "in"),
+                    List.of(source.toString()), TransferListener.NONE);
+                assertTrue(pushed.complete(), pushed::toString);
+                // the agent logs the outcome just before it notes the session as ended
+                dispatcherLog.await(line -> line.contains("path 'in': completed"));
+                Thread.sleep(250);
+            }
+            finally
+            {
+                proxy.releaseHeld();
+            }
             assertEquals(List.of(), TreeComparison.differences(source, agentRoot().resolve("in/few"), 10));
 
-            agentLog.await(line -> line.startsWith("refused ") && line.endsWith(AgentServer.TRANSFER_ENDED));
+            // both data connections refused as late, then nothing worse from either side
+            agentLog.await(line -> line.startsWith("refused ") && line.endsWith(AgentServer.TRANSFER_ENDED), 2);
             assertEquals(3, proxy.acceptedConnections(), "the control connection and two data connections");
             assertEquals(List.of(), agentLog.warnings(), "a late join is nothing an operator has to act on");
             assertEquals(List.of(), dispatcherLog.warnings());
