@@ -24,6 +24,7 @@ import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
+import io.xfer.agent.engine.LatencyRecorder;
 import io.xfer.agent.engine.LinkSizing;
 import io.xfer.agent.engine.Receiver;
 import io.xfer.agent.engine.Sender;
@@ -147,7 +148,8 @@ public final class XferClient implements AutoCloseable
             final Path name = path.getFileName();
             roots.add(new SourceWalker.Root(path, contents || name == null ? "" : name.toString()));
         }
-        final TransferStats stats = new TransferStats(listener, options.intervalLog());
+        final TransferStats stats = new TransferStats(listener, options.intervalLog(),
+            LatencyRecorder.Metric.SENDING);
         final StringBuilder identity = new StringBuilder();
         for (final SourceWalker.Root root : roots)
         {
@@ -211,7 +213,8 @@ public final class XferClient implements AutoCloseable
             throw new TransferException(ErrorCode.IO_ERROR, "cannot use destination " + destination + ": " +
                 ex.getMessage(), ex);
         }
-        final TransferStats stats = new TransferStats(listener, options.intervalLog());
+        final TransferStats stats = new TransferStats(listener, options.intervalLog(),
+            LatencyRecorder.Metric.RECEIVING);
         CheckpointJournal journal = null;
         if (options.resume())
         {

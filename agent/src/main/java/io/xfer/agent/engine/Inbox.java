@@ -29,7 +29,13 @@ public final class Inbox
     {
     }
 
-    private static final int CAPACITY = 1 << 18;
+    /**
+     * Slots of the queue: its array is allocated whole with the transfer (4 bytes a slot), and an agent holds one
+     * per running transfer. 2^18 slots were 1 MiB each, and 120 concurrent pushes ran the default 256 MiB heap out.
+     * Reading pauses at a quarter of it, which a sender's window of unanswered entries (4,096) stays below; the rest
+     * takes the frames of reads already under way when a connection is paused.
+     */
+    private static final int CAPACITY = 1 << 15;
     private static final int COUNT_HIGH_MARK = CAPACITY / 4;
 
     private final ManyToOneConcurrentArrayQueue<Object> queue = new ManyToOneConcurrentArrayQueue<>(CAPACITY);

@@ -13,8 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * HdrHistogram latencies of one transfer: each chunk's round trip (sent to acknowledged), disk read and write time
@@ -22,27 +24,44 @@ import java.util.Map;
  * role thread takes interval histograms about once a second and sums them for the end-of-transfer percentiles.
  * Interval histograms are recycled, so memory stays fixed however long the transfer runs; with an interval log
  * (the .hlog) each interval is encoded, compressed, as it is taken.
+ * <p>
+ * Only the metrics of the side a transfer is on get histograms (three each), at two significant digits: an agent
+ * holds one recorder per running transfer, and at three digits and all four metrics that was 3.2 MB of heap each,
+ * enough for a burst of transfers within {@code max_connections} to exhaust the default 256 MiB heap.
  */
 public final class LatencyRecorder
 {
     /** What is measured. */
     public enum Metric
     {
-        CHUNK_RTT("chunk_rtt"),
-        DISK_READ("disk_read"),
-        DISK_WRITE("disk_write"),
-        RING_WAIT("ring_wait");
+        CHUNK_RTT("chunk_rtt", true),
+        DISK_READ("disk_read", true),
+        DISK_WRITE("disk_write", false),
+        RING_WAIT("ring_wait", true);
+
+        /** What a sending side measures. */
+        public static final Set<Metric> SENDING = EnumSet.of(CHUNK_RTT, DISK_READ, RING_WAIT);
+        /** What a receiving side measures. */
+        public static final Set<Metric> RECEIVING = EnumSet.of(DISK_WRITE);
 
         private final String key;
+        private final boolean sending;
 
-        Metric(final String key)
+        Metric(final String key, final boolean sending)
         {
             this.key = key;
+            this.sending = sending;
         }
 
         public String key()
         {
             return key;
+        }
+
+        /** @return whether the sending side measures it (otherwise the receiving side). */
+        public boolean sending()
+        {
+            return sending;
         }
     }
 
@@ -58,6 +77,8 @@ public final class LatencyRecorder
     }
 
     private static final long HIGHEST_TRACKABLE_NS = 3_600_000_000_000L;
+    /** Values within 1%: 36 KB a histogram up to an hour in ns, where three digits took 270 KB. */
+    private static final int SIGNIFICANT_DIGITS = 2;
     private static final long SAMPLE_INTERVAL_NS = 1_000_000_000L;
 
     private final Map<Metric, Recorder> recorders = new EnumMap<>(Metric.class);
@@ -69,23 +90,25 @@ public final class LatencyRecorder
     private final long startMs = System.currentTimeMillis();
     private long lastSampleNs = System.nanoTime();
 
-    /** Percentiles only. */
+    /** Percentiles only, of every metric. */
     public LatencyRecorder()
     {
-        this(false);
+        this(false, EnumSet.allOf(Metric.class));
     }
 
     /**
      * @param intervalLog also keep the per-second interval histograms for {@link #writeTo}'s .hlog files.
+     * @param metrics     what this side measures ({@link Metric#SENDING} or {@link Metric#RECEIVING}); values of
+     *                    any other metric are not recorded.
      */
-    public LatencyRecorder(final boolean intervalLog)
+    public LatencyRecorder(final boolean intervalLog, final Set<Metric> metrics)
     {
         intervalLogs = intervalLog ? new EnumMap<>(Metric.class) : null;
         intervalWriters = intervalLog ? new EnumMap<>(Metric.class) : null;
         ByteBuffer scratch = null;
-        for (final Metric metric : Metric.values())
+        for (final Metric metric : metrics)
         {
-            final Recorder recorder = new Recorder(HIGHEST_TRACKABLE_NS, 3);
+            final Recorder recorder = new Recorder(HIGHEST_TRACKABLE_NS, SIGNIFICANT_DIGITS);
             // an empty first interval, so that the recorder has its second histogram now: each interval from
             // then on swaps the two, and a transfer allocates no histogram after its start
             Histogram spare = recorder.getIntervalHistogram();
@@ -104,7 +127,7 @@ public final class LatencyRecorder
             }
             recycled.put(metric, spare);
             recorders.put(metric, recorder);
-            totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, 3));
+            totals.put(metric, new Histogram(HIGHEST_TRACKABLE_NS, SIGNIFICANT_DIGITS));
             if (intervalLog)
             {
                 final ByteArrayOutputStream log = new ByteArrayOutputStream();
@@ -117,10 +140,14 @@ public final class LatencyRecorder
         }
     }
 
-    /** Record one measurement; any thread. */
+    /** Record one measurement; any thread. A metric this recorder was not made for is dropped. */
     public void record(final Metric metric, final long durationNs)
     {
-        recorders.get(metric).recordValue(Math.max(0, Math.min(durationNs, HIGHEST_TRACKABLE_NS)));
+        final Recorder recorder = recorders.get(metric);
+        if (recorder != null)
+        {
+            recorder.recordValue(Math.max(0, Math.min(durationNs, HIGHEST_TRACKABLE_NS)));
+        }
     }
 
     /** Take interval histograms if a second has passed; one thread (the role's). */
@@ -135,7 +162,7 @@ public final class LatencyRecorder
 
     private void takeIntervals()
     {
-        for (final Metric metric : Metric.values())
+        for (final Metric metric : recorders.keySet())
         {
             final Histogram interval = recorders.get(metric).getIntervalHistogram(recycled.get(metric));
             recycled.put(metric, interval);
@@ -157,7 +184,7 @@ public final class LatencyRecorder
     {
         takeIntervals();
         final Map<Metric, Summary> summaries = new EnumMap<>(Metric.class);
-        for (final Metric metric : Metric.values())
+        for (final Metric metric : totals.keySet())
         {
             final Histogram total = totals.get(metric);
             if (total.getTotalCount() > 0)
@@ -179,7 +206,7 @@ public final class LatencyRecorder
     public synchronized void writeTo(final Path directory, final String prefix) throws IOException
     {
         Files.createDirectories(directory);
-        for (final Metric metric : Metric.values())
+        for (final Metric metric : totals.keySet())
         {
             final Histogram total = totals.get(metric);
             if (total.getTotalCount() == 0)

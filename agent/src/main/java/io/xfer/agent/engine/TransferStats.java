@@ -40,18 +40,22 @@ public final class TransferStats
         this.plaintextData = plaintext;
     }
 
+    /** Every latency metric, no interval log. */
     public TransferStats(final TransferListener listener)
     {
-        this(listener, false);
+        this(listener, false, java.util.EnumSet.allOf(LatencyRecorder.Metric.class));
     }
 
     /**
      * @param intervalLog keep per-second latency histograms for an .hlog ({@link TransferReport#writeHistograms}).
+     * @param metrics     the latencies this side measures: {@link LatencyRecorder.Metric#SENDING} or
+     *                    {@link LatencyRecorder.Metric#RECEIVING}.
      */
-    public TransferStats(final TransferListener listener, final boolean intervalLog)
+    public TransferStats(final TransferListener listener, final boolean intervalLog,
+        final java.util.Set<LatencyRecorder.Metric> metrics)
     {
         this.listener = listener;
-        this.latency = new LatencyRecorder(intervalLog);
+        this.latency = new LatencyRecorder(intervalLog, metrics);
     }
 
     public void record(final TransferEvent event)

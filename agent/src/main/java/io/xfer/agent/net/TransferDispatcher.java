@@ -14,6 +14,7 @@ import io.xfer.agent.engine.CommitPool;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.FrameConnection;
 import io.xfer.agent.engine.Inbox;
+import io.xfer.agent.engine.LatencyRecorder;
 import io.xfer.agent.engine.LinkSizing;
 import io.xfer.agent.engine.Receiver;
 import io.xfer.agent.engine.Sender;
@@ -225,7 +226,9 @@ final class TransferDispatcher implements AutoCloseable
         final SessionKey sessionKey, final ModuleRoot root, final Path source, final CheckpointJournal journal,
         final Inbox inbox)
     {
-        final TransferStats stats = new TransferStats(TransferListener.NONE);
+        // the agent receives a push and sends a pull
+        final TransferStats stats = new TransferStats(TransferListener.NONE, false,
+            request.push() ? LatencyRecorder.Metric.RECEIVING : LatencyRecorder.Metric.SENDING);
         final LinkSizing link = sizeForLink(connection.channel(), request, what);
         // what OPEN_ACK grants each stream, and a pull's own window
         final long windowBytes = link != null ? link.windowBytes() : config.streamWindowBytes();
