@@ -401,7 +401,8 @@ public final class XferClient implements AutoCloseable
 
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
-        final Inbox inbox = new Inbox(options.receiveQueueBytes());
+        // the control connection and the data connections (all streams with plaintext data)
+        final Inbox inbox = new Inbox(options.receiveQueueBytes(), options.streams() + 1);
         final Channel channel = openChannel(endpoint, ProtocolVersion.HANDSHAKE_FRAME_LENGTH, true,
             options.socketBufferBytes(), ch ->
         {

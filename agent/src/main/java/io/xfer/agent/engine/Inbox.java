@@ -29,25 +29,48 @@ public final class Inbox
     {
     }
 
+    /** Queued frames above which reading pauses on the connection that offered. */
+    static final int COUNT_HIGH_MARK = 1 << 13;
+    /** Slots only the role's own posts may take (commit results, lost chunks, closes), so that they never wait. */
+    static final int POST_RESERVE = 1 << 10;
+    /** The most one socket read takes in, on either side (the client's reads; the agent's stop at 64 KiB). */
+    public static final int MAX_READ_BYTES = 256 << 10;
     /**
-     * Slots of the queue: its array is allocated whole with the transfer (4 bytes a slot), and an agent holds one
-     * per running transfer. 2^18 slots were 1 MiB each, and 120 concurrent pushes ran the default 256 MiB heap out.
-     * Reading pauses at a quarter of it, which a sender's window of unanswered entries (4,096) stays below; the rest
-     * takes the frames of reads already under way when a connection is paused.
+     * The most frames one connection can still offer after it is paused: the rest of the read under way, up to
+     * {@link #MAX_READ_BYTES} of DATA frames whose chunk (4 KiB at the least) compressed to almost nothing. A peer
+     * that sends smaller frames than that in bulk may fill the queue, and is failed.
      */
-    private static final int CAPACITY = 1 << 15;
-    private static final int COUNT_HIGH_MARK = CAPACITY / 4;
+    static final int FRAMES_PER_READ = MAX_READ_BYTES / (io.xfer.protocol.DataFlyweight.HEADER_LENGTH + 16);
 
-    private final ManyToOneConcurrentArrayQueue<Object> queue = new ManyToOneConcurrentArrayQueue<>(CAPACITY);
+    private final ManyToOneConcurrentArrayQueue<Object> queue;
+    private final int offerLimit;
     private final AtomicLong queuedBytes = new AtomicLong();
     private final Set<Channel> paused = ConcurrentHashMap.newKeySet();
     private final long highBytes;
     private volatile Thread consumer;
     private volatile boolean closed;
 
-    public Inbox(final long highBytes)
+    /**
+     * @param highBytes   queued bytes above which reading pauses
+     * @param connections how many connections can feed it (the control connection and the data connections): the
+     *                    queue's array, allocated whole with the transfer at 4 bytes a slot, is sized for the pause
+     *                    mark, one more read from each connection and the reserve for posts: 128 KiB for one
+     *                    stream, 256 KiB for four. 2^18 slots for every transfer were 1 MiB each, and 120
+     *                    concurrent pushes ran an agent's default 256 MiB heap out.
+     */
+    public Inbox(final long highBytes, final int connections)
     {
         this.highBytes = highBytes;
+        final long needed = COUNT_HIGH_MARK + (long)Math.max(1, connections) * FRAMES_PER_READ + POST_RESERVE;
+        final int capacity = (int)Math.min(1 << 24, Long.highestOneBit(needed - 1) << 1);
+        this.queue = new ManyToOneConcurrentArrayQueue<>(capacity);
+        this.offerLimit = capacity - POST_RESERVE;
+    }
+
+    /** @return the queue's slots. */
+    int capacity()
+    {
+        return queue.capacity();
     }
 
     /** Called on an event loop. Takes ownership of the frame. */
@@ -59,7 +82,7 @@ public final class Inbox
             return;
         }
         final long queued = queuedBytes.addAndGet(frame.readableBytes());
-        if (!queue.offer(new Inbound(source, frame)))
+        if (queue.size() >= offerLimit || !queue.offer(new Inbound(source, frame)))
         {
             queuedBytes.addAndGet(-frame.readableBytes());
             frame.release();

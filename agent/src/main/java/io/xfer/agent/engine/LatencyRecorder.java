@@ -140,10 +140,12 @@ public final class LatencyRecorder
         }
     }
 
-    /** Record one measurement; any thread. A metric this recorder was not made for is dropped. */
+    /** Record one measurement; any thread. A metric this recorder was not made for is dropped (an assertion). */
     public void record(final Metric metric, final long durationNs)
     {
         final Recorder recorder = recorders.get(metric);
+        // a role records only its side's metrics: a miss is a bug the tests (run with assertions) catch
+        assert recorder != null : metric + " is not measured on this side";
         if (recorder != null)
         {
             recorder.recordValue(Math.max(0, Math.min(durationNs, HIGHEST_TRACKABLE_NS)));

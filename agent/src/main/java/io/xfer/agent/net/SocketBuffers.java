@@ -26,7 +26,7 @@ public final class SocketBuffers
     private static final AtomicBoolean WARNED_DIRECTION = new AtomicBoolean();
 
     /** The most one socket read takes in; see {@link #readSizes()}. */
-    public static final int READ_MAX_BYTES = 256 << 10;
+    public static final int READ_MAX_BYTES = io.xfer.agent.engine.Inbox.MAX_READ_BYTES;
 
     private SocketBuffers()
     {

@@ -170,7 +170,8 @@ final class TransferDispatcher implements AutoCloseable
                 "' is not usable: " + ex.getMessage(), ex);
         }
 
-        final Inbox inbox = new Inbox(config.receiveQueueBytes());
+        // the control connection and the data connections (all streams with plaintext data)
+        final Inbox inbox = new Inbox(config.receiveQueueBytes(), request.streams() + 1);
         final FrameConnection connection = new FrameConnection(ctx.channel(), inbox, true);
         ctx.pipeline().replace(ctx.handler(), "session", connection);
         final String what = String.format(Locale.ROOT, "transfer %016x %s by %s from %s, module %s path '%s'",

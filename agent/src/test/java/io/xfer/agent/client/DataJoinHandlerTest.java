@@ -177,7 +177,7 @@ class DataJoinHandlerTest
 
     private DataJoinHandler handler(final boolean tls)
     {
-        return new DataJoinHandler(SESSION_HIGH, SESSION_LOW, CAPABILITIES, tls, new Inbox(1 << 20),
+        return new DataJoinHandler(SESSION_HIGH, SESSION_LOW, CAPABILITIES, tls, new Inbox(1 << 20, 2),
             attached::add);
     }
 

@@ -25,7 +25,7 @@ class FrameConnectionIdleTest
     void aPausedConnectionOutlivesItsIdleEventsAndAnUnpausedOneTimesOut()
     {
         final EmbeddedChannel channel = new EmbeddedChannel();
-        final FrameConnection connection = new FrameConnection(channel, new Inbox(1 << 20), true);
+        final FrameConnection connection = new FrameConnection(channel, new Inbox(1 << 20, 2), true);
         channel.pipeline().addLast(connection);
 
         channel.config().setAutoRead(false);
