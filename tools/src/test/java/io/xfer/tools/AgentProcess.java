@@ -128,6 +128,19 @@ final class AgentProcess implements AutoCloseable
         }
     }
 
+    /** Stop a process started elsewhere (a launcher script that execs the JVM): SIGTERM, then SIGKILL after 10 s. */
+    static void stop(final Process process) throws InterruptedException
+    {
+        if (process != null)
+        {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly();
+            }
+        }
+    }
+
     @Override
     public void close() throws InterruptedException
     {

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,14 +45,7 @@ class AgentProcessEndToEndTest
     @AfterEach
     void stopAgent() throws InterruptedException
     {
-        if (agent != null)
-        {
-            agent.destroy();
-            if (!agent.waitFor(10, TimeUnit.SECONDS))
-            {
-                agent.destroyForcibly();
-            }
-        }
+        AgentProcess.stop(agent);
     }
 
     @Test
@@ -67,7 +59,7 @@ class AgentProcessEndToEndTest
         assertTrue(Files.exists(pki.resolve(CertificateAuthority.CERTIFICATE_FILE_NAME)));
 
         final Path moduleRoot = Files.createDirectories(work.resolve("srv/ingest"));
-        final int port = freePort();
+        final int port = AgentProcess.freePort();
         final Path config = work.resolve("xfer-agent.conf");
         Files.writeString(config, String.join("\n",
             "[agent]",
@@ -192,14 +184,6 @@ class AgentProcessEndToEndTest
         {
             final List<Path> temps = walk.filter(p -> p.getFileName().toString().endsWith(".part")).toList();
             assertFalse(!temps.isEmpty(), "temporary files left: " + temps);
-        }
-    }
-
-    private static int freePort() throws IOException
-    {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()))
-        {
-            return socket.getLocalPort();
         }
     }
 

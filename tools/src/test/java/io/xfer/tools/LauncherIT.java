@@ -8,8 +8,6 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +65,7 @@ class LauncherIT
             pki.resolve("alice.key").toString(), "--ca", pki.resolve("ca.crt").toString()};
 
         moduleRoot = Files.createDirectories(work.resolve("srv/in"));
-        port = freePort();
+        port = AgentProcess.freePort();
         final Path config = work.resolve("xfer-agent.conf");
         Files.writeString(config, String.join("\n", "[agent]", "listen = 127.0.0.1:" + port,
             "certificate = " + pki.resolve("localhost.crt"), "private_key = " + pki.resolve("localhost.key"),
@@ -93,14 +91,7 @@ class LauncherIT
     @AfterEach
     void stopAgent() throws InterruptedException
     {
-        if (agent != null)
-        {
-            agent.destroy();
-            if (!agent.waitFor(10, TimeUnit.SECONDS))
-            {
-                agent.destroyForcibly();
-            }
-        }
+        AgentProcess.stop(agent);
     }
 
     @Test
@@ -164,7 +155,7 @@ class LauncherIT
 
         // a send that cannot connect records a list, but the next run throws it away instead of building from it
         final Result refused = run(env, concat(new String[] {"send", "--json"}, tls,
-            new String[] {source.toString(), "xfer://127.0.0.1:" + freePort() + "/in/x"}));
+            new String[] {source.toString(), "xfer://127.0.0.1:" + AgentProcess.freePort() + "/in/x"}));
         assertNotEquals(0, refused.exitCode);
         assertEquals(1, matching(cache, ".classlist.").size(), () -> names(cache));
         assertEquals(0, run(env, "--version").exitCode);
@@ -302,14 +293,6 @@ class LauncherIT
     private static String[] concat(final String[]... parts)
     {
         return Stream.of(parts).flatMap(Stream::of).toArray(String[]::new);
-    }
-
-    private static int freePort() throws IOException
-    {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
-        {
-            return socket.getLocalPort();
-        }
     }
 
     private record Result(long pid, int exitCode, String stdout, String stderr)

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.Locale;
@@ -34,34 +35,26 @@ public final class LatencyRecorder
     /** What is measured. */
     public enum Metric
     {
-        CHUNK_RTT("chunk_rtt", true),
-        DISK_READ("disk_read", true),
-        DISK_WRITE("disk_write", false),
-        RING_WAIT("ring_wait", true);
+        CHUNK_RTT("chunk_rtt"),
+        DISK_READ("disk_read"),
+        DISK_WRITE("disk_write"),
+        RING_WAIT("ring_wait");
 
         /** What a sending side measures. */
-        public static final Set<Metric> SENDING = EnumSet.of(CHUNK_RTT, DISK_READ, RING_WAIT);
+        public static final Set<Metric> SENDING = Collections.unmodifiableSet(EnumSet.of(CHUNK_RTT, DISK_READ, RING_WAIT));
         /** What a receiving side measures. */
-        public static final Set<Metric> RECEIVING = EnumSet.of(DISK_WRITE);
+        public static final Set<Metric> RECEIVING = Collections.unmodifiableSet(EnumSet.of(DISK_WRITE));
 
         private final String key;
-        private final boolean sending;
 
-        Metric(final String key, final boolean sending)
+        Metric(final String key)
         {
             this.key = key;
-            this.sending = sending;
         }
 
         public String key()
         {
             return key;
-        }
-
-        /** @return whether the sending side measures it (otherwise the receiving side). */
-        public boolean sending()
-        {
-            return sending;
         }
     }
 

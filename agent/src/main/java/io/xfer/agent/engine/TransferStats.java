@@ -2,6 +2,9 @@ package io.xfer.agent.engine;
 
 import io.xfer.protocol.ErrorCode;
 
+import java.util.EnumSet;
+import java.util.Set;
+
 /**
  * Counters of one transfer, kept by whichever role runs it, turned into a {@link TransferReport} at the end.
  */
@@ -43,7 +46,7 @@ public final class TransferStats
     /** Every latency metric, no interval log. */
     public TransferStats(final TransferListener listener)
     {
-        this(listener, false, java.util.EnumSet.allOf(LatencyRecorder.Metric.class));
+        this(listener, false, EnumSet.allOf(LatencyRecorder.Metric.class));
     }
 
     /**
@@ -52,7 +55,7 @@ public final class TransferStats
      *                    {@link LatencyRecorder.Metric#RECEIVING}.
      */
     public TransferStats(final TransferListener listener, final boolean intervalLog,
-        final java.util.Set<LatencyRecorder.Metric> metrics)
+        final Set<LatencyRecorder.Metric> metrics)
     {
         this.listener = listener;
         this.latency = new LatencyRecorder(intervalLog, metrics);
