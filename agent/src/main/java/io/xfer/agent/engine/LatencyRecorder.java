@@ -41,7 +41,8 @@ public final class LatencyRecorder
         RING_WAIT("ring_wait");
 
         /** What a sending side measures. */
-        public static final Set<Metric> SENDING = Collections.unmodifiableSet(EnumSet.of(CHUNK_RTT, DISK_READ, RING_WAIT));
+        public static final Set<Metric> SENDING =
+            Collections.unmodifiableSet(EnumSet.of(CHUNK_RTT, DISK_READ, RING_WAIT));
         /** What a receiving side measures. */
         public static final Set<Metric> RECEIVING = Collections.unmodifiableSet(EnumSet.of(DISK_WRITE));
 
