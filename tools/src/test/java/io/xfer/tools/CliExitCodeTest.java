@@ -58,7 +58,10 @@ class CliExitCodeTest
             ca.issue(client, List.of(), List.of(), CertificateAuthority.Usage.CLIENT, VALIDITY)
                 .writeTo(pki.resolve(client + ".crt"), pki.resolve(client + ".key"));
         }
-        CertificateAuthority.create("other CA", VALIDITY).writeTo(pki.resolve("other"));
+        final CertificateAuthority other = CertificateAuthority.create("other CA", VALIDITY);
+        other.writeTo(pki.resolve("other"));
+        other.issue("alice", List.of(), List.of(), CertificateAuthority.Usage.CLIENT, VALIDITY)
+            .writeTo(pki.resolve("other/alice.crt"), pki.resolve("other/alice.key"));
 
         moduleRoot = Files.createDirectories(work.resolve("module"));
         final AgentConfig config = new AgentConfig()
@@ -202,6 +205,23 @@ class CliExitCodeTest
 
         final Result ping = XferRun.run(concat(new String[] {"ping"}, args, new String[] {"localhost:" + port}));
         assertEquals(ExitCode.TLS, ping.exitCode, ping::toString);
+        assertFalse(Files.exists(moduleRoot.resolve("in")));
+    }
+
+    @Test
+    void shouldExitTlsWhenTheAgentRefusesTheClientCertificate() throws Exception
+    {
+        // named alice, but from a CA the agent does not trust: the agent refuses it after the client's side of the
+        // TLS 1.3 handshake completed, with an alert, and a retry could not change that
+        final Result send = XferRun.run(new String[] {"send", "--json", "--retries", "2",
+            "--cert", pki.resolve("other/alice.crt").toString(), "--key", pki.resolve("other/alice.key").toString(),
+            "--ca", pki.resolve("ca.crt").toString(), sourceTree().toString(), url("mod/in")});
+        assertEquals(ExitCode.TLS, send.exitCode, send::toString);
+        final List<Map<String, Object>> lines = jsonLines(send);
+        assertEquals(1, lines.size(), () -> "no retry: " + send);
+        assertEquals("TLS", lines.get(0).get("error"), send::toString);
+        assertTrue(String.valueOf(lines.get(0).get("message")).startsWith("the agent refused the client " +
+            "certificate (TLS alert: "), send::toString);
         assertFalse(Files.exists(moduleRoot.resolve("in")));
     }
 

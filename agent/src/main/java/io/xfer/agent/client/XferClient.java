@@ -399,6 +399,37 @@ public final class XferClient implements AutoCloseable
         return cause.getMessage();
     }
 
+    /** @return the first {@link SSLException} in the chain of {@code failure}, or null */
+    static SSLException sslCause(final Throwable failure)
+    {
+        for (Throwable t = failure; t != null && t.getCause() != t; t = t.getCause())
+        {
+            if (t instanceof SSLException ssl)
+            {
+                return ssl;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * @return the alert an engine reported receiving, by its name in RFC 8446 ({@code certificate_required}), or
+     * null for another failure. BoringSSL writes "error:1000045c:SSL routines:OPENSSL_internal:
+     * TLSV1_ALERT_CERTIFICATE_REQUIRED", the JDK "Received fatal alert: certificate_required".
+     */
+    static String alertName(final SSLException failure)
+    {
+        final String message = String.valueOf(failure.getMessage());
+        final int boring = message.lastIndexOf("_ALERT_");
+        if (boring >= 0 && message.lastIndexOf(':') < boring)
+        {
+            return message.substring(boring + "_ALERT_".length()).toLowerCase(java.util.Locale.ROOT);
+        }
+        final String jdk = "Received fatal alert: ";
+        final int received = message.indexOf(jdk);
+        return received >= 0 ? message.substring(received + jdk.length()) : null;
+    }
+
     private Session connect(final Endpoint endpoint) throws InterruptedException
     {
         // the control connection and the data connections (all streams with plaintext data)
@@ -583,13 +614,9 @@ public final class XferClient implements AutoCloseable
             }
             catch (final TransferException ex)
             {
-                if (ex.errorCode() == null && !(ex.getCause() instanceof SSLException))
+                if (ex.errorCode() == null)
                 {
-                    // With TLS 1.3 the client's handshake completes before the agent checks the client
-                    // certificate; a close before WELCOME is the agent refusing it, whatever alert got lost.
-                    throw TransferException.connectionLost("the agent closed the connection right after the TLS " +
-                        "handshake: it refused the client certificate (" + ex.getMessage() + ")",
-                        new SSLException("client certificate refused", ex));
+                    throw closedBeforeWelcome(ex);
                 }
                 throw ex;
             }
@@ -616,6 +643,29 @@ public final class XferClient implements AutoCloseable
             {
                 frame.release();
             }
+        }
+
+        /**
+         * With TLS 1.3 the client's side of the handshake completes before the agent has checked the client's
+         * certificate, so a refusal arrives as an alert after HELLO went out. A close with an alert is that refusal,
+         * a configuration error that a retry cannot fix; a close without one is an agent that stopped there (killed,
+         * restarted), which a retry may fix, or a refusal whose alert a reset overtook.
+         */
+        private TransferException closedBeforeWelcome(final TransferException ex)
+        {
+            final SSLException ssl = sslCause(ex);
+            final String alert = ssl == null ? null : alertName(ssl);
+            if (alert != null)
+            {
+                return TransferException.connectionLost("the agent refused the client certificate (TLS alert: " +
+                    alert + ")", ssl);
+            }
+            // not a TLS failure, whatever the engine said about a session the agent closed (exit code CONNECTION)
+            final Throwable cause = ex.getCause();
+            return TransferException.connectionLost("the agent closed the connection after the TLS handshake " +
+                "without answering HELLO: it stopped, or it refused the client certificate and the alert was lost " +
+                "(the agent's log says which)" + (cause == null || cause.getMessage() == null ? "" :
+                ": " + cause.getMessage()), ssl == null ? cause : null);
         }
 
         /** Send a PING and wait for its PONG: the round trip, through both sides' TLS and event loops. */

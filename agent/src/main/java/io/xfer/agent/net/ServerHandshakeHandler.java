@@ -31,6 +31,7 @@ import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -102,7 +103,8 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
                 final boolean peerLeft = completion.cause() instanceof ClosedChannelException;
                 LOG.log(peerLeft ? Level.FINE : Level.WARNING, () -> "TLS handshake with " +
                     ctx.channel().remoteAddress() + (peerLeft ? " ended: the peer closed the connection" :
-                    " failed: " + completion.cause().getMessage()));
+                    " failed: " + handshakeFailure(completion.cause())));
+                handshakeFailed = true;
                 ctx.close();
                 return;
             }
@@ -119,6 +121,31 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
 
     /** The TLS handshake completed successfully (never set on a connection without TLS). */
     private boolean tlsUp;
+    /** The TLS handshake failed, which was logged with its reason. */
+    private boolean handshakeFailed;
+
+    /**
+     * @return why a handshake failed, in words an operator can act on: where this side refused the client's
+     * certificate, the engine says "General OpenSslEngine problem" and the reason (a chain to no configured CA, an
+     * expired certificate) is a {@link CertificateException} further down.
+     */
+    static String handshakeFailure(final Throwable cause)
+    {
+        for (Throwable t = cause; t != null && t.getCause() != t; t = t.getCause())
+        {
+            if (t instanceof CertificateException)
+            {
+                return "the client certificate was refused: " + t.getMessage();
+            }
+            final String message = String.valueOf(t.getMessage());
+            if (message.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") ||
+                message.contains("Empty client certificate chain"))
+            {
+                return "the client sent no certificate (it has none from a CA this agent trusts): " + message;
+            }
+        }
+        return cause.getMessage();
+    }
 
     private List<String> peerIdentities(final ChannelHandlerContext ctx)
     {
@@ -296,11 +323,12 @@ final class ServerHandshakeHandler extends ChannelInboundHandlerAdapter
             sendErrorAndClose(ctx, pe.errorCode(), pe.getMessage());
             return;
         }
-        // reset or closed by the peer before its TLS handshake completed: routine (see userEventTriggered)
+        // reset or closed by the peer before its TLS handshake completed: routine (see userEventTriggered); a
+        // failed handshake was logged with its reason there
         final boolean peerLeft = !tlsUp && ctx.pipeline().get(SslHandler.class) != null &&
             cause instanceof IOException && !(cause instanceof SSLException);
-        LOG.log(peerLeft ? Level.FINE : Level.WARNING, () -> "connection " + ctx.channel().remoteAddress() +
-            " failed: " + cause);
+        LOG.log(peerLeft || handshakeFailed ? Level.FINE : Level.WARNING, () -> "connection " +
+            ctx.channel().remoteAddress() + " failed: " + cause);
         ctx.close();
     }
 

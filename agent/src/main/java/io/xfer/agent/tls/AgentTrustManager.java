@@ -69,6 +69,14 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
      */
     public static AgentTrustManager trusting(final List<X509Certificate> trusted) throws IOException
     {
+        return new AgentTrustManager(pkix(trusted));
+    }
+
+    /**
+     * @return the JDK's PKIX trust manager for chains that lead to one of {@code trusted}.
+     */
+    static X509ExtendedTrustManager pkix(final List<X509Certificate> trusted) throws IOException
+    {
         try
         {
             final KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
@@ -84,7 +92,7 @@ public final class AgentTrustManager extends X509ExtendedTrustManager
             {
                 if (manager instanceof X509ExtendedTrustManager extended)
                 {
-                    return new AgentTrustManager(extended);
+                    return extended;
                 }
             }
             throw new IOException("the JDK offers no X509ExtendedTrustManager");

@@ -86,7 +86,7 @@ public final class TlsContexts
         return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
             .sslProvider(provider)
             .protocols(TLS_13)
-            .trustManager(trusted.toArray(new X509Certificate[0]))
+            .trustManager(new ClientTrustManager(trusted, provider == SslProvider.OPENSSL))
             .clientAuth(requireClientCertificate ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL)
             .keyStoreType(IN_MEMORY_KEY_STORE)
             .build();

@@ -24,6 +24,7 @@ final class TestPki
     }
 
     private static final Duration VALIDITY = Duration.ofDays(1);
+    private static final String CA_NAME = "xfer test CA";
 
     private final Path dir;
     private final CertificateAuthority ca;
@@ -35,7 +36,7 @@ final class TestPki
     private TestPki(final Path dir) throws IOException
     {
         this.dir = Files.createDirectories(dir);
-        this.ca = CertificateAuthority.create("xfer test CA", VALIDITY);
+        this.ca = CertificateAuthority.create(CA_NAME, VALIDITY);
         ca.writeTo(dir);
         this.caCertificate = dir.resolve(CertificateAuthority.CERTIFICATE_FILE_NAME);
         this.agentCertificate = dir.resolve("agent.crt");
@@ -109,6 +110,17 @@ final class TestPki
         }
         return write("foreign-" + name,
             otherCa.issue(name, List.of(), List.of(), CertificateAuthority.Usage.CLIENT, VALIDITY));
+    }
+
+    /**
+     * A currently valid client certificate for identity {@code name} from another CA that has the test CA's very
+     * name, so the client presents it to an agent that asks for certificates from the test CA; written as
+     * {@code impostor-name.crt} and {@code impostor-name.key}.
+     */
+    Credentials impostorClient(final String name) throws IOException
+    {
+        return write("impostor-" + name, CertificateAuthority.create(CA_NAME, VALIDITY)
+            .issue(name, List.of(), List.of(), CertificateAuthority.Usage.CLIENT, VALIDITY));
     }
 
     /**
