@@ -206,6 +206,25 @@ final class Output implements TransferListener, AutoCloseable
         return exitCode;
     }
 
+    /**
+     * The process is ending on a signal (SIGINT, SIGTERM, SIGHUP) while a transfer runs: its exit status is the
+     * signal's (130, 143, 129), which this process cannot tell apart, so the event carries none.
+     */
+    void interrupted(final String message)
+    {
+        flush();
+        if (json)
+        {
+            out.println(new Json().field("event", "error").field("error", "INTERRUPTED").field("message", message));
+        }
+        else
+        {
+            err.println("xfer: " + message);
+        }
+        out.flush();
+        err.flush();
+    }
+
     void retry(final int attempt, final int retries, final long delayNs, final String reason)
     {
         flush();

@@ -303,6 +303,9 @@ public final class XferCli implements Callable<Integer>
          * Run the transfer; when the connection is lost or times out, wait and run it again (resuming), with a
          * doubling delay, at most {@code --retries} times.
          */
+        /** Longest a signal's report may take before the process ends anyway. */
+        private static final long SIGNAL_REPORT_MS = 1_000;
+
         private TransferReport transferWithRetries(
             final XferClient client, final ClientOptions options, final Output output) throws InterruptedException
         {
@@ -329,6 +332,59 @@ public final class XferCli implements Callable<Integer>
                     TimeUnit.NANOSECONDS.sleep(delayNs);
                     delayNs = Math.min(MAX_RETRY_DELAY_NS, delayNs * 2);
                 }
+            }
+        }
+
+        /**
+         * Say so when a signal ends the process in the middle of a transfer, which would otherwise end without a
+         * word (exit status 130 on Ctrl-C), and whether the same command resumes. The transfer's threads are not
+         * stopped first: what a peer and the checkpoints see is the same as for a killed process, which both sides
+         * are built to resume from. Bounded, so that a report blocked on a full output pipe cannot keep the process
+         * from ending.
+         */
+        private static Thread onSignal(final Output output, final boolean resume)
+        {
+            final String message = "interrupted by a signal during the transfer; " + (resume ?
+                "what arrived is checkpointed: run the same command again to resume" :
+                "with --no-resume nothing was kept: the next run starts over");
+            final Thread hook = new Thread(() ->
+            {
+                final Thread report = new Thread(() -> output.interrupted(message), "xfer-interrupted-report");
+                report.setDaemon(true);
+                report.start();
+                try
+                {
+                    report.join(SIGNAL_REPORT_MS);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }, "xfer-interrupted");
+            try
+            {
+                Runtime.getRuntime().addShutdownHook(hook);
+            }
+            catch (final IllegalStateException shuttingDown)
+            {
+                return null;
+            }
+            return hook;
+        }
+
+        private static void forget(final Thread hook)
+        {
+            if (hook == null)
+            {
+                return;
+            }
+            try
+            {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            }
+            catch (final IllegalStateException shuttingDown)
+            {
+                // the hook runs or ran: the signal came as the transfer ended
             }
         }
 
@@ -399,7 +455,16 @@ public final class XferCli implements Callable<Integer>
             try (XferClient client = new XferClient(options))
             {
                 final HeapAllocation heap = HeapAllocation.start();
-                final TransferReport report = transferWithRetries(client, options, output);
+                final TransferReport report;
+                final Thread onSignal = onSignal(output, options.resume());
+                try
+                {
+                    report = transferWithRetries(client, options, output);
+                }
+                finally
+                {
+                    forget(onSignal);
+                }
                 final long heapBytes = heap.allocatedBytes();
                 final int exitCode = ExitCodes.of(report);
                 if (histogramDir != null)

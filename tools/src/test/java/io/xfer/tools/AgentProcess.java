@@ -93,6 +93,16 @@ final class AgentProcess implements AutoCloseable
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    /** Send signal {@code name} (INT, TERM, ...) with kill(1). */
+    void signal(final String name) throws IOException, InterruptedException
+    {
+        final Process kill = new ProcessBuilder("kill", "-s", name, Long.toString(process.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0)
+        {
+            fail("kill -s " + name + " " + process.pid() + " failed");
+        }
+    }
+
     boolean isAlive()
     {
         return process.isAlive();

@@ -1,0 +1,134 @@
+package io.xfer.tools;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The command line stopped by a signal in the middle of a transfer (Ctrl-C, systemctl stop, a closed terminal):
+ * a real CLI process, stuck in its TLS handshake with a listener that accepts and never answers, gets SIGINT or
+ * SIGTERM. It must end at once with the signal's exit status and say so, on stderr or as a JSON event, instead of
+ * ending without a word.
+ */
+@Timeout(60)
+class CliSignalTest
+{
+    @TempDir
+    Path work;
+
+    private Path pki;
+    private ServerSocket listener;
+    private final List<Socket> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private AgentProcess cli;
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        pki = work.resolve("pki");
+        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "init", pki.toString()}, System.out, System.err));
+        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", pki.toString(), "--client",
+            "alice"}, System.out, System.err));
+        listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        CompletableFuture.runAsync(() ->
+        {
+            try
+            {
+                while (!listener.isClosed())
+                {
+                    accepted.add(listener.accept());
+                }
+            }
+            catch (final IOException closed)
+            {
+                // the test ended
+            }
+        });
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        if (cli != null)
+        {
+            cli.kill();
+        }
+        listener.close();
+        for (final Socket socket : accepted)
+        {
+            socket.close();
+        }
+    }
+
+    @Test
+    void shouldSayWhenCtrlCStopsATransfer() throws Exception
+    {
+        final String log = interrupt("INT", false);
+        assertTrue(log.contains("xfer: interrupted by a signal during the transfer; what arrived is checkpointed: " +
+            "run the same command again to resume"), log);
+    }
+
+    @Test
+    void shouldReportATerminationAsAJsonEvent() throws Exception
+    {
+        final String log = interrupt("TERM", true);
+        assertTrue(log.contains("{\"event\":\"error\",\"error\":\"INTERRUPTED\",\"message\":\"interrupted by a " +
+            "signal during the transfer; what arrived is checkpointed: run the same command again to resume\"}"),
+            log);
+    }
+
+    /** @return what the CLI printed, stdout and stderr */
+    private String interrupt(final String signal, final boolean json) throws Exception
+    {
+        final Path source = Files.writeString(work.resolve("one.txt"), "one\n");
+        final List<String> args = new java.util.ArrayList<>(List.of("send", "--cert",
+            pki.resolve("alice.crt").toString(), "--key", pki.resolve("alice.key").toString(), "--ca",
+            pki.resolve("ca.crt").toString(), "--connect-timeout", "50s"));
+        if (json)
+        {
+            args.add("--json");
+        }
+        args.addAll(List.of(source.toString(), "xfer://127.0.0.1:" + listener.getLocalPort() + "/mod/in"));
+        final Path logFile = work.resolve("cli.log");
+        cli = AgentProcess.startCli(logFile, args.toArray(new String[0]));
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (accepted.isEmpty() && System.nanoTime() - deadlineNs < 0 && cli.isAlive())
+        {
+            Thread.sleep(20);
+        }
+        assertFalse(accepted.isEmpty(), () -> "the CLI never connected: " + read(logFile));
+        // in its handshake now, waiting for the listener's answer
+        cli.signal(signal);
+        final int status = cli.waitFor(20);
+        final String log = read(logFile);
+        assertEquals(signal.equals("INT") ? 130 : 143, status, log);
+        return log;
+    }
+
+    private static String read(final Path log)
+    {
+        try
+        {
+            return Files.readString(log);
+        }
+        catch (final IOException ex)
+        {
+            return ex.toString();
+        }
+    }
+}
