@@ -11,6 +11,9 @@
   server server_ticks_before server_ticks_after         the serving process (agent, sshd, iperf3) CPU ticks
   server_hwm_kb hwm_per_run clk_tck                     its VmHWM after the run; 1 if it was reset before the run
   dropped_flags histogram_dir                           flags the CLI did not know (XFER_PERF_NO_NEW_FLAGS=1)
+  server_jfr jfr_tool                                   a flight recording of the agent's per-thread allocation
+                                                        counters at the start and the end of the run, and the jfr
+                                                        tool that reads it: the agent's heap allocation
 """
 import html
 import json
@@ -28,6 +31,48 @@ MIB = float(1 << 20)
 
 
 # ---------------------------------------------------------------------------------------------------------- record
+
+# Threads of the measurement itself in the agent: the flight recorder's, and the one that runs jcmd's commands.
+MEASUREMENT_THREADS = ("JFR ", "Attach Listener")
+
+
+def server_heap(recording, jfr_tool):
+    """What the agent's threads allocated between the start and the end of a recording that holds their
+    jdk.ThreadAllocationStatistics events (perf/harness/thread-allocation.jfc): per thread, the last reading
+    minus the first; a thread first seen at the end started during the run, from zero. A thread that started and
+    ended during the run is missed (the agent's transfer, I/O and commit threads outlive a transfer).
+
+    Returns (total bytes, {thread name: bytes}) or (None, error text)."""
+    try:
+        printed = subprocess.run([jfr_tool, "print", "--json", "--events", "jdk.ThreadAllocationStatistics",
+                                  recording], capture_output=True, text=True, timeout=120)
+        doc = json.loads(printed.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError) as ex:
+        return None, "cannot read %s: %s" % (recording, ex)
+    first, last, names = {}, {}, {}
+    for event in doc.get("recording", {}).get("events", []):
+        values = event.get("values", {})
+        thread = values.get("thread") or {}
+        tid = thread.get("javaThreadId")
+        if tid is None:
+            continue
+        names[tid] = thread.get("javaName") or ""
+        reading = (values.get("startTime", ""), int(values.get("allocated", 0)))
+        first.setdefault(tid, reading)
+        last[tid] = reading
+    if not last:
+        return None, "no thread allocation events in %s" % recording
+    per_thread = {}
+    for tid, (when, allocated) in last.items():
+        name = names[tid]
+        if name.startswith(MEASUREMENT_THREADS):
+            continue
+        start_when, start_allocated = first[tid]
+        delta = allocated - (start_allocated if start_when < when else 0)
+        if delta:
+            per_thread[name] = per_thread.get(name, 0) + delta
+    return sum(per_thread.values()), per_thread
+
 
 def read_json_lines(path):
     objects = []
@@ -107,6 +152,14 @@ def record(runs_path, pairs):
         rec["server_peak_rss_kb"] = int(a["server_hwm_kb"])
         rec["server_peak_rss_per_run"] = a.get("hwm_per_run") == "1"
 
+    if a.get("server_jfr"):
+        total, detail = server_heap(a["server_jfr"], a.get("jfr_tool") or "jfr")
+        if total is None:
+            rec["server_heap_error"] = detail
+        else:
+            rec["server_heap_bytes"] = total
+            rec["server_heap_threads"] = detail
+
     ok = rec["rc"] == 0
     moved = data_bytes
     seconds = wall
@@ -168,6 +221,8 @@ def record(runs_path, pairs):
                 rec["server_cpu_s_per_gib"] = rec["server_cpu_s"] / gib
             if "heap_allocated_bytes" in rec:
                 rec["heap_bytes_per_gib"] = rec["heap_allocated_bytes"] / gib
+            if "server_heap_bytes" in rec:
+                rec["server_heap_bytes_per_gib"] = rec["server_heap_bytes"] / gib
     if ok and rec.get("wire_bytes"):
         rec["wire_ratio"] = moved / rec["wire_bytes"]
     if not ok and "error" not in rec:
@@ -184,7 +239,8 @@ def record(runs_path, pairs):
 
 METRICS = ("mb_s", "mib_s", "wall_mb_s", "files_s", "seconds", "wall_s", "client_cpu_s", "server_cpu_s",
            "client_cpu_s_per_gib", "server_cpu_s_per_gib", "client_peak_rss_kb", "server_peak_rss_kb",
-           "heap_allocated_bytes", "heap_bytes_per_gib", "wire_bytes", "wire_ratio", "resent_bytes")
+           "heap_allocated_bytes", "heap_bytes_per_gib", "wire_bytes", "wire_ratio", "resent_bytes",
+           "server_heap_bytes", "server_heap_bytes_per_gib")
 LATENCY_ORDER = ("chunk_rtt_us", "disk_read_us", "ring_wait_us", "disk_write_us")
 
 
@@ -230,6 +286,8 @@ def summarize(runs):
                     s["mb_s_min"], s["mb_s_max"] = min(values), max(values)
                 if m == "heap_allocated_bytes":
                     s["heap_values"] = values
+                if m == "server_heap_bytes":
+                    s["server_heap_values"] = values
         if good:
             # Percentiles are not averaged: take them from the run with the median throughput.
             ranked = sorted(good, key=lambda r: r.get("mb_s", 0))
@@ -237,6 +295,8 @@ def summarize(runs):
             s["median_rep"] = median_run["rep"]
             if median_run.get("latency"):
                 s["latency"] = median_run["latency"]
+            if median_run.get("server_heap_threads"):
+                s["server_heap_threads"] = median_run["server_heap_threads"]
             s["server_peak_rss_per_run"] = median_run.get("server_peak_rss_per_run")
             s["histogram_files"] = sorted({f for r in good for f in r.get("histogram_files", [])})
         scenarios.append(s)
@@ -270,6 +330,20 @@ def summarize(runs):
             pairs = [(b - a) / gib for b in big.get("heap_values", []) for a in small.get("heap_values", [])]
             if pairs:
                 big["heap_marginal_min"], big["heap_marginal_max"] = min(pairs), max(pairs)
+    # The agent's heap per GiB at the margin: its allocation in a transfer of the whole file against one of an eighth.
+    for small in scenarios:
+        if not small["dataset"].endswith("-eighth") or small.get("server_heap_bytes") is None:
+            continue
+        big = next((b for b in scenarios if b["dataset"] == small["dataset"][:-len("-eighth")] and
+                    b["tool"] == small["tool"] and b.get("server_heap_bytes") is not None), None)
+        if big and big["dataset_bytes"] > small["dataset_bytes"]:
+            gib = (big["dataset_bytes"] - small["dataset_bytes"]) / GIB
+            big["server_heap_marginal_bytes_per_gib"] = (big["server_heap_bytes"] - small["server_heap_bytes"]) / gib
+            pairs = [(b - a) / gib for b in big.get("server_heap_values", [])
+                     for a in small.get("server_heap_values", [])]
+            if pairs:
+                big["server_heap_marginal_min"], big["server_heap_marginal_max"] = min(pairs), max(pairs)
+            big["server_heap_small"] = small["server_heap_bytes"]
     return scenarios
 
 
@@ -629,6 +703,29 @@ def render(out_dir):
                                                        " (%s to %s)" % (fmt(s["heap_marginal_min"], 0),
                                                                         fmt(s["heap_marginal_max"], 0))
                                                        if s.get("heap_marginal_min") is not None else "")))
+        w("")
+    agent_marginal = [s for s in scenarios if s.get("server_heap_marginal_bytes_per_gib") is not None]
+    if agent_marginal:
+        w("## The agent's heap allocation at the margin")
+        w("")
+        w("The same measure for the agent, against an agent of its own (scenarios `xfer-agent-heap-*`): what its "
+          "threads allocated during a push (the agent receives) or a pull (it sends) of the whole file, minus the "
+          "same for an eighth of it, per GiB of the difference. Read from the threads' own allocation counters "
+          "(exact to the byte) at the start and the end of each run, through a flight recording that holds only "
+          "those readings (`perf/harness/thread-allocation.jfc`); the recorder's and jcmd's threads are left out. "
+          "The range in brackets pairs every run of the whole file with every run of the eighth.")
+        w("")
+        w("| scenario | streams | heap B (whole file) | heap B (an eighth) | heap B/GiB at the margin | "
+          "most of it (whole file, one run) |")
+        w("|---|---:|---:|---:|---:|---|")
+        for s in agent_marginal:
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                s["id"], s["streams"], fmt(s["server_heap_bytes"], 0), fmt(s["server_heap_small"], 0),
+                fmt(s["server_heap_marginal_bytes_per_gib"], 0) + (
+                    " (%s to %s)" % (fmt(s["server_heap_marginal_min"], 0), fmt(s["server_heap_marginal_max"], 0))
+                    if s.get("server_heap_marginal_min") is not None else ""),
+                ", ".join("%s %s" % (name, fmt(b, 0)) for name, b in sorted(
+                    (s.get("server_heap_threads") or {}).items(), key=lambda kv: -kv[1])[:4]) or "-"))
         w("")
     with_latency = [s for s in scenarios if s.get("latency")]
     if with_latency:

@@ -151,6 +151,9 @@ for c in none auto; do for s in 1 2 4 8; do ALL_IDS+=("xfer-large-random-s$s-$c"
 ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4 xfer-large-random-s4-plaintext)
 ALL_IDS+=(xfer-heap-random-s4-none xfer-heap-random-s4-plaintext xfer-pull-large-random-s4-none
   xfer-pull-heap-random-s4-none)
+AGENT_HEAP_IDS=(xfer-agent-heap-push-s4-none xfer-agent-heap-push-eighth-s4-none xfer-agent-heap-pull-s4-none
+  xfer-agent-heap-pull-eighth-s4-none)
+ALL_IDS+=("${AGENT_HEAP_IDS[@]}")
 [ "$DISK" = 1 ] && ALL_IDS+=(rsync-tree-disk rsync-fsync-tree-disk xfer-tree-disk-s1 xfer-tree-disk-s4)
 [ "$WAN" = 1 ] && ALL_IDS+=(wan-iperf3-p1 wan-xfer-text-s4-none wan-xfer-text-s4-auto)
 [ "$LFN" = 1 ] && ALL_IDS+=(lfn-iperf3-p1 lfn-iperf3-p4 rsync-lfn-random xfer-lfn-random-s1-none xfer-lfn-random-s4-none
@@ -297,6 +300,11 @@ fi
 DIST=$(cd "$DIST" && pwd -P)
 XFER=$DIST/bin/xfer
 log "distribution: $DIST"
+# jcmd and jfr of the JDK the agent runs on (as bin/xfer-agent finds it), for the agent's heap per GiB
+if [ -n "${JAVA_HOME:-}" ]; then JDK_BIN=$JAVA_HOME/bin; else JDK_BIN=$(dirname "$(readlink -f "$(command -v java)")"); fi
+JCMD=$JDK_BIN/jcmd
+JFR_TOOL=$JDK_BIN/jfr
+JFR_PID=""
 
 SEND_HELP=$("$XFER" send --help 2>&1) || die "'$XFER send --help' failed: $SEND_HELP"
 has_flag() { grep -q -- "$1[=, ]" <<<"$SEND_HELP"; }
@@ -577,6 +585,12 @@ run_scenario() {
       c+=("$a")
     done
     alive "$server_pid"
+    local jfr_file=""
+    if [ -n "$JFR_PID" ] && [ "$JFR_PID" = "$server_pid" ]; then
+      jfr_file=$RAW_TMP/$tag.jfr
+      "$JCMD" "$server_pid" JFR.start name=xferperf-heap settings="$HARNESS_DIR/thread-allocation.jfc" \
+        >"$RAW_TMP/$tag.jfr-start.log" 2>&1 || die "jcmd JFR.start failed: $(tail -n 3 "$RAW_TMP/$tag.jfr-start.log")"
+    fi
     before=$(proc_ticks "$server_pid")
     [ "$HWM_RESET" = 1 ] && reset_hwm "$server_pid"
     local prefix=()
@@ -596,6 +610,10 @@ run_scenario() {
     alive "$server_pid"
     after=$(proc_ticks "$server_pid")
     hwm=$(proc_hwm_kb "$server_pid")
+    if [ -n "$jfr_file" ]; then
+      "$JCMD" "$server_pid" JFR.stop name=xferperf-heap filename="$jfr_file" >"$RAW_TMP/$tag.jfr-stop.log" 2>&1 ||
+        die "jcmd JFR.stop failed: $(tail -n 3 "$RAW_TMP/$tag.jfr-stop.log")"
+    fi
     local cmd_text
     cmd_text=$(quote_args "${prefix[@]}" "${template[@]}")
     cmd_text=${cmd_text//@RUN@/RUN}
@@ -607,7 +625,8 @@ run_scenario() {
       wall_ns=$((t1 - t0)) timefile="$RAW_TMP/$tag.time" stdout="$RAW_TMP/$tag.out" stderr="$RAW_TMP/$tag.err" \
       cmd="${cmd_text% }" server="$(tr -d '\0' </proc/"$server_pid"/comm)" server_ticks_before="$before" \
       server_ticks_after="$after" server_hwm_kb="$hwm" hwm_per_run="$HWM_RESET" clk_tck="$CLK_TCK" \
-      dropped_flags="$([ "$tool" = xfer ] && echo "${DROPPED[*]:-}")" histogram_dir="$hist" >&2
+      dropped_flags="$([ "$tool" = xfer ] && echo "${DROPPED[*]:-}")" histogram_dir="$hist" \
+      server_jfr="$jfr_file" jfr_tool="$JFR_TOOL" >&2
     rm -rf "${DST:?}/$run_id"
     [ -n "$hist" ] && rmdir "$hist" 2>/dev/null || true
   done
@@ -721,6 +740,37 @@ run_scenario "xfer-pull-large-random-s4-none" xfer pull-large-random loopback 4 
   none -- "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$XFER_URL/pull-src/large-random.bin" "$DST/@RUN@/"
 run_scenario "xfer-pull-heap-random-s4-none" xfer pull-heap-random loopback 4 none "$HEAP_B" 1 "$AGENT_PID" none -- \
   "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$XFER_URL/pull-src/heap-random.bin" "$DST/@RUN@/"
+# The agent's heap per GiB, at the margin as above: pushes (the agent receives) and pulls (it sends) of the whole
+# file and of its eighth, against an agent of their own, so that the flight recorder these runs start in it leaves
+# the other scenarios' agent as it was. The agent's threads' allocation counters are read when the run starts and
+# when it ends (perf/harness/thread-allocation.jfc).
+if [ -x "$JCMD" ] && [ -x "$JFR_TOOL" ]; then
+  heap_wanted=0
+  for id in "${AGENT_HEAP_IDS[@]}"; do wanted "$id" && heap_wanted=1; done
+  if [ "$heap_wanted" = 1 ]; then
+    HEAP_AGENT_PORT=$(free_port)
+    write_agent_config "$SETUP/agent-heap.conf" "127.0.0.1:$HEAP_AGENT_PORT"
+    start_agent agent-heap "$SETUP/agent-heap.conf" "$HEAP_AGENT_PORT"
+    JFR_PID=$AGENT_STARTED_PID
+    HEAP_URL="xfer://127.0.0.1:$HEAP_AGENT_PORT/bench"
+    mapfile -t flags < <(xfer_flags 4 none)
+    run_scenario "xfer-agent-heap-push-s4-none" xfer agent-heap-push loopback 4 none "$SIZE_RANDOM" 1 "$JFR_PID" \
+      none -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/large-random.bin" "$HEAP_URL/@RUN@"
+    run_scenario "xfer-agent-heap-push-eighth-s4-none" xfer agent-heap-push-eighth loopback 4 none "$HEAP_B" 1 \
+      "$JFR_PID" none -- "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/heap-random.bin" \
+      "$HEAP_URL/@RUN@"
+    run_scenario "xfer-agent-heap-pull-s4-none" xfer agent-heap-pull loopback 4 none "$SIZE_RANDOM" 1 "$JFR_PID" \
+      none -- "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$HEAP_URL/pull-src/large-random.bin" \
+      "$DST/@RUN@/"
+    run_scenario "xfer-agent-heap-pull-eighth-s4-none" xfer agent-heap-pull-eighth loopback 4 none "$HEAP_B" 1 \
+      "$JFR_PID" none -- "$XFER" get --json "${CLIENT_TLS[@]}" "${flags[@]}" "$HEAP_URL/pull-src/heap-random.bin" \
+      "$DST/@RUN@/"
+    stop_pid "$JFR_PID"
+    JFR_PID=""
+  fi
+else
+  note "no jcmd or jfr beside the JDK's java ($JDK_BIN): the agent's heap per GiB is not measured"
+fi
 rm -rf "${DST:?}/pull-src"
 if has_flag --plaintext; then
   mapfile -t flags < <(xfer_flags 4 none)
