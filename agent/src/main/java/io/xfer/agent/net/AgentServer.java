@@ -67,23 +67,6 @@ public final class AgentServer implements AutoCloseable
     }
 
     /**
-     * The options of every accepted connection. Reads of up to {@link SocketBuffers#READ_MAX_BYTES}, as the client
-     * makes: each read is decrypted in one engine call, which allocates an {@code SSLEngineResult}, and at Netty's
-     * 64 KiB cap that was two thirds of what a push allocated in the agent (measured, 2 GiB pushes against 256 MiB
-     * ones, the agent's threads' allocation counters: 836 to 1,026 KB per GiB at the margin, 408 to 612 KB with
-     * 256 KiB reads; 32,843 recvfrom calls for a 2 GiB push before, 8,309 after), at the same speed and agent CPU.
-     */
-    static ServerBootstrap connectionOptions(final ServerBootstrap bootstrap, final AgentConfig config)
-    {
-        return bootstrap
-            .childOption(ChannelOption.TCP_NODELAY, true)
-            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-            .childOption(ChannelOption.RCVBUF_ALLOCATOR, SocketBuffers.readSizes())
-            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
-                new WriteBufferWaterMark(config.writeBufferHighBytes() / 2, config.writeBufferHighBytes()));
-    }
-
-    /**
      * Bind and start serving.
      *
      * @return the address bound (the port is real even when the configuration said 0).
@@ -92,10 +75,14 @@ public final class AgentServer implements AutoCloseable
     {
         bossGroup = transports.newGroup(1, new DefaultThreadFactory("xfer-accept", true));
         workerGroup = transports.newGroup(config.ioThreads(), new DefaultThreadFactory("xfer-io", true));
-        final ServerBootstrap bootstrap = connectionOptions(new ServerBootstrap(), config)
+        final ServerBootstrap bootstrap = new ServerBootstrap()
             .group(bossGroup, workerGroup)
             .channel(transports.serverChannel())
             .option(ChannelOption.SO_BACKLOG, 1024)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+                new WriteBufferWaterMark(config.writeBufferHighBytes() / 2, config.writeBufferHighBytes()))
             .childHandler(new Initializer());
         serverChannel = bootstrap.bind(config.listenAddress()).sync().channel();
         final InetSocketAddress bound = (InetSocketAddress)serverChannel.localAddress();
