@@ -299,13 +299,13 @@ public final class XferCli implements Callable<Integer>
 
         abstract TransferReport transfer(XferClient client, Output output) throws InterruptedException;
 
+        /** Longest a signal's report may take before the process ends anyway. */
+        private static final long SIGNAL_REPORT_MS = 1_000;
+
         /**
          * Run the transfer; when the connection is lost or times out, wait and run it again (resuming), with a
          * doubling delay, at most {@code --retries} times.
          */
-        /** Longest a signal's report may take before the process ends anyway. */
-        private static final long SIGNAL_REPORT_MS = 1_000;
-
         private TransferReport transferWithRetries(
             final XferClient client, final ClientOptions options, final Output output) throws InterruptedException
         {

@@ -19,8 +19,10 @@ import java.util.List;
 /**
  * The agent's check of client certificates: the JDK's PKIX validation against the configured CA, with failures
  * told to the client by the TLS alert that names them. With BoringSSL, a refusal that Netty cannot classify goes out
- * as {@code internal_error}, which reads as a fault of the agent; the commonest refusal, a certificate from
- * another CA, must read {@code unknown_ca}. Expired and not-yet-valid certificates already get their own alerts.
+ * as {@code internal_error}, which reads as a fault of the agent; a certificate that leads to none of the
+ * configured CAs must read {@code unknown_ca}. Expired and not-yet-valid certificates already get their own alerts.
+ * (A client whose certificates all come from a CA the agent does not name sends none, and gets
+ * {@code certificate_required} before this check.)
  * With the JDK's provider every refusal is {@code certificate_unknown} or {@code bad_certificate}, as before.
  */
 final class ClientTrustManager extends X509ExtendedTrustManager
