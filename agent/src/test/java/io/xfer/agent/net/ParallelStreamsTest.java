@@ -5,6 +5,7 @@ import io.xfer.agent.client.Endpoint;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.engine.Compression;
 import io.xfer.agent.engine.LatencyRecorder;
+import io.xfer.agent.engine.TransferException;
 import io.xfer.agent.engine.TransferListener;
 import io.xfer.agent.engine.TransferReport;
 import io.xfer.agent.storage.TreeComparison;
@@ -23,9 +24,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -210,6 +215,58 @@ class ParallelStreamsTest
         }
         assertEquals(List.of(), TreeComparison.differences(small, moduleRoot.resolve("lazy/lazy-small"), 10));
         assertEquals(-1L, Files.mismatch(big, moduleRoot.resolve("lazy/big.bin")));
+    }
+
+    @Test
+    @Timeout(60)
+    void shouldCloseAtOnceWhileDataConnectionsAreStillJoining() throws Exception
+    {
+        // a file of several chunks opens the data connections at its first chunk; the proxy holds their TLS
+        // handshakes and slows the control connection, so the push is still running, on the control connection
+        // alone, when the client is closed
+        final Path file = writeRandom(work.resolve("src/joining.bin"), 16 * CHUNK + 1, 21);
+        try (CuttingProxy proxy = new CuttingProxy(agent.port(), 0, 0, false).holdUpstreamAfter(1)
+            .delayUpstream(20))
+        {
+            final XferClient client = new XferClient(options().streams(4).compression(Compression.NONE));
+            final CompletableFuture<TransferReport> push = CompletableFuture.supplyAsync(() ->
+            {
+                try
+                {
+                    return client.push(new Endpoint("localhost", proxy.port(), MODULE, "joining"),
+                        List.of(file.toString()), TransferListener.NONE);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(ex);
+                }
+            });
+            final long closeNs;
+            try
+            {
+                final long deadlineNs = System.nanoTime() + 10_000_000_000L;
+                while (proxy.acceptedConnections() < 2 && !push.isDone() && System.nanoTime() - deadlineNs < 0)
+                {
+                    Thread.sleep(5);
+                }
+                assertTrue(proxy.acceptedConnections() >= 2 && !push.isDone(),
+                    "data connections are joining while the push runs");
+            }
+            finally
+            {
+                final long startNs = System.nanoTime();
+                client.close();
+                closeNs = System.nanoTime() - startNs;
+                proxy.releaseHeld();
+            }
+            // a join waits for its handshake up to the connect timeout (10 s): close must not wait for it
+            assertTrue(closeNs < 5_000_000_000L, "close waited " + closeNs / 1_000_000 + " ms for the joins");
+            // and the push ends, failed, instead of waiting for connections that are gone
+            final ExecutionException ended = assertThrows(ExecutionException.class, () -> push.get(10,
+                TimeUnit.SECONDS));
+            assertTrue(ended.getCause() instanceof TransferException, ended::toString);
+        }
     }
 
     @Test
