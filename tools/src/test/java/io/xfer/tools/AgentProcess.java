@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -128,6 +129,19 @@ final class AgentProcess implements AutoCloseable
     String log() throws IOException
     {
         return Files.readString(log);
+    }
+
+    /**
+     * A CA in {@code dir}, with an agent certificate for localhost and a client certificate for alice, made by the
+     * command line's own {@code xfer pki}.
+     */
+    static void writePki(final Path dir)
+    {
+        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "init", dir.toString()}, System.out, System.err));
+        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", dir.toString(), "--server",
+            "localhost"}, System.out, System.err));
+        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", dir.toString(), "--client",
+            "alice"}, System.out, System.err));
     }
 
     static int freePort() throws IOException

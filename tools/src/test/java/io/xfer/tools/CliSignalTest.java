@@ -41,9 +41,7 @@ class CliSignalTest
     void setUp() throws Exception
     {
         pki = work.resolve("pki");
-        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "init", pki.toString()}, System.out, System.err));
-        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", pki.toString(), "--client",
-            "alice"}, System.out, System.err));
+        AgentProcess.writePki(pki);
         listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
         CompletableFuture.runAsync(() ->
         {

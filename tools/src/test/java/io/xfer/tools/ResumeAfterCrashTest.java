@@ -60,11 +60,7 @@ class ResumeAfterCrashTest
     void setUp() throws Exception
     {
         pki = work.resolve("pki");
-        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "init", pki.toString()}, System.out, System.err));
-        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", pki.toString(), "--server",
-            "localhost"}, System.out, System.err));
-        assertEquals(ExitCode.OK, XferCli.run(new String[] {"pki", "issue", "--ca", pki.toString(), "--client",
-            "alice"}, System.out, System.err));
+        AgentProcess.writePki(pki);
         moduleRoot = Files.createDirectories(work.resolve("module"));
         port = AgentProcess.freePort();
     }

@@ -44,36 +44,33 @@ final class ClientTrustManager extends X509ExtendedTrustManager
     public void checkClientTrusted(final X509Certificate[] chain, final String authType, final SSLEngine engine)
         throws CertificateException
     {
-        try
-        {
-            pkix.checkClientTrusted(chain, authType, engine);
-        }
-        catch (final CertificateException ex)
-        {
-            throw withAlert(ex);
-        }
+        check(() -> pkix.checkClientTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkClientTrusted(final X509Certificate[] chain, final String authType, final Socket socket)
         throws CertificateException
     {
-        try
-        {
-            pkix.checkClientTrusted(chain, authType, socket);
-        }
-        catch (final CertificateException ex)
-        {
-            throw withAlert(ex);
-        }
+        check(() -> pkix.checkClientTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkClientTrusted(final X509Certificate[] chain, final String authType) throws CertificateException
     {
+        check(() -> pkix.checkClientTrusted(chain, authType));
+    }
+
+    /** One of the PKIX manager's checks. */
+    private interface Check
+    {
+        void run() throws CertificateException;
+    }
+
+    private void check(final Check check) throws CertificateException
+    {
         try
         {
-            pkix.checkClientTrusted(chain, authType);
+            check.run();
         }
         catch (final CertificateException ex)
         {
