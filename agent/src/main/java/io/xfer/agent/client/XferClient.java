@@ -10,6 +10,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
@@ -17,6 +19,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocalThread;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Future;
 import io.xfer.agent.config.AgentConfig;
 import io.xfer.agent.engine.Checkpoints;
@@ -100,6 +103,8 @@ public final class XferClient implements AutoCloseable
     private final ClientOptions options;
     private final Transports transports;
     private final EventLoopGroup group;
+    /** Every open connection of this client (closed ones leave by themselves), for {@link #close()}. */
+    private final ChannelGroup channels = new DefaultChannelGroup("xfer-client", ImmediateEventExecutor.INSTANCE);
     private final SslContext sslContext;
     private final java.util.concurrent.ScheduledExecutorService reconnector =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("xfer-reconnect", true));
@@ -108,6 +113,8 @@ public final class XferClient implements AutoCloseable
 
     /** Longest wait before a data connection is opened again. */
     static final long MAX_RECONNECT_DELAY_NS = 30_000_000_000L;
+    /** Longest {@link #close()} waits for the connections to close before it stops the event loop. */
+    private static final long CLOSE_WAIT_MS = 1_000;
 
     /**
      * @throws IOException when the certificate, key or CA files cannot be used.
@@ -506,6 +513,7 @@ public final class XferClient implements AutoCloseable
                 @Override
                 protected void initChannel(final SocketChannel channel)
                 {
+                    channels.add(channel);
                     SocketBuffers.apply(channel, socketBufferBytes);
                     if (tls)
                     {
@@ -548,10 +556,16 @@ public final class XferClient implements AutoCloseable
         }
     }
 
+    /**
+     * Ends every connection first, while the event loop still runs: a connection that a shutting-down loop closes
+     * may never pass on its close (Netty drops the task that would), and a transfer running on it would then wait
+     * for the idle timeout instead of failing at once.
+     */
     @Override
     public void close()
     {
         reconnector.shutdownNow();
+        channels.close().awaitUninterruptibly(CLOSE_WAIT_MS, TimeUnit.MILLISECONDS);
         commitPool.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
