@@ -2,6 +2,7 @@ package io.xfer.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 
@@ -18,9 +19,20 @@ import java.util.List;
 public final class FrameDecoder extends ByteToMessageDecoder
 {
     private final Flyweight[] validators = new Flyweight[FrameType.MAX_KNOWN + 1];
+    /**
+     * Bytes drawn from an {@link InboundTransform} in one pass when no frame of at least this much is being
+     * assembled: small frames share a pass, and a large frame's header comes with the first one.
+     */
+    static final int PIECE = 64 * 1024;
+    /** Passes over one message's worth of input at most; each moves at least a byte. */
+    private static final int MAX_PASSES = 1 << 16;
+
     private int maxFrameLength;
     private boolean failed;
     private InboundTransform transform;
+    /** Whether the last pass's transform call said it may have more output, and how much it moved. */
+    private boolean drawMore;
+    private int drawn;
 
     /**
      * @param maxFrameLength the longest frame accepted, header included, until {@link #maxFrameLength(int)}.
@@ -64,12 +76,40 @@ public final class FrameDecoder extends ByteToMessageDecoder
     }
 
     /**
-     * From the next inbound message on, pass each through {@code transform} into the cumulation instead of copying
-     * it (or taking it as the cumulation). Call on the channel's event loop.
+     * From now on take input from {@code transform} instead of the messages the pipeline hands in, which then only
+     * say that the transform holds some. Call on the channel's event loop.
      */
     public void inboundTransform(final InboundTransform transform)
     {
         this.transform = transform;
+    }
+
+    @Override
+    public void channelRead(final ChannelHandlerContext ctx, final Object msg) throws Exception
+    {
+        if (transform == null)
+        {
+            super.channelRead(ctx, msg);
+            return;
+        }
+        // one pass per frame boundary: each draws output up to the end of the frame being assembled and hands on
+        // the frames it completed; the first pass carries the message, the others an empty buffer
+        Object input = msg;
+        for (int pass = 0; ; pass++)
+        {
+            drawMore = false;
+            drawn = 0;
+            super.channelRead(ctx, input);
+            input = Unpooled.EMPTY_BUFFER;
+            if (!drawMore || drawn == 0 || transform == null || failed)
+            {
+                return;
+            }
+            if (pass > MAX_PASSES)
+            {
+                throw new IllegalStateException("the inbound transform still has output after " + pass + " passes");
+            }
+        }
     }
 
     @Override
@@ -145,7 +185,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
             if (cumulation.refCnt() > 1 || cumulation.isReadOnly() || cumulation.maxWritableBytes() < incoming ||
                 cumulation.writableBytes() < incoming)
             {
-                final ByteBuf grown = allocator.buffer(capacityFor(cumulation, incoming, 0));
+                final ByteBuf grown = allocator.buffer(capacityFor(cumulation, incoming));
                 grown.writeBytes(cumulation, cumulation.readerIndex(), readable);
                 cumulation.release();
                 grown.writeBytes(in, in.readerIndex(), incoming);
@@ -163,43 +203,42 @@ public final class FrameDecoder extends ByteToMessageDecoder
     }
 
     /**
-     * Cumulate through the {@link InboundTransform}: the output goes straight into the cumulation, which grows (by
-     * a copy of what it holds) only when it lacks room for the input plus the transform's expansion. Once a
-     * frame's length is known the cumulation is sized for the whole frame and a margin, so the rest of a 1 MiB DATA
-     * frame lands in place read after read.
+     * One pass of drawing from the {@link InboundTransform} straight into the cumulation. While a frame of at least
+     * {@value #PIECE} bytes is being assembled, it draws the rest of that frame into a buffer of the frame's size,
+     * and past its end only as much as the allocator's size class leaves over (a 1 MiB DATA frame's buffer has room
+     * for 256 KiB more at no cost): the start of the next frames, so that a read which crosses the frame's end is
+     * mostly taken in the same call, and copied to the next frame's buffer on the next pass. Otherwise it draws
+     * {@value #PIECE} bytes: small frames share a pass, and a large frame's header comes with it. A cumulation
+     * without the room, or still shared with a frame handed on, is replaced (what it holds is copied over).
      */
     private ByteBuf cumulateThrough(final ByteBufAllocator allocator, final ByteBuf cumulation, final ByteBuf in)
     {
+        final boolean bypassed = in.isReadable();
+        in.release();
+        if (bypassed)
+        {
+            throw new IllegalStateException("bytes reached the frame decoder around its inbound transform");
+        }
+        final int rest = frameRest(cumulation);
+        final boolean ownFrame = rest >= PIECE || rest > 0 && writableInPlace(cumulation) >= rest;
+        final int needed = ownFrame ? rest : PIECE;
         ByteBuf target = cumulation;
+        if (writableInPlace(target) < needed)
+        {
+            target = allocator.directBuffer(cumulation.readableBytes() + needed);
+            target.writeBytes(cumulation, cumulation.readerIndex(), cumulation.readableBytes());
+        }
         try
         {
-            for (int round = 0; ; round++)
+            int limit = needed;
+            if (ownFrame)
             {
-                final int needed = in.readableBytes() + transform.maxExpansion();
-                if (target.refCnt() > 1 || target.isReadOnly() || target.writableBytes() < needed)
-                {
-                    final ByteBuf grown = grow(allocator, target, needed);
-                    if (target != cumulation)
-                    {
-                        target.release();
-                    }
-                    target = grown;
-                }
-                if (!transform.transfer(in, target))
-                {
-                    break;
-                }
-                if (round > 64)
-                {
-                    throw new IllegalStateException("the inbound transform keeps asking for room (" +
-                        target.writableBytes() + " bytes writable)");
-                }
+                limit += Math.max(0, target.maxFastWritableBytes() - rest);
+                target.ensureWritable(limit);
             }
-            if (target != cumulation)
-            {
-                cumulation.release();
-            }
-            return target;
+            final int before = target.writerIndex();
+            drawMore = transform.transfer(target, limit);
+            drawn = target.writerIndex() - before;
         }
         catch (final RuntimeException ex)
         {
@@ -210,37 +249,51 @@ public final class FrameDecoder extends ByteToMessageDecoder
             }
             throw ex;
         }
-        finally
+        if (target != cumulation)
         {
-            in.release();
+            cumulation.release();
         }
+        return target;
+    }
+
+    /** @return what {@code cumulation} can take without a new buffer: 0 when it is shared or read-only. */
+    private static int writableInPlace(final ByteBuf cumulation)
+    {
+        return cumulation.refCnt() > 1 || cumulation.isReadOnly() ? 0 : cumulation.writableBytes();
     }
 
     /**
-     * A new cumulation holding what {@code cumulation} holds, with room for {@code needed} more bytes and, once the
-     * frame's length is known, for the whole frame and one more message of this size past its end.
+     * @return how many bytes the frame {@code cumulation} starts with still lacks, once its length field is in;
+     * 0 when that is not known (or the length is over the limit, which decoding rejects).
      */
-    private ByteBuf grow(final ByteBufAllocator allocator, final ByteBuf cumulation, final int needed)
+    private int frameRest(final ByteBuf cumulation)
     {
-        final ByteBuf grown = allocator.directBuffer(capacityFor(cumulation, needed, 2L * needed));
-        grown.writeBytes(cumulation, cumulation.readerIndex(), cumulation.readableBytes());
-        return grown;
+        final int readable = cumulation.readableBytes();
+        if (readable >= Flyweight.LENGTH_OFFSET + Integer.BYTES)
+        {
+            final int frameLength = cumulation.getInt(cumulation.readerIndex() + Flyweight.LENGTH_OFFSET);
+            if (frameLength <= maxFrameLength && frameLength > readable)
+            {
+                return frameLength - readable;
+            }
+        }
+        return 0;
     }
 
     /**
      * @return room for what {@code cumulation} holds plus {@code needed} bytes, or, when the length field of the
-     * frame it starts with is in and that frame is longer, for the whole frame plus {@code pastFrame} bytes.
+     * frame it starts with is in and that frame is longer, for the whole frame.
      */
-    private int capacityFor(final ByteBuf cumulation, final int needed, final long pastFrame)
+    private int capacityFor(final ByteBuf cumulation, final int needed)
     {
         final int readable = cumulation.readableBytes();
         long capacity = (long)readable + needed;
         if (readable >= Integer.BYTES)
         {
             final int frameLength = cumulation.getInt(cumulation.readerIndex() + Flyweight.LENGTH_OFFSET);
-            if (frameLength <= maxFrameLength && frameLength > readable && frameLength + pastFrame > capacity)
+            if (frameLength <= maxFrameLength && frameLength > capacity)
             {
-                capacity = frameLength + pastFrame;
+                capacity = frameLength;
             }
         }
         return (int)Math.min(capacity, Integer.MAX_VALUE - 8);

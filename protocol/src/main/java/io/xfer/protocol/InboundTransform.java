@@ -3,22 +3,23 @@ package io.xfer.protocol;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Moves the bytes of an inbound message into {@link FrameDecoder}'s cumulation in some other way than a copy: a TLS
- * record layer decrypts straight into it, so that payload is written once between the socket and the frame.
+ * Produces the bytes {@link FrameDecoder} decodes in some other way than handing them down the pipeline: a TLS
+ * record layer decrypts straight into the decoder's cumulation, so that payload is written once between the socket
+ * and the frame.
+ *
+ * <p>The transform holds its input itself. When it has some, it sends any message down the pipeline to the decoder
+ * (an empty buffer does); the decoder then draws output from it with {@link #transfer}, one call per pass, handing
+ * on the frames each pass completes, until a call returns false.
  */
 public interface InboundTransform
 {
     /**
-     * @return how many more bytes of output than of input one call may produce at most (bytes held over from an
-     * earlier message, such as part of a TLS record); the decoder leaves at least this much room beyond the input.
-     */
-    int maxExpansion();
-
-    /**
-     * Move what {@code in} holds into the writable bytes of {@code out}, advancing both buffers' indexes. Whatever
-     * {@code in} still holds afterwards is kept by the transform, for the next call.
+     * Move output into {@code out}, at most {@code limit} bytes (no more than {@code out}'s writable bytes),
+     * advancing its writer index. The decoder sizes {@code limit} to end where the frame being assembled ends, so
+     * a frame's buffer holds that frame alone.
      *
-     * @return true when more output is waiting than {@code out} had room for: the decoder grows it and calls again.
+     * @return true when the transform may have more output than it moved: the decoder hands on what is complete
+     * and calls again.
      */
-    boolean transfer(ByteBuf in, ByteBuf out);
+    boolean transfer(ByteBuf out, int limit);
 }

@@ -2,7 +2,9 @@ package io.xfer.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import org.junit.jupiter.api.AfterAll;
@@ -21,12 +23,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link FrameDecoder} with an {@link InboundTransform}, as a TLS record layer uses it: each inbound message is
- * transformed straight into the cumulation. The transform here scrambles bytes with a mask and, like a TLS engine
- * holding part of a record, keeps the tail of each message back until the next one, so that its output runs ahead
- * of or behind its input and sometimes needs more room than the decoder left. Frames must come out whole and in
- * order whatever the message sizes, the decoder must grow its cumulation only when it has to, and a failing
- * transform must surface as an exception without leaking or double-releasing a buffer.
+ * {@link FrameDecoder} with an {@link InboundTransform}, as a TLS record layer uses it: the transform holds the input
+ * and, told so by any message, has the decoder draw its output straight into the cumulation. The transform here
+ * scrambles bytes with a mask and, like a TLS engine holding part of a record, keeps back the tail of its newest
+ * input until more arrives, so that what it can give runs behind what it was given. Frames must come out whole and
+ * in order whatever the input sizes, each large frame must land in a buffer of its own size (drawn up to its end,
+ * never past it), and a failing transform must surface as an exception without leaking or double-releasing a
+ * buffer.
  */
 class FrameDecoderTransformTest
 {
@@ -39,10 +42,13 @@ class FrameDecoderTransformTest
     }
 
     @Test
-    void framesComeOutWholeAndInOrderWhateverTheMessageSizes()
+    void framesComeOutWholeAndInOrderWhateverTheInputSizes()
     {
-        for (final long seed : new long[] {1, 2, 3})
+        for (final long seed : new long[] {1, 2, 3, 4})
         {
+            // with exact capacities, the test sees what the decoder asked for; with the pooled allocator, the frame
+            // buffers' spare room takes the start of the next frames
+            final boolean exact = seed % 2 == 1;
             final Random random = new Random(seed);
             final ByteArrayOutputStream stream = new ByteArrayOutputStream();
             final List<byte[]> frames = new ArrayList<>();
@@ -58,34 +64,81 @@ class FrameDecoderTransformTest
             final HoldingBack transform = new HoldingBack(random);
             decoder.inboundTransform(transform);
             final EmbeddedChannel channel = new EmbeddedChannel(decoder);
+            channel.config().setAllocator(exact ? UnpooledByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT);
             int offset = 0;
             while (offset < plain.length)
             {
-                final int length = Math.min(plain.length - offset, 1 + random.nextInt(random.nextBoolean() ?
-                    64 : 200_000));
-                channel.writeInbound(scrambled(plain, offset, length));
-                offset += length;
+                // a burst of reads, then the transform says it holds input
+                for (int reads = 1 + random.nextInt(4); reads > 0 && offset < plain.length; reads--)
+                {
+                    final int length = Math.min(plain.length - offset, 1 + random.nextInt(random.nextBoolean() ?
+                        64 : 200_000));
+                    transform.give(plain, offset, length);
+                    offset += length;
+                }
+                channel.writeInbound(Unpooled.EMPTY_BUFFER);
             }
-            // the last held-back bytes come with one more (empty) message
-            channel.writeInbound(ByteBufAllocator.DEFAULT.directBuffer(0));
+            // the tail held back comes out once the input is known to be complete
+            transform.ended = true;
+            channel.writeInbound(Unpooled.EMPTY_BUFFER);
 
+            int large = 0;
+            boolean spilled = false;
             for (int i = 0; i < frames.size(); i++)
             {
                 final ByteBuf decoded = channel.readInbound();
                 try
                 {
                     final byte[] bytes = new byte[decoded.readableBytes()];
-                    decoded.readBytes(bytes);
+                    decoded.getBytes(decoded.readerIndex(), bytes);
                     assertArrayEquals(frames.get(i), bytes, "frame " + i + " (seed " + seed + ")");
+                    if (bytes.length >= 2 * FrameDecoder.PIECE)
+                    {
+                        large++;
+                        final ByteBuf root = root(decoded);
+                        if (exact)
+                        {
+                            assertEquals(bytes.length, root.capacity(),
+                                "frame " + i + " has a buffer of its own size (seed " + seed + ")");
+                        }
+                        else
+                        {
+                            // besides the frame, its buffer took no more than the spare room of the allocator's
+                            // size class, which is under a quarter of the size asked for
+                            assertTrue(root.writerIndex() <= bytes.length + bytes.length / 4,
+                                "frame " + i + " has at most its size class's spare room written past it: " +
+                                    root.writerIndex() + " (seed " + seed + ")");
+                            spilled |= root.writerIndex() > bytes.length;
+                        }
+                    }
                 }
                 finally
                 {
                     decoded.release();
                 }
             }
+            assertTrue(large > 0, "some frames were large");
+            assertTrue(exact || spilled, "some frame buffer took the start of the next frames");
             assertFalse(channel.finishAndReleaseAll(), "no frame more than was sent");
-            assertTrue(transform.askedForRoom > 0, "the transform needed more room at least once");
+            assertEquals(0, transform.held.readableBytes(), "the decoder drew everything");
+            assertTrue(transform.limited > 0, "the decoder stopped the transform short at least once");
+            transform.held.release();
         }
+    }
+
+    @Test
+    void bytesThatBypassTheTransformAreRefused()
+    {
+        final FrameDecoder decoder = new FrameDecoder(ProtocolVersion.MAX_FRAME_LENGTH);
+        final HoldingBack transform = new HoldingBack(new Random(6));
+        decoder.inboundTransform(transform);
+        final EmbeddedChannel channel = new EmbeddedChannel(decoder);
+        final ByteBuf stray = ByteBufAllocator.DEFAULT.directBuffer(8).writeLong(1);
+        final DecoderException failure = assertThrows(DecoderException.class, () -> channel.writeInbound(stray));
+        assertInstanceOf(IllegalStateException.class, failure.getCause());
+        assertEquals(0, stray.refCnt(), "the message was released");
+        assertFalse(channel.finishAndReleaseAll());
+        transform.held.release();
     }
 
     @Test
@@ -99,15 +152,27 @@ class FrameDecoderTransformTest
         // whole frame, with room for the failing message
         final byte[] frame = frame(new Random(5), 1);
         assertTrue(frame.length > 5_000);
-        channel.writeInbound(scrambled(frame, 0, 100));
-        channel.writeInbound(scrambled(frame, 100, 2_000));
+        transform.give(frame, 0, 2_100);
+        channel.writeInbound(Unpooled.EMPTY_BUFFER);
         transform.failNext = true;
-        final ByteBuf rest = scrambled(frame, 2_100, 100);
-        final DecoderException failure = assertThrows(DecoderException.class, () -> channel.writeInbound(rest));
+        transform.give(frame, 2_100, 100);
+        final DecoderException failure = assertThrows(DecoderException.class,
+            () -> channel.writeInbound(Unpooled.EMPTY_BUFFER));
         assertInstanceOf(IllegalStateException.class, failure.getCause());
-        assertEquals(0, rest.refCnt(), "the message was released");
         // the decoder still owns its cumulation (the frame's first part) and releases it, once, at the end
         assertFalse(channel.finishAndReleaseAll());
+        transform.held.release();
+    }
+
+    /** The buffer under a slice and the leak detector's wrappers. */
+    private static ByteBuf root(final ByteBuf buffer)
+    {
+        ByteBuf root = buffer;
+        for (int depth = 0; root.unwrap() != null && depth < 8; depth++)
+        {
+            root = root.unwrap();
+        }
+        return root;
     }
 
     /** A DATA frame with a random payload (one of 1 MiB every tenth), or a PING. */
@@ -132,76 +197,60 @@ class FrameDecoderTransformTest
         return bytes;
     }
 
-    private static ByteBuf scrambled(final byte[] plain, final int offset, final int length)
-    {
-        final byte[] bytes = new byte[length];
-        for (int i = 0; i < length; i++)
-        {
-            bytes[i] = (byte)(plain[offset + i] ^ MASK);
-        }
-        return ByteBufAllocator.DEFAULT.directBuffer(length).writeBytes(bytes);
-    }
-
     /**
-     * Unmasks, keeping back up to {@link #HELD} bytes of each message for the next, and now and then up to twice
-     * that; gives out only what fits and asks for more room when it holds more than {@link #HELD}.
+     * Holds what it is given masked, as ciphertext, and gives it out unmasked, keeping back a random tail of up to
+     * {@link #HELD} bytes of its newest input until more arrives (or the input has {@link #ended}).
      */
     private static final class HoldingBack implements InboundTransform
     {
         static final int HELD = 1000;
 
         final Random random;
-        final ByteBuf held = Unpooled.buffer(HELD * 4);
-        int askedForRoom;
+        final ByteBuf held = Unpooled.buffer();
+        /** Bytes at the end of {@link #held} not to be given out yet. */
+        int keptBack;
+        int limited;
         boolean failNext;
+        boolean ended;
 
         HoldingBack(final Random random)
         {
             this.random = random;
         }
 
-        /** Bulk, not byte by byte: the paranoid leak detector records every single access. */
-        private static byte[] unmasked(final ByteBuf in, final int length)
+        void give(final byte[] plain, final int offset, final int length)
         {
             final byte[] bytes = new byte[length];
-            in.readBytes(bytes);
             for (int i = 0; i < length; i++)
             {
-                bytes[i] ^= MASK;
+                bytes[i] = (byte)(plain[offset + i] ^ MASK);
             }
-            return bytes;
+            held.writeBytes(bytes);
+            keptBack = Math.min(held.readableBytes(), random.nextInt(HELD + 1));
         }
 
         @Override
-        public int maxExpansion()
-        {
-            return HELD;
-        }
-
-        @Override
-        public boolean transfer(final ByteBuf in, final ByteBuf out)
+        public boolean transfer(final ByteBuf out, final int limit)
         {
             if (failNext)
             {
-                in.skipBytes(in.readableBytes());
                 throw new IllegalStateException("damaged input");
             }
-            // what was held comes first
-            final int fromHeld = Math.min(held.readableBytes(), out.writableBytes());
-            out.writeBytes(held, fromHeld);
+            assertTrue(limit > 0 && limit <= out.writableBytes(), "limit " + limit + " fits the buffer");
+            final int available = held.readableBytes() - (ended ? 0 : keptBack);
+            final int give = Math.min(available, limit);
+            // bulk, not byte by byte: the paranoid leak detector records every single access
+            final byte[] bytes = new byte[give];
+            held.readBytes(bytes);
             held.discardReadBytes();
-            // then the input, less a tail kept back; now and then more than the room the decoder left for it
-            int keep = held.isReadable() ? 0 : Math.min(in.readableBytes(), random.nextInt(HELD + 1));
-            if (random.nextInt(8) == 0)
+            for (int i = 0; i < give; i++)
             {
-                keep = Math.min(in.readableBytes(), keep + random.nextInt(HELD + 1));
+                bytes[i] ^= MASK;
             }
-            final int give = Math.min(in.readableBytes() - keep, out.writableBytes());
-            out.writeBytes(unmasked(in, give));
-            held.writeBytes(unmasked(in, in.readableBytes()));
-            if (held.readableBytes() > HELD || held.isReadable() && !out.isWritable())
+            out.writeBytes(bytes);
+            if (give < available)
             {
-                askedForRoom++;
+                limited++;
                 return true;
             }
             return false;

@@ -33,10 +33,14 @@ public final class Inbox
     static final int COUNT_HIGH_MARK = 1 << 13;
     /** Slots only the role's own posts may take (commit results, lost chunks, closes), so that they never wait. */
     static final int POST_RESERVE = 1 << 10;
-    /** The most one socket read takes in, on either side (the client's reads; the agent's stop at 64 KiB). */
+    /**
+     * The most one socket read takes in, on either side (the client's reads; the agent's stop at 64 KiB), and the
+     * most ciphertext the TLS record layer holds back to decrypt in one go.
+     */
     public static final int MAX_READ_BYTES = 256 << 10;
     /**
-     * The most frames one connection can still offer after it is paused: the rest of the read under way, up to
+     * The most frames one connection can still offer after it is paused: the rest of the read, or of the held
+     * reads, under way, up to
      * {@link #MAX_READ_BYTES} of DATA frames whose chunk (4 KiB at the least) compressed to almost nothing. A peer
      * that sends smaller frames than that in bulk may fill the queue, and is failed.
      */

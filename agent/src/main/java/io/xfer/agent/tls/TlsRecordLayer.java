@@ -36,14 +36,16 @@ import javax.net.ssl.SSLException;
  * and an {@link SSLEngineResult}: profiled at 15.9 MB of heap allocated per GiB sent. BoringSSL's engine (outside its
  * JDK compatibility mode, which is how SslHandler creates it) takes any length in one call and cuts the records
  * itself. This handler therefore wraps a whole message per call, typically a 1 MiB chunk, straight from its pooled
- * direct buffer into one pooled direct buffer, and decrypts whatever one socket read brought in one call. Messages
- * under {@value #COALESCE_BELOW} bytes are copied together first, so that a burst of small frames shares records.
+ * direct buffer into one pooled direct buffer. Messages under {@value #COALESCE_BELOW} bytes are copied together
+ * first, so that a burst of small frames shares records.
  *
- * <p>When the pipeline has a {@link FrameDecoder}, ciphertext goes on to it as it is and the decoder has this layer
- * decrypt it straight into its cumulation ({@link InboundTransform}), sized for the frame being assembled: payload
- * is then written once between the socket buffer and the frame, where decrypting into a buffer of its own and
- * copying that into the cumulation wrote it twice. Without one, each read's plaintext goes on in a buffer of its
- * own.
+ * <p>Reads are held until the end of a burst of them (Netty's read complete event), at most {@value #BATCH_BYTES}
+ * bytes, and decrypted together in one engine call: one call, with the {@link SSLEngineResult} it allocates, per
+ * 64 KiB socket read was most of the heap an agent allocated while receiving. When the pipeline has a
+ * {@link FrameDecoder}, the decoder draws the plaintext ({@link InboundTransform}) straight into its cumulation,
+ * sized for the frame being assembled: payload is then written once between the socket buffer and the frame, where
+ * decrypting into a buffer of its own and copying that into the cumulation wrote it twice. Without one, the
+ * plaintext goes on in buffers of its own.
  *
  * <p>Life cycle: added right after the TLS handler when a channel is set up, it passes everything through until the
  * handshake succeeds. It then takes over in a task of its own, never in the middle of SslHandler's decoding: it
@@ -76,6 +78,16 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     static final long CLOSE_NOTIFY_TIMEOUT_MS = 3_000;
 
     private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
+    private static final ByteBuffer[] NO_INPUT = {EMPTY};
+
+    /**
+     * Ciphertext held for one engine call at most, as much as one read brings at most: what a connection the inbox
+     * paused still delivers is bounded by it ({@link io.xfer.agent.engine.Inbox#MAX_READ_BYTES}).
+     */
+    static final int BATCH_BYTES = io.xfer.agent.engine.Inbox.MAX_READ_BYTES;
+
+    /** Reads held at most. */
+    static final int HELD_READS = 64;
 
     /** Records wrapped in one engine call at most: 4 MiB of plaintext. */
     static final int REPEATS = 256;
@@ -95,8 +107,15 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     /** The first non-void promise of the staged messages, and any later ones (rare). */
     private ChannelPromise stagedPromise;
     private List<ChannelPromise> stagedMorePromises;
-    /** Ciphertext the engine did not take yet (it normally takes all, keeping a partial record itself). */
-    private ByteBuf cumulation;
+    /**
+     * Reads not decrypted yet, in order, with the engine's views of them: held until the end of a burst of reads
+     * (or {@link #BATCH_BYTES}), then decrypted in one engine call instead of one call per read.
+     */
+    private final ByteBuf[] held = new ByteBuf[HELD_READS];
+    private final ByteBuffer[] heldNio = new ByteBuffer[HELD_READS];
+    private int heldCount;
+    private long heldBytes;
+    private final ByteBuffer[] dst = new ByteBuffer[1];
     private boolean inboundDone;
     private boolean outboundDone;
     private boolean closeForwarded;
@@ -151,7 +170,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         decoder = pipeline.get(FrameDecoder.class);
         if (decoder != null)
         {
-            // ciphertext from now on goes on as it is, and the decoder has it decrypted into its cumulation
+            // from now on the decoder draws plaintext from this layer into its cumulation
             decoder.inboundTransform(this);
         }
         removingTls = true;
@@ -567,170 +586,203 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         ByteBuf src = input;
         if (!input.isDirect() || input.nioBufferCount() != 1)
         {
-            // what SslHandler hands on at the takeover may be a composite; the engine wants one direct buffer
+            // what SslHandler hands on at the takeover may be a composite; the engine wants direct buffers
             src = ctx.alloc().directBuffer(input.readableBytes()).writeBytes(input);
             input.release();
         }
-        if (cumulation != null)
+        if (!src.isReadable())
         {
-            src = append(ctx, cumulation, src);
-            cumulation = null;
+            src.release();
+            return;
         }
+        if (heldCount > 0 && (heldCount == held.length || heldBytes + src.readableBytes() > BATCH_BYTES))
+        {
+            decryptHeld(ctx);
+            if (!active || inboundDone)
+            {
+                src.release();
+                return;
+            }
+        }
+        held[heldCount] = src;
+        heldNio[heldCount] = src.internalNioBuffer(src.readerIndex(), src.readableBytes());
+        heldCount++;
+        heldBytes += src.readableBytes();
+        if (heldBytes >= BATCH_BYTES)
+        {
+            decryptHeld(ctx);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(final ChannelHandlerContext ctx)
+    {
+        if (heldCount > 0)
+        {
+            decryptHeld(ctx);
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    /**
+     * Decrypt the reads held so far: the frame decoder draws their plaintext ({@link #transfer}) when it is told
+     * there is some; without one, it goes on in buffers of this layer's.
+     */
+    private void decryptHeld(final ChannelHandlerContext ctx)
+    {
         if (decoder != null)
         {
-            ctx.fireChannelRead(src);
+            ctx.fireChannelRead(Unpooled.EMPTY_BUFFER);
             return;
         }
         try
         {
-            decrypt(ctx, src);
+            boolean more;
+            do
+            {
+                final ByteBuf plain = ctx.alloc().directBuffer((int)Math.min(heldBytes + MAX_PLAINTEXT, BATCH_BYTES +
+                    MAX_PLAINTEXT));
+                try
+                {
+                    more = transfer(plain, plain.writableBytes());
+                }
+                catch (final RuntimeException ex)
+                {
+                    plain.release();
+                    throw ex;
+                }
+                if (plain.isReadable())
+                {
+                    ctx.fireChannelRead(plain);
+                }
+                else
+                {
+                    plain.release();
+                }
+            }
+            while (more && active && !inboundDone);
         }
         catch (final DecoderException ex)
         {
             // the alert is sent and the channel closing; the handlers further on learn why
             ctx.fireExceptionCaught(ex);
         }
-        finally
-        {
-            // what the engine did not take, transfer kept
-            src.release();
-        }
-    }
-
-    private static ByteBuf append(final ChannelHandlerContext ctx, final ByteBuf kept, final ByteBuf input)
-    {
-        try
-        {
-            if (kept.refCnt() == 1 && kept.maxWritableBytes() >= input.readableBytes() &&
-                kept.writableBytes() >= input.readableBytes())
-            {
-                kept.writeBytes(input);
-                return kept;
-            }
-            final ByteBuf merged = ctx.alloc().directBuffer(kept.readableBytes() + input.readableBytes());
-            merged.writeBytes(kept).writeBytes(input);
-            kept.release();
-            return merged;
-        }
-        finally
-        {
-            input.release();
-        }
-    }
-
-    /** Without a frame decoder: decrypt {@code src} into buffers of its own size and pass each on. */
-    private void decrypt(final ChannelHandlerContext ctx, final ByteBuf src)
-    {
-        boolean more;
-        do
-        {
-            final ByteBuf plain = ctx.alloc().directBuffer(src.readableBytes() + maxExpansion());
-            try
-            {
-                more = transfer(src, plain);
-            }
-            catch (final RuntimeException ex)
-            {
-                plain.release();
-                throw ex;
-            }
-            if (plain.isReadable())
-            {
-                ctx.fireChannelRead(plain);
-            }
-            else
-            {
-                plain.release();
-            }
-        }
-        while (more && active && !inboundDone);
-    }
-
-    @Override
-    public int maxExpansion()
-    {
-        // plaintext of a record whose start came with an earlier read and which the engine holds
-        return MAX_PLAINTEXT + RECORD_OVERHEAD;
     }
 
     /**
-     * Decrypt {@code in} into {@code out}: the frame decoder's cumulation ({@link InboundTransform}), called by the
-     * decoder for the ciphertext {@link #channelRead} passed on, or a buffer of {@link #decrypt}'s. On the event
-     * loop. A failure sends the alert, closes the channel and is thrown as a {@link DecoderException}.
+     * Decrypt what the held reads bring, and any plaintext the engine kept from them, into {@code out}: the frame
+     * decoder's cumulation ({@link InboundTransform}), or a buffer of {@link #decryptHeld}'s. One engine call takes
+     * all the reads held (it keeps a record cut short by the last itself) until {@code limit} bytes are out. On the
+     * event loop. A failure sends the alert, closes the channel and is thrown as a {@link DecoderException}.
+     *
+     * @return true when {@code out} was filled to {@code limit} and more may come from what is held.
      */
     @Override
-    public boolean transfer(final ByteBuf in, final ByteBuf out)
+    public boolean transfer(final ByteBuf out, final int limit)
     {
         if (inboundDone || !active)
         {
-            in.skipBytes(in.readableBytes());
+            releaseHeld();
             return false;
         }
         try
         {
-            while (true)
+            final ByteBuffer[] srcs = heldCount > 0 ? heldNio : NO_INPUT;
+            final int srcCount = Math.max(1, heldCount);
+            dst[0] = out.internalNioBuffer(out.writerIndex(), limit);
+            final SSLEngineResult result;
+            try
             {
-                final SSLEngineResult result = engine.unwrap(
-                    in.internalNioBuffer(in.readerIndex(), in.readableBytes()),
-                    out.internalNioBuffer(out.writerIndex(), out.writableBytes()));
-                in.skipBytes(result.bytesConsumed());
-                out.writerIndex(out.writerIndex() + result.bytesProduced());
-                afterUnwrap(result);
-                switch (result.getStatus())
+                result = engine.unwrap(srcs, 0, srcCount, dst, 0, 1);
+            }
+            finally
+            {
+                dst[0] = null;
+            }
+            out.writerIndex(out.writerIndex() + result.bytesProduced());
+            dropConsumed();
+            afterUnwrap(result);
+            switch (result.getStatus())
+            {
+                case CLOSED ->
                 {
-                    case CLOSED ->
-                    {
-                        closeNotifyReceived(in);
-                        return false;
-                    }
-                    case BUFFER_OVERFLOW ->
-                    {
-                        return true;
-                    }
-                    case BUFFER_UNDERFLOW ->
-                    {
-                        keep(in);
-                        return false;
-                    }
-                    case OK ->
-                    {
-                        if (result.bytesConsumed() == 0 && result.bytesProduced() == 0)
-                        {
-                            keep(in);
-                            return false;
-                        }
-                        if (!in.isReadable())
-                        {
-                            return !out.isWritable();
-                        }
-                    }
-                    default -> throw new SSLException("unexpected TLS unwrap result " + result);
+                    closeNotifyReceived();
+                    return false;
                 }
+                case BUFFER_OVERFLOW ->
+                {
+                    return true;
+                }
+                case BUFFER_UNDERFLOW ->
+                {
+                    return false;
+                }
+                case OK ->
+                {
+                    // the engine stops when the output is full, and otherwise takes every read held (keeping a
+                    // record cut short itself), unless it stopped for a handshake message: then it goes on if it
+                    // got anywhere
+                    return result.bytesProduced() == limit ||
+                        heldCount > 0 && (result.bytesConsumed() > 0 || result.bytesProduced() > 0);
+                }
+                default -> throw new SSLException("unexpected TLS unwrap result " + result);
             }
         }
         catch (final SSLException ex)
         {
-            in.skipBytes(in.readableBytes());
+            releaseHeld();
             sendAlertAndClose(context, ex);
             context.close();
             throw new DecoderException(ex);
         }
     }
 
-    /** Ciphertext the engine did not take waits for the next read. */
-    private void keep(final ByteBuf in)
+    /** Releases the held reads the engine took whole, keeping the rest in order at the front. */
+    private void dropConsumed()
     {
-        if (in.isReadable())
+        int kept = 0;
+        long bytes = 0;
+        for (int i = 0; i < heldCount; i++)
         {
-            cumulation = context.alloc().directBuffer(in.readableBytes()).writeBytes(in);
+            final ByteBuffer nio = heldNio[i];
+            if (nio.hasRemaining())
+            {
+                held[kept] = held[i];
+                heldNio[kept] = nio;
+                bytes += nio.remaining();
+                kept++;
+            }
+            else
+            {
+                held[i].release();
+            }
         }
+        for (int i = kept; i < heldCount; i++)
+        {
+            held[i] = null;
+            heldNio[i] = null;
+        }
+        heldCount = kept;
+        heldBytes = bytes;
     }
 
-    private void closeNotifyReceived(final ByteBuf rest)
+    private void releaseHeld()
+    {
+        for (int i = 0; i < heldCount; i++)
+        {
+            held[i].release();
+            held[i] = null;
+            heldNio[i] = null;
+        }
+        heldCount = 0;
+        heldBytes = 0;
+    }
+
+    private void closeNotifyReceived()
     {
         // close_notify: nothing after it counts; the peer closes the connection next
         inboundDone = true;
-        rest.skipBytes(rest.readableBytes());
+        releaseHeld();
         final ChannelHandlerContext ctx = context;
         ctx.executor().execute(() -> ctx.fireUserEventTriggered(SslCloseCompletionEvent.SUCCESS));
     }
@@ -781,10 +833,15 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     {
         if (active)
         {
+            if (heldCount > 0 && !inboundDone)
+            {
+                // what arrived before the close counts
+                decryptHeld(ctx);
+            }
             inboundDone = true;
             outboundDone = true;
             failStaged(new ClosedChannelException());
-            releaseCumulation();
+            releaseHeld();
         }
         ctx.fireChannelInactive();
     }
@@ -795,7 +852,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         if (active)
         {
             failStaged(new ClosedChannelException());
-            releaseCumulation();
+            releaseHeld();
             if (staging != null)
             {
                 staging.release();
@@ -809,15 +866,6 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             ReferenceCountUtil.release(engine);
             engine = null;
             active = false;
-        }
-    }
-
-    private void releaseCumulation()
-    {
-        if (cumulation != null)
-        {
-            cumulation.release();
-            cumulation = null;
         }
     }
 
