@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.ReferenceCountUtil;
 
 import java.util.List;
 
@@ -23,7 +24,13 @@ public final class FrameDecoder extends ByteToMessageDecoder
      * Bytes drawn from an {@link InboundTransform} in one pass when no frame of at least this much is being
      * assembled: small frames share a pass, and a large frame's header comes with the first one.
      */
-    static final int PIECE = 64 * 1024;
+    public static final int PIECE = 64 * 1024;
+    /**
+     * The most one pass draws past the end of a large frame (what the buffer's size class leaves over, up to this).
+     * With {@link #PIECE}, this bounds the frames one pass can complete, and so what a handler that pauses reading
+     * still gets after it did.
+     */
+    public static final int MAX_SPILL = 256 * 1024;
     /** Passes over one message's worth of input at most; each moves at least a byte. */
     private static final int MAX_PASSES = 1 << 16;
 
@@ -77,7 +84,8 @@ public final class FrameDecoder extends ByteToMessageDecoder
 
     /**
      * From now on take input from {@code transform} instead of the messages the pipeline hands in, which then only
-     * say that the transform holds some. Call on the channel's event loop.
+     * say that the transform holds some. The decoder draws only while the channel reads (auto-read on): once a
+     * handler further on pauses reading, it stops after the pass under way. Call on the channel's event loop.
      */
     public void inboundTransform(final InboundTransform transform)
     {
@@ -93,10 +101,17 @@ public final class FrameDecoder extends ByteToMessageDecoder
             return;
         }
         // one pass per frame boundary: each draws output up to the end of the frame being assembled and hands on
-        // the frames it completed; the first pass carries the message, the others an empty buffer
+        // the frames it completed; the first pass carries the message, the others an empty buffer. A handler
+        // further on that paused reading gets no more frames: the transform keeps the rest and says so again when
+        // reading resumes
         Object input = msg;
         for (int pass = 0; ; pass++)
         {
+            if (!ctx.channel().config().isAutoRead())
+            {
+                ReferenceCountUtil.release(input);
+                return;
+            }
             drawMore = false;
             drawn = 0;
             super.channelRead(ctx, input);
@@ -205,8 +220,8 @@ public final class FrameDecoder extends ByteToMessageDecoder
     /**
      * One pass of drawing from the {@link InboundTransform} straight into the cumulation. While a frame of at least
      * {@value #PIECE} bytes is being assembled, it draws the rest of that frame into a buffer of the frame's size,
-     * and past its end only as much as the allocator's size class leaves over (a 1 MiB DATA frame's buffer has room
-     * for 256 KiB more at no cost): the start of the next frames, so that a read which crosses the frame's end is
+     * and past its end only as much as the allocator's size class leaves over, at most {@value #MAX_SPILL} (a 1 MiB
+     * DATA frame's buffer has room for 256 KiB more at no cost): the start of the next frames, so that a read which crosses the frame's end is
      * mostly taken in the same call, and copied to the next frame's buffer on the next pass. Otherwise it draws
      * {@value #PIECE} bytes: small frames share a pass, and a large frame's header comes with it. A cumulation
      * without the room, or still shared with a frame handed on, is replaced (what it holds is copied over).
@@ -233,7 +248,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
             int limit = needed;
             if (ownFrame)
             {
-                limit += Math.max(0, target.maxFastWritableBytes() - rest);
+                limit += Math.max(0, Math.min(MAX_SPILL, target.maxFastWritableBytes() - rest));
                 target.ensureWritable(limit);
             }
             final int before = target.writerIndex();

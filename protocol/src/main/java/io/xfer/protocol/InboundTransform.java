@@ -9,7 +9,9 @@ import io.netty.buffer.ByteBuf;
  *
  * <p>The transform holds its input itself. When it has some, it sends any message down the pipeline to the decoder
  * (an empty buffer does); the decoder then draws output from it with {@link #transfer}, one call per pass, handing
- * on the frames each pass completes, until a call returns false.
+ * on the frames each pass completes, until a call returns false or the channel stops reading (auto-read turned off
+ * by a handler further on). The transform keeps what was not drawn and sends a message again when reading resumes
+ * (the outbound read that turning auto-read back on makes), as well as when new input comes.
  */
 public interface InboundTransform
 {

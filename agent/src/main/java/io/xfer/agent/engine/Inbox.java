@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
 import io.xfer.protocol.ErrorCode;
+import io.xfer.protocol.FrameDecoder;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.util.Set;
@@ -33,18 +34,17 @@ public final class Inbox
     static final int COUNT_HIGH_MARK = 1 << 13;
     /** Slots only the role's own posts may take (commit results, lost chunks, closes), so that they never wait. */
     static final int POST_RESERVE = 1 << 10;
-    /**
-     * The most one socket read takes in, on either side (the client's reads; the agent's stop at 64 KiB), and the
-     * most ciphertext the TLS record layer holds back to decrypt in one go.
-     */
+    /** The most one socket read takes in, on either side (the client's reads; the agent's stop at 64 KiB). */
     public static final int MAX_READ_BYTES = 256 << 10;
     /**
-     * The most frames one connection can still offer after it is paused: the rest of the read, or of the held
-     * reads, under way, up to
-     * {@link #MAX_READ_BYTES} of DATA frames whose chunk (4 KiB at the least) compressed to almost nothing. A peer
-     * that sends smaller frames than that in bulk may fill the queue, and is failed.
+     * The most frames one connection can still offer after it is paused: the rest of the read under way (plaintext
+     * connections), or of the frame decoder's pass under way (TLS: at most {@link FrameDecoder#MAX_SPILL} bytes of
+     * frames past a large one, the same as a read), up to {@link #MAX_READ_BYTES} of DATA frames whose chunk (4 KiB
+     * at the least) compressed to almost nothing. A peer that sends smaller frames than that in bulk may fill the
+     * queue, and is failed.
      */
-    static final int FRAMES_PER_READ = MAX_READ_BYTES / (io.xfer.protocol.DataFlyweight.HEADER_LENGTH + 16);
+    static final int FRAMES_PER_READ = Math.max(MAX_READ_BYTES, FrameDecoder.MAX_SPILL) /
+        (io.xfer.protocol.DataFlyweight.HEADER_LENGTH + 16);
 
     private final ManyToOneConcurrentArrayQueue<Object> queue;
     private final int offerLimit;

@@ -81,10 +81,10 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private static final ByteBuffer[] NO_INPUT = {EMPTY};
 
     /**
-     * Ciphertext held for one engine call at most, as much as one read brings at most: what a connection the inbox
-     * paused still delivers is bounded by it ({@link io.xfer.agent.engine.Inbox#MAX_READ_BYTES}).
+     * Ciphertext held for one engine call at most. The frame decoder stops drawing while reading is paused, so this
+     * does not bound what a paused connection still delivers: {@link FrameDecoder#MAX_SPILL} does.
      */
-    static final int BATCH_BYTES = io.xfer.agent.engine.Inbox.MAX_READ_BYTES;
+    static final int BATCH_BYTES = 1024 * 1024;
 
     /** Reads held at most. */
     static final int HELD_READS = 64;
@@ -115,6 +115,9 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private final ByteBuffer[] heldNio = new ByteBuffer[HELD_READS];
     private int heldCount;
     private long heldBytes;
+    private boolean redrawScheduled;
+    /** Whether the last {@link #transfer} filled its output and the engine may hold more plaintext. */
+    private boolean outputWaiting;
     private final ByteBuffer[] dst = new ByteBuffer[1];
     private boolean inboundDone;
     private boolean outboundDone;
@@ -614,10 +617,33 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
     }
 
+    /**
+     * Reading resumes (or goes on): what the frame decoder left undrawn while reading was paused is offered again,
+     * in a task of its own, since this runs inside whatever turned auto-read back on.
+     */
+    @Override
+    public void read(final ChannelHandlerContext ctx)
+    {
+        if (active && decoder != null && (heldCount > 0 || outputWaiting) && !redrawScheduled)
+        {
+            redrawScheduled = true;
+            ctx.executor().execute(() ->
+            {
+                redrawScheduled = false;
+                if (active && (heldCount > 0 || outputWaiting) && !inboundDone && ctx.channel().config().isAutoRead())
+                {
+                    decryptHeld(ctx);
+                    ctx.fireChannelReadComplete();
+                }
+            });
+        }
+        ctx.read();
+    }
+
     @Override
     public void channelReadComplete(final ChannelHandlerContext ctx)
     {
-        if (heldCount > 0)
+        if (heldCount > 0 || outputWaiting)
         {
             decryptHeld(ctx);
         }
@@ -679,6 +705,12 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      */
     @Override
     public boolean transfer(final ByteBuf out, final int limit)
+    {
+        outputWaiting = unwrapHeld(out, limit);
+        return outputWaiting;
+    }
+
+    private boolean unwrapHeld(final ByteBuf out, final int limit)
     {
         if (inboundDone || !active)
         {

@@ -47,6 +47,8 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLException;
 
@@ -190,6 +192,76 @@ class TlsRecordLayerTest
         assertInstanceOf(SSLException.class, pair.serverSink.failure.get().getCause());
         assertEquals(expected, pair.serverSink.bytes());
         assertEquals(frames[0], pair.serverSink.messages());
+    }
+
+    @Test
+    void aReaderThatPausesGetsAtMostOnePassUntilItResumesAndThenEverythingHeld() throws Exception
+    {
+        final int FRAMES = 25;
+        // small frames, written at once while the server does not read, then read in one go: when its reader
+        // pauses at the first frame, the rest is held in the record layer, with nothing more to come from the socket
+        final Pair pair = connect(SslProvider.OPENSSL, channel ->
+        {
+        }, true);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+        pair.server.eventLoop().submit(() -> pair.server.config().setAutoRead(false)).get();
+        final AtomicLong bytesWhilePaused = new AtomicLong();
+        final AtomicInteger frames = new AtomicInteger();
+        final CountDownLatch resumed = new CountDownLatch(1);
+        pair.server.eventLoop().submit(() -> pair.server.pipeline().addBefore("sink", "pauser",
+            new ChannelInboundHandlerAdapter()
+            {
+                @Override
+                public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+                {
+                    if (!ctx.channel().config().isAutoRead())
+                    {
+                        bytesWhilePaused.addAndGet(((ByteBuf)msg).readableBytes());
+                    }
+                    if (frames.incrementAndGet() == 1)
+                    {
+                        ctx.channel().config().setAutoRead(false);
+                        ctx.executor().schedule(() ->
+                        {
+                            ctx.channel().config().setAutoRead(true);
+                            resumed.countDown();
+                        }, 200, TimeUnit.MILLISECONDS);
+                    }
+                    ctx.fireChannelRead(msg);
+                }
+            })).get();
+
+        final MessageDigest sent = MessageDigest.getInstance("SHA-256");
+        final Random random = new Random(12);
+        final long expected = pair.client.eventLoop().submit(() ->
+        {
+            long bytes = 0;
+            // about 100 KB: more than one pass draws, less than loopback's socket buffers hold
+            for (int i = 0; i < FRAMES; i++)
+            {
+                final int length = 2_000 + random.nextInt(4_000);
+                final ByteBuf frame = DataFlyweight.encodeHeader(pair.client.alloc(), 0, 1, i, length, 0, length);
+                frame.writeBytes(bytes(random, length));
+                final byte[] all = new byte[frame.readableBytes()];
+                frame.getBytes(frame.readerIndex(), all);
+                sent.update(all);
+                bytes += all.length;
+                pair.client.write(frame);
+            }
+            pair.client.flush();
+            return bytes;
+        }).get();
+        Thread.sleep(200);
+        pair.server.eventLoop().execute(() -> pair.server.config().setAutoRead(true));
+
+        pair.serverSink.awaitBytes(expected);
+        assertTrue(resumed.await(WAIT_S, TimeUnit.SECONDS));
+        // the pass under way when the reader paused still completes its frames, and no further pass is made
+        assertTrue(bytesWhilePaused.get() <= FrameDecoder.PIECE, bytesWhilePaused + " bytes while paused");
+        assertEquals(FRAMES, pair.serverSink.messages());
+        assertArrayEquals(pair.client.eventLoop().submit(() -> sent.digest()).get(), pair.serverSink.digest());
+        assertNull(pair.serverSink.failure.get());
     }
 
     @Test
