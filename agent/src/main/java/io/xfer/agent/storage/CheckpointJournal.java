@@ -4,7 +4,6 @@ import org.agrona.collections.Long2LongHashMap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
@@ -63,6 +62,10 @@ public final class CheckpointJournal implements AutoCloseable
     /** The root-relative directory an atomic transfer stages in: removed with the journal when it expires. */
     private static final int STAGE = 4;
     private static final int RECORD_OVERHEAD = 1 + 4 + 4;
+    /** A CHUNKS record's entry: the chunk's index and its CRC32C. */
+    private static final int CHUNK_ENTRY = 8 + 4;
+    private static final int INITIAL_PENDING_BYTES = 4096;
+    private static final int KEPT_PENDING_BYTES = 1 << 20;
     /** No journaled chunk: CRC32C values are kept unsigned. */
     /** The most chunks of one file the arrays of its record hold (2^28 ints, 1 GiB). */
     static final long MAX_JOURNALED_CHUNKS = 1L << 28;
@@ -89,6 +92,10 @@ public final class CheckpointJournal implements AutoCloseable
         private Long2LongHashMap outliers;
         private long noted;
         boolean done;
+        /** Chunks noted since the last commit, to be written in its CHUNKS records; the arrays are kept. */
+        private long[] pendingIndexes;
+        private int[] pendingChecksums;
+        private int pendingCount;
 
         FileState(final int key, final String path, final long size, final long mtimeNs, final int chunkLength)
         {
@@ -171,26 +178,6 @@ public final class CheckpointJournal implements AutoCloseable
         }
     }
 
-    /** One file's chunks journaled since the last commit, in arrays rather than an object per chunk. */
-    private static final class PendingChunks
-    {
-        long[] indexes = new long[16];
-        int[] checksums = new int[16];
-        int size;
-
-        void add(final long index, final int checksum)
-        {
-            if (size == indexes.length)
-            {
-                indexes = Arrays.copyOf(indexes, size * 2);
-                checksums = Arrays.copyOf(checksums, size * 2);
-            }
-            indexes[size] = index;
-            checksums[size] = checksum;
-            size++;
-        }
-    }
-
     /** The journal is in use by another run of the same transfer. */
     public static final class JournalBusyException extends IOException
     {
@@ -209,8 +196,13 @@ public final class CheckpointJournal implements AutoCloseable
     private final Map<String, FileState> byPath = new HashMap<>();
     private final Map<Integer, FileState> byKey = new HashMap<>();
     private final Set<String> stages = new HashSet<>();
-    private final Map<Integer, PendingChunks> pendingChunks = new HashMap<>();
-    private final List<ByteBuffer> pendingRecords = new ArrayList<>();
+    /** Files with chunks noted since the last commit, in the order of their first. */
+    private final List<FileState> dirty = new ArrayList<>();
+    /**
+     * Records written since the last commit, one after the other, ready for one write: kept from commit to commit
+     * (unless it grew past {@link #KEPT_PENDING_BYTES}), so that noting a chunk allocates nothing.
+     */
+    private ByteBuffer pending = ByteBuffer.allocate(INITIAL_PENDING_BYTES);
     private final CRC32C crc = new CRC32C();
     private int nextKey;
     private long pendingBytes;
@@ -308,14 +300,22 @@ public final class CheckpointJournal implements AutoCloseable
     public void chunk(final FileState state, final long index, final int checksum)
     {
         state.put(index, checksum);
-        PendingChunks pending = pendingChunks.get(state.key);
-        if (pending == null)
+        if (state.pendingCount == 0)
         {
-            pending = new PendingChunks();
-            pendingChunks.put(state.key, pending);
+            dirty.add(state);
         }
-        pending.add(index, checksum);
-        pendingBytes += 12;
+        if (state.pendingIndexes == null || state.pendingCount == state.pendingIndexes.length)
+        {
+            final int length = state.pendingIndexes == null ? 16 : 2 * state.pendingIndexes.length;
+            state.pendingIndexes = state.pendingIndexes == null ? new long[length] :
+                Arrays.copyOf(state.pendingIndexes, length);
+            state.pendingChecksums = state.pendingChecksums == null ? new int[length] :
+                Arrays.copyOf(state.pendingChecksums, length);
+        }
+        state.pendingIndexes[state.pendingCount] = index;
+        state.pendingChecksums[state.pendingCount] = checksum;
+        state.pendingCount++;
+        pendingBytes += CHUNK_ENTRY;
     }
 
     /** Note a file committed under its final name (buffered). */
@@ -336,7 +336,7 @@ public final class CheckpointJournal implements AutoCloseable
 
     public boolean hasPending()
     {
-        return !pendingRecords.isEmpty() || !pendingChunks.isEmpty();
+        return pending.position() > 0 || !dirty.isEmpty();
     }
 
     /**
@@ -344,37 +344,35 @@ public final class CheckpointJournal implements AutoCloseable
      */
     public void commit() throws IOException
     {
-        for (final Map.Entry<Integer, PendingChunks> entry : pendingChunks.entrySet())
+        for (final FileState state : dirty)
         {
-            final PendingChunks chunks = entry.getValue();
-            for (int from = 0; from < chunks.size; from += 0xFFFF)
+            for (int from = 0; from < state.pendingCount; from += 0xFFFF)
             {
-                final int count = Math.min(0xFFFF, chunks.size - from);
-                final ByteBuffer payload = ByteBuffer.allocate(4 + 2 + count * 12);
-                payload.putInt(entry.getKey()).putShort((short)count);
+                final int count = Math.min(0xFFFF, state.pendingCount - from);
+                final int start = beginRecord(CHUNKS, 4 + 2 + count * CHUNK_ENTRY);
+                pending.putInt(state.key).putShort((short)count);
                 for (int i = from; i < from + count; i++)
                 {
-                    payload.putLong(chunks.indexes[i]).putInt(chunks.checksums[i]);
+                    pending.putLong(state.pendingIndexes[i]).putInt(state.pendingChecksums[i]);
                 }
-                append(CHUNKS, payload.flip());
+                endRecord(start);
             }
+            state.pendingCount = 0;
         }
-        pendingChunks.clear();
-        if (pendingRecords.isEmpty())
+        dirty.clear();
+        if (pending.position() == 0)
         {
             return;
         }
-        final ByteBuffer[] buffers = pendingRecords.toArray(new ByteBuffer[0]);
+        pending.flip();
         long position = channel.size();
-        for (final ByteBuffer buffer : buffers)
+        while (pending.hasRemaining())
         {
-            while (buffer.hasRemaining())
-            {
-                position += channel.write(buffer, position);
-            }
+            position += channel.write(pending, position);
         }
         channel.force(false);
-        pendingRecords.clear();
+        pending = pending.capacity() > KEPT_PENDING_BYTES ? ByteBuffer.allocate(INITIAL_PENDING_BYTES) :
+            pending.clear();
         pendingBytes = 0;
         // in use: expiry counts from the last checkpoint, not from the open
         Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
@@ -401,8 +399,12 @@ public final class CheckpointJournal implements AutoCloseable
     @Override
     public void close() throws IOException
     {
-        pendingRecords.clear();
-        pendingChunks.clear();
+        pending.clear();
+        for (final FileState state : dirty)
+        {
+            state.pendingCount = 0;
+        }
+        dirty.clear();
         if (channel.isOpen())
         {
             channel.close();
@@ -530,14 +532,38 @@ public final class CheckpointJournal implements AutoCloseable
 
     private void append(final int type, final ByteBuffer payload)
     {
-        final int length = payload.remaining();
-        final ByteBuffer record = ByteBuffer.allocate(RECORD_OVERHEAD + length).order(ByteOrder.BIG_ENDIAN);
-        record.put((byte)type).putInt(length).put(payload);
+        final int start = beginRecord(type, payload.remaining());
+        pending.put(payload);
+        endRecord(start);
+    }
+
+    /**
+     * Start a record of {@code length} payload bytes in {@link #pending}, which the caller puts next.
+     *
+     * @return where the record starts, for {@link #endRecord}.
+     */
+    private int beginRecord(final int type, final int length)
+    {
+        if (pending.remaining() < RECORD_OVERHEAD + length)
+        {
+            final int needed = pending.position() + RECORD_OVERHEAD + length;
+            final ByteBuffer grown = ByteBuffer.allocate(Math.max(needed, 2 * pending.capacity()));
+            grown.put(pending.flip());
+            pending = grown;
+        }
+        final int start = pending.position();
+        pending.put((byte)type).putInt(length);
+        return start;
+    }
+
+    /** End the record begun at {@code start}: its CRC32C over type, length and payload. */
+    private void endRecord(final int start)
+    {
+        final int end = pending.position();
         crc.reset();
-        crc.update(record.array(), 0, 1 + 4 + length);
-        record.putInt((int)crc.getValue()).flip();
-        pendingRecords.add(record);
-        pendingBytes += record.remaining();
+        crc.update(pending.array(), start, end - start);
+        pending.putInt((int)crc.getValue());
+        pendingBytes += RECORD_OVERHEAD + (end - start - 1 - 4);
     }
 
     /** @return bytes of records waiting for the next commit. */

@@ -49,6 +49,62 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldKeepChunksNotedOverManyCommitsOfInterleavedFilesAndLongRecords() throws IOException
+    {
+        // 70,000 chunks of one file in one commit: more than one CHUNKS record holds (65,535), and more bytes than
+        // the journal keeps its write buffer at; then commits of a few chunks of two files each, one file done
+        final int many = 70_000;
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState first = journal.beginFile("first.bin", 200_000L * 64, 1, 64);
+            final CheckpointJournal.FileState second = journal.beginFile("second.bin", 1_000L * 64, 2, 64);
+            for (int i = 0; i < many; i++)
+            {
+                journal.chunk(first, i, i * 31 + 7);
+                if (i % 1_000 == 0)
+                {
+                    journal.chunk(second, i / 1_000, -i);
+                }
+            }
+            assertTrue(journal.hasPending());
+            journal.commit();
+            assertFalse(journal.hasPending());
+            for (int round = 0; round < 5; round++)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    journal.chunk(second, 100 + round * 3 + i, round * 10 + i);
+                    journal.chunk(first, many + round * 3 + i, round * 100 + i);
+                }
+                if (round == 2)
+                {
+                    journal.done(second);
+                }
+                journal.commit();
+            }
+            // noted after the last commit: lost with the close, as its data was never made durable
+            journal.chunk(first, many + 100, 5);
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState first = journal.find("first.bin");
+            for (int i = 0; i < many; i++)
+            {
+                assertEquals(i * 31 + 7, first.chunk(i), "chunk " + i);
+            }
+            for (int round = 0; round < 5; round++)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    assertEquals(round * 100 + i, first.chunk(many + round * 3 + i));
+                }
+            }
+            assertNull(first.chunk(many + 100), "not committed");
+            assertNull(journal.find("second.bin"), "done, so forgotten");
+        }
+    }
+
+    @Test
     void shouldKeepEveryChunkOfAFileIncludingAZeroChecksumAndNothingItCannotHave() throws IOException
     {
         // 200 chunks of 1 KiB and a short last one: more than one word of the journaled bits
