@@ -86,8 +86,11 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      */
     static final int BATCH_BYTES = 1024 * 1024;
 
-    /** Reads held at most. */
+    /** Reads held before a burst is decrypted early (the array grows if a paused decoder leaves them held). */
     static final int HELD_READS = 64;
+
+    /** Engine calls in one {@link #transfer} at most, when the engine stops short of the output's end. */
+    private static final int MAX_UNWRAPS = 16;
 
     /** Records wrapped in one engine call at most: 4 MiB of plaintext. */
     static final int REPEATS = 256;
@@ -111,8 +114,8 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      * Reads not decrypted yet, in order, with the engine's views of them: held until the end of a burst of reads
      * (or {@link #BATCH_BYTES}), then decrypted in one engine call instead of one call per read.
      */
-    private final ByteBuf[] held = new ByteBuf[HELD_READS];
-    private final ByteBuffer[] heldNio = new ByteBuffer[HELD_READS];
+    private ByteBuf[] held = new ByteBuf[HELD_READS];
+    private ByteBuffer[] heldNio = new ByteBuffer[HELD_READS];
     private int heldCount;
     private long heldBytes;
     private boolean redrawScheduled;
@@ -607,6 +610,12 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                 return;
             }
         }
+        if (heldCount == held.length)
+        {
+            // a paused decoder drew nothing; reading stops soon after a pause, so this stays small
+            held = Arrays.copyOf(held, 2 * held.length);
+            heldNio = Arrays.copyOf(heldNio, 2 * heldNio.length);
+        }
         held[heldCount] = src;
         heldNio[heldCount] = src.internalNioBuffer(src.readerIndex(), src.readableBytes());
         heldCount++;
@@ -719,45 +728,59 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
         try
         {
-            final ByteBuffer[] srcs = heldCount > 0 ? heldNio : NO_INPUT;
-            final int srcCount = Math.max(1, heldCount);
-            dst[0] = out.internalNioBuffer(out.writerIndex(), limit);
-            final SSLEngineResult result;
-            try
+            int room = limit;
+            for (int call = 1; ; call++)
             {
-                result = engine.unwrap(srcs, 0, srcCount, dst, 0, 1);
-            }
-            finally
-            {
-                dst[0] = null;
-            }
-            out.writerIndex(out.writerIndex() + result.bytesProduced());
-            dropConsumed();
-            afterUnwrap(result);
-            switch (result.getStatus())
-            {
-                case CLOSED ->
+                final ByteBuffer[] srcs = heldCount > 0 ? heldNio : NO_INPUT;
+                dst[0] = out.internalNioBuffer(out.writerIndex(), room);
+                final SSLEngineResult result;
+                try
                 {
-                    closeNotifyReceived();
-                    return false;
+                    result = engine.unwrap(srcs, 0, Math.max(1, heldCount), dst, 0, 1);
                 }
-                case BUFFER_OVERFLOW ->
+                finally
                 {
-                    return true;
+                    dst[0] = null;
                 }
-                case BUFFER_UNDERFLOW ->
+                out.writerIndex(out.writerIndex() + result.bytesProduced());
+                room -= result.bytesProduced();
+                dropConsumed();
+                afterUnwrap(result);
+                switch (result.getStatus())
                 {
-                    return false;
+                    case CLOSED ->
+                    {
+                        closeNotifyReceived();
+                        return false;
+                    }
+                    case BUFFER_OVERFLOW ->
+                    {
+                        return true;
+                    }
+                    case BUFFER_UNDERFLOW ->
+                    {
+                        return false;
+                    }
+                    case OK ->
+                    {
+                        // the engine stops when the output is full, and otherwise takes every read held (keeping
+                        // a record cut short itself), unless it stopped at a handshake message (a key update):
+                        // then it goes on while it gets anywhere
+                        if (room == 0)
+                        {
+                            return true;
+                        }
+                        if (heldCount == 0 || result.bytesConsumed() == 0 && result.bytesProduced() == 0)
+                        {
+                            return false;
+                        }
+                        if (call == MAX_UNWRAPS)
+                        {
+                            return true;
+                        }
+                    }
+                    default -> throw new SSLException("unexpected TLS unwrap result " + result);
                 }
-                case OK ->
-                {
-                    // the engine stops when the output is full, and otherwise takes every read held (keeping a
-                    // record cut short itself), unless it stopped for a handshake message: then it goes on if it
-                    // got anywhere
-                    return result.bytesProduced() == limit ||
-                        heldCount > 0 && (result.bytesConsumed() > 0 || result.bytesProduced() > 0);
-                }
-                default -> throw new SSLException("unexpected TLS unwrap result " + result);
             }
         }
         catch (final SSLException ex)
