@@ -31,15 +31,14 @@ public final class FrameDecoder extends ByteToMessageDecoder
      * still gets after it did.
      */
     public static final int MAX_SPILL = 256 * 1024;
-    /** Passes over one message's worth of input at most; each moves at least a byte. */
+    /** Passes over one message's worth of input at most: a transform that keeps asking without end is a fault. */
     private static final int MAX_PASSES = 1 << 16;
 
     private int maxFrameLength;
     private boolean failed;
     private InboundTransform transform;
-    /** Whether the last pass's transform call said it may have more output, and how much it moved. */
+    /** Whether the last pass's transform call said it may have more output. */
     private boolean drawMore;
-    private int drawn;
 
     /**
      * @param maxFrameLength the longest frame accepted, header included, until {@link #maxFrameLength(int)}.
@@ -102,21 +101,21 @@ public final class FrameDecoder extends ByteToMessageDecoder
         }
         // one pass per frame boundary: each draws output up to the end of the frame being assembled and hands on
         // the frames it completed; the first pass carries the message, the others an empty buffer. A handler
-        // further on that paused reading gets no more frames: the transform keeps the rest and says so again when
-        // reading resumes
+        // further on that paused reading gets no more frames while the connection lasts: the transform keeps the
+        // rest and says so again when reading resumes. Once the connection is closed, everything is drawn, as
+        // Netty's decoders deliver what arrived before a close. After a bad frame, passes go on discarding.
         Object input = msg;
         for (int pass = 0; ; pass++)
         {
-            if (!ctx.channel().config().isAutoRead())
+            if (!ctx.channel().config().isAutoRead() && ctx.channel().isActive() && !failed)
             {
                 ReferenceCountUtil.release(input);
                 return;
             }
             drawMore = false;
-            drawn = 0;
             super.channelRead(ctx, input);
             input = Unpooled.EMPTY_BUFFER;
-            if (!drawMore || drawn == 0 || transform == null || failed)
+            if (!drawMore || transform == null)
             {
                 return;
             }
@@ -251,9 +250,7 @@ public final class FrameDecoder extends ByteToMessageDecoder
                 limit += Math.max(0, Math.min(MAX_SPILL, target.maxFastWritableBytes() - rest));
                 target.ensureWritable(limit);
             }
-            final int before = target.writerIndex();
             drawMore = transform.transfer(target, limit);
-            drawn = target.writerIndex() - before;
         }
         catch (final RuntimeException ex)
         {

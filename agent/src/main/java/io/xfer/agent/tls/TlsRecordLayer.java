@@ -888,9 +888,9 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     {
         if (active)
         {
-            if (heldCount > 0 && !inboundDone)
+            if ((heldCount > 0 || outputWaiting) && !inboundDone)
             {
-                // what arrived before the close counts
+                // what arrived before the close counts, paused or not (the decoder draws it all now)
                 decryptHeld(ctx);
             }
             inboundDone = true;

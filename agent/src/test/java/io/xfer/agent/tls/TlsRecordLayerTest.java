@@ -197,9 +197,24 @@ class TlsRecordLayerTest
     @Test
     void aReaderThatPausesGetsAtMostOnePassUntilItResumesAndThenEverythingHeld() throws Exception
     {
-        final int FRAMES = 25;
-        // small frames, written at once while the server does not read, then read in one go: when its reader
-        // pauses at the first frame, the rest is held in the record layer, with nothing more to come from the socket
+        pauseWithFramesHeld(false);
+    }
+
+    @Test
+    void whatAReaderThatPausedHeldIsStillDeliveredWhenThePeerCloses() throws Exception
+    {
+        pauseWithFramesHeld(true);
+    }
+
+    /**
+     * Small frames, written at once while the server does not read, then read in one go: the server's reader pauses
+     * at the first frame, so the rest is held in the record layer, with nothing more to come from the socket. It
+     * must get at most one pass while paused, then every frame intact: when it resumes 200 ms later, or, with
+     * {@code close}, when the client closes the connection and it never resumed.
+     */
+    private void pauseWithFramesHeld(final boolean close) throws Exception
+    {
+        final int frameCount = 25;
         final Pair pair = connect(SslProvider.OPENSSL, channel ->
         {
         }, true);
@@ -208,25 +223,24 @@ class TlsRecordLayerTest
         pair.server.eventLoop().submit(() -> pair.server.config().setAutoRead(false)).get();
         final AtomicLong bytesWhilePaused = new AtomicLong();
         final AtomicInteger frames = new AtomicInteger();
-        final CountDownLatch resumed = new CountDownLatch(1);
         pair.server.eventLoop().submit(() -> pair.server.pipeline().addBefore("sink", "pauser",
             new ChannelInboundHandlerAdapter()
             {
                 @Override
                 public void channelRead(final ChannelHandlerContext ctx, final Object msg)
                 {
-                    if (!ctx.channel().config().isAutoRead())
+                    if (!ctx.channel().config().isAutoRead() && ctx.channel().isActive())
                     {
                         bytesWhilePaused.addAndGet(((ByteBuf)msg).readableBytes());
                     }
                     if (frames.incrementAndGet() == 1)
                     {
                         ctx.channel().config().setAutoRead(false);
-                        ctx.executor().schedule(() ->
+                        if (!close)
                         {
-                            ctx.channel().config().setAutoRead(true);
-                            resumed.countDown();
-                        }, 200, TimeUnit.MILLISECONDS);
+                            ctx.executor().schedule(() -> ctx.channel().config().setAutoRead(true), 200,
+                                TimeUnit.MILLISECONDS);
+                        }
                     }
                     ctx.fireChannelRead(msg);
                 }
@@ -238,7 +252,7 @@ class TlsRecordLayerTest
         {
             long bytes = 0;
             // about 100 KB: more than one pass draws, less than loopback's socket buffers hold
-            for (int i = 0; i < FRAMES; i++)
+            for (int i = 0; i < frameCount; i++)
             {
                 final int length = 2_000 + random.nextInt(4_000);
                 final ByteBuf frame = DataFlyweight.encodeHeader(pair.client.alloc(), 0, 1, i, length, 0, length);
@@ -254,12 +268,24 @@ class TlsRecordLayerTest
         }).get();
         Thread.sleep(200);
         pair.server.eventLoop().execute(() -> pair.server.config().setAutoRead(true));
+        if (close)
+        {
+            // the server reads its burst and pauses; then the client closes, and the server sees the close (a
+            // closed connection is read whatever auto-read says)
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
+            while (frames.get() == 0 && System.nanoTime() < deadline)
+            {
+                Thread.sleep(5);
+            }
+            assertTrue(frames.get() > 0, "the server read the burst");
+            pair.client.close().sync();
+            assertTrue(pair.serverSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the server sees the close");
+        }
 
         pair.serverSink.awaitBytes(expected);
-        assertTrue(resumed.await(WAIT_S, TimeUnit.SECONDS));
         // the pass under way when the reader paused still completes its frames, and no further pass is made
         assertTrue(bytesWhilePaused.get() <= FrameDecoder.PIECE, bytesWhilePaused + " bytes while paused");
-        assertEquals(FRAMES, pair.serverSink.messages());
+        assertEquals(frameCount, pair.serverSink.messages());
         assertArrayEquals(pair.client.eventLoop().submit(() -> sent.digest()).get(), pair.serverSink.digest());
         assertNull(pair.serverSink.failure.get());
     }
