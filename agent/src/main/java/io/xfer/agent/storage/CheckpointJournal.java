@@ -203,6 +203,8 @@ public final class CheckpointJournal implements AutoCloseable
      * (unless it grew past {@link #KEPT_PENDING_BYTES}), so that noting a chunk allocates nothing.
      */
     private ByteBuffer pending = ByteBuffer.allocate(INITIAL_PENDING_BYTES);
+    /** How many bytes of {@link #pending} are already in the file (a commit that failed after writing some). */
+    private int written;
     private final CRC32C crc = new CRC32C();
     private int nextKey;
     private long pendingBytes;
@@ -364,15 +366,18 @@ public final class CheckpointJournal implements AutoCloseable
         {
             return;
         }
-        pending.flip();
+        // a failed write or force leaves the records in place: a later commit writes what the file lacks and forces
+        final ByteBuffer unwritten = pending.duplicate().limit(pending.position()).position(written);
         long position = channel.size();
-        while (pending.hasRemaining())
+        while (unwritten.hasRemaining())
         {
-            position += channel.write(pending, position);
+            position += channel.write(unwritten, position);
+            written = unwritten.position();
         }
         channel.force(false);
         pending = pending.capacity() > KEPT_PENDING_BYTES ? ByteBuffer.allocate(INITIAL_PENDING_BYTES) :
             pending.clear();
+        written = 0;
         pendingBytes = 0;
         // in use: expiry counts from the last checkpoint, not from the open
         Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
@@ -400,6 +405,7 @@ public final class CheckpointJournal implements AutoCloseable
     public void close() throws IOException
     {
         pending.clear();
+        written = 0;
         for (final FileState state : dirty)
         {
             state.pendingCount = 0;

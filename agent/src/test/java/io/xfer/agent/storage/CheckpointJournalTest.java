@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class CheckpointJournalTest
 {
@@ -102,6 +104,76 @@ class CheckpointJournalTest
             assertNull(first.chunk(many + 100), "not committed");
             assertNull(journal.find("second.bin"), "done, so forgotten");
         }
+    }
+
+    @Test
+    void shouldWriteWhatACommitCouldNotOnceTheDiskHasRoomAgain() throws Exception
+    {
+        final Path small = Files.createDirectories(root.resolve("small"));
+        final int mounted = run("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small.toString());
+        assumeTrue(mounted == 0, "cannot mount a tmpfs here (not root?)");
+        try
+        {
+            final int chunks = 10_000;
+            try (CheckpointJournal journal = CheckpointJournal.open(small, KEY, false))
+            {
+                final CheckpointJournal.FileState state = journal.beginFile("a.bin", 20_000L * 64, 1, 64);
+                for (int i = 0; i < chunks; i++)
+                {
+                    journal.chunk(state, i, i * 7 + 1);
+                }
+                // fill the disk, then free 16 KiB: the commit's 120 KB of records go in only in part
+                final Path filler = small.resolve("filler");
+                try (FileChannel out = FileChannel.open(filler, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE))
+                {
+                    final java.nio.ByteBuffer block = java.nio.ByteBuffer.allocate(4096);
+                    for (int i = 0; i < 1024; i++)
+                    {
+                        try
+                        {
+                            out.write(block.clear());
+                        }
+                        catch (final IOException full)
+                        {
+                            break;
+                        }
+                    }
+                    out.truncate(Math.max(0, out.size() - 16 * 1024));
+                }
+                final IOException failure = assertThrows(IOException.class, journal::commit);
+                assertTrue(String.valueOf(failure.getMessage()).contains("No space"), failure::toString);
+                assertTrue(journal.hasPending(), "the records are kept");
+                Files.delete(filler);
+                journal.commit();
+                assertFalse(journal.hasPending());
+            }
+            try (CheckpointJournal journal = CheckpointJournal.open(small, KEY, false))
+            {
+                final CheckpointJournal.FileState state = journal.find("a.bin");
+                assertNotNull(state, "the file's record survived the failed commit");
+                for (int i = 0; i < chunks; i++)
+                {
+                    assertEquals(i * 7 + 1, state.chunk(i), "chunk " + i);
+                }
+            }
+        }
+        finally
+        {
+            run("umount", small.toString());
+        }
+    }
+
+    private static int run(final String... command) throws IOException, InterruptedException
+    {
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (!process.waitFor(10, TimeUnit.SECONDS))
+        {
+            process.destroyForcibly();
+            return -1;
+        }
+        return process.exitValue();
     }
 
     @Test
