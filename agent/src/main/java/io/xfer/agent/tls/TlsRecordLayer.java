@@ -86,7 +86,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      */
     static final int BATCH_BYTES = 1024 * 1024;
 
-    /** Reads held before a burst is decrypted early (the array grows if a paused decoder leaves them held). */
+    /** Reads held before a burst is decrypted early (the array grows while a paused decoder leaves them held). */
     static final int HELD_READS = 64;
 
     /** Engine calls in one {@link #transfer} at most, when the engine stops short of the output's end. */
@@ -612,7 +612,8 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
         if (heldCount == held.length)
         {
-            // a paused decoder drew nothing; reading stops soon after a pause, so this stays small
+            // a paused decoder drew nothing: reading stops soon after a pause, except when the peer closes, as
+            // Netty then reads to the end of the stream (what the kernel buffered), all of it drawn at the close
             held = Arrays.copyOf(held, 2 * held.length);
             heldNio = Arrays.copyOf(heldNio, 2 * heldNio.length);
         }
@@ -755,6 +756,13 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                     }
                     case BUFFER_OVERFLOW ->
                     {
+                        if (result.bytesProduced() == 0)
+                        {
+                            // an engine that wants a whole record of room (JDK compatibility mode) would have the
+                            // decoder ask again and again; the engines taken over never do
+                            throw new SSLException("the TLS engine produced nothing into " + room +
+                                " bytes of room");
+                        }
                         return true;
                     }
                     case BUFFER_UNDERFLOW ->
