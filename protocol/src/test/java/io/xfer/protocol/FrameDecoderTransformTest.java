@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * scrambles bytes with a mask and, like a TLS engine holding part of a record, keeps back the tail of its newest
  * input until more arrives, so that what it can give runs behind what it was given. Frames must come out whole and
  * in order whatever the input sizes, each large frame must land in a buffer of its own size (drawn up to its end,
- * never past it), and a failing transform must surface as an exception without leaking or double-releasing a
- * buffer.
+ * never past it), a paused channel must get at most one pass and a closed one everything, and a failing transform
+ * must surface as an exception without leaking or double-releasing a buffer.
  */
 class FrameDecoderTransformTest
 {
@@ -124,6 +124,80 @@ class FrameDecoderTransformTest
             assertTrue(transform.limited > 0, "the decoder stopped the transform short at least once");
             transform.held.release();
         }
+    }
+
+    @Test
+    void aPausedChannelGetsOnePassAtMostAndAClosedOneEverything()
+    {
+        // 40 frames of up to 70 KB, DATA and PINGs, all held by the transform
+        final Random random = new Random(8);
+        final ByteArrayOutputStream stream = new ByteArrayOutputStream();
+        final List<byte[]> frames = new ArrayList<>();
+        for (int i = 0; i < 40; i++)
+        {
+            final byte[] frame = frame(random, i % 10 == 9 ? 8 : i);
+            frames.add(frame);
+            stream.write(frame, 0, frame.length);
+        }
+        final byte[] plain = stream.toByteArray();
+        final FrameDecoder decoder = new FrameDecoder(ProtocolVersion.MAX_FRAME_LENGTH);
+        final HoldingBack transform = new HoldingBack(random);
+        transform.ended = true;
+        decoder.inboundTransform(transform);
+        final List<Integer> sizesWhilePaused = new ArrayList<>();
+        final EmbeddedChannel channel = new EmbeddedChannel(new io.netty.channel.ChannelInboundHandlerAdapter()
+        {
+            @Override
+            public void channelInactive(final io.netty.channel.ChannelHandlerContext ctx)
+            {
+                // as the record layer does at a close: the decoder is told there is input
+                ctx.fireChannelRead(Unpooled.EMPTY_BUFFER);
+                ctx.fireChannelInactive();
+            }
+        }, decoder, new io.netty.channel.ChannelInboundHandlerAdapter()
+        {
+            @Override
+            public void channelRead(final io.netty.channel.ChannelHandlerContext ctx, final Object msg)
+            {
+                if (!ctx.channel().config().isAutoRead())
+                {
+                    sizesWhilePaused.add(((ByteBuf)msg).readableBytes());
+                }
+                // the first frame pauses reading, as the inbox does above its mark
+                ctx.channel().config().setAutoRead(false);
+                ctx.fireChannelRead(msg);
+            }
+        });
+        transform.give(plain, 0, plain.length);
+        channel.writeInbound(Unpooled.EMPTY_BUFFER);
+        final int afterFirst = channel.inboundMessages().size();
+        assertTrue(afterFirst > 0 && afterFirst < frames.size(), afterFirst + " frames in the first pass");
+        assertTrue(sizesWhilePaused.stream().mapToInt(Integer::intValue).sum() <= FrameDecoder.PIECE);
+        assertTrue(transform.held.isReadable(), "the rest stays with the transform");
+
+        // told again while still paused: nothing more
+        channel.writeInbound(Unpooled.EMPTY_BUFFER);
+        assertEquals(afterFirst, channel.inboundMessages().size());
+
+        // the connection closes: everything held is drawn, paused or not
+        channel.close();
+        assertEquals(frames.size(), channel.inboundMessages().size(), "every frame once closed");
+        for (int i = 0; i < frames.size(); i++)
+        {
+            final ByteBuf decoded = (ByteBuf)channel.inboundMessages().poll();
+            try
+            {
+                final byte[] bytes = new byte[decoded.readableBytes()];
+                decoded.getBytes(decoded.readerIndex(), bytes);
+                assertArrayEquals(frames.get(i), bytes, "frame " + i);
+            }
+            finally
+            {
+                decoded.release();
+            }
+        }
+        assertFalse(channel.finishAndReleaseAll());
+        transform.held.release();
     }
 
     @Test
