@@ -207,7 +207,8 @@ public final class CheckpointJournal implements AutoCloseable
     private int written;
     private final CRC32C crc = new CRC32C();
     private int nextKey;
-    private long pendingBytes;
+    /** Bytes of CHUNKS entries noted since the last commit, not yet in {@link #pending}. */
+    private long notedChunkBytes;
 
     private CheckpointJournal(final Path directory, final String resumeKey, final FileChannel channel)
     {
@@ -317,7 +318,7 @@ public final class CheckpointJournal implements AutoCloseable
         state.pendingIndexes[state.pendingCount] = index;
         state.pendingChecksums[state.pendingCount] = checksum;
         state.pendingCount++;
-        pendingBytes += CHUNK_ENTRY;
+        notedChunkBytes += CHUNK_ENTRY;
     }
 
     /** Note a file committed under its final name (buffered). */
@@ -362,6 +363,7 @@ public final class CheckpointJournal implements AutoCloseable
             state.pendingCount = 0;
         }
         dirty.clear();
+        notedChunkBytes = 0;
         if (pending.position() == 0)
         {
             return;
@@ -378,7 +380,6 @@ public final class CheckpointJournal implements AutoCloseable
         pending = pending.capacity() > KEPT_PENDING_BYTES ? ByteBuffer.allocate(INITIAL_PENDING_BYTES) :
             pending.clear();
         written = 0;
-        pendingBytes = 0;
         // in use: expiry counts from the last checkpoint, not from the open
         Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
     }
@@ -411,6 +412,7 @@ public final class CheckpointJournal implements AutoCloseable
             state.pendingCount = 0;
         }
         dirty.clear();
+        notedChunkBytes = 0;
         if (channel.isOpen())
         {
             channel.close();
@@ -569,13 +571,12 @@ public final class CheckpointJournal implements AutoCloseable
         crc.reset();
         crc.update(pending.array(), start, end - start);
         pending.putInt((int)crc.getValue());
-        pendingBytes += RECORD_OVERHEAD + (end - start - 1 - 4);
     }
 
     /** @return bytes of records waiting for the next commit. */
     public long pendingBytes()
     {
-        return pendingBytes;
+        return pending.position() - written + notedChunkBytes;
     }
 
     private void load() throws IOException

@@ -16,6 +16,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
+import io.xfer.agent.TestTmpfs;
 import io.xfer.agent.client.Endpoint;
 import io.xfer.agent.client.XferClient;
 import io.xfer.agent.config.AgentConfig;
@@ -114,7 +115,7 @@ class AgentBadInputTest
         }
         if (mountPoint != null)
         {
-            run("umount", "-l", mountPoint.toString());
+            TestTmpfs.unmount(mountPoint);
         }
     }
 
@@ -644,8 +645,7 @@ class AgentBadInputTest
     void shouldReportNoSpaceAndLeaveNothingBehind() throws Exception
     {
         final Path small = Files.createDirectories(work.resolve("small"));
-        final int mounted = run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small.toString());
-        assumeTrue(mounted == 0, "cannot mount a tmpfs here (not root?)");
+        assumeTrue(TestTmpfs.mount(small, "16m"), "cannot mount a tmpfs here (not root?)");
         mountPoint = small;
 
         final Path big = work.resolve("src/big.bin");
@@ -744,17 +744,5 @@ class AgentBadInputTest
     private static void assertNoTemporaryFiles(final Path root) throws IOException
     {
         assertEquals(List.of(), temporaryFiles(root), "temporary files left behind");
-    }
-
-    private static int run(final String... command) throws IOException, InterruptedException
-    {
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        if (!process.waitFor(10, TimeUnit.SECONDS))
-        {
-            process.destroyForcibly();
-            return -1;
-        }
-        return process.exitValue();
     }
 }

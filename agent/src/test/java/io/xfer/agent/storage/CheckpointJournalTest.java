@@ -1,5 +1,6 @@
 package io.xfer.agent.storage;
 
+import io.xfer.agent.TestTmpfs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -110,8 +110,7 @@ class CheckpointJournalTest
     void shouldWriteWhatACommitCouldNotOnceTheDiskHasRoomAgain() throws Exception
     {
         final Path small = Files.createDirectories(root.resolve("small"));
-        final int mounted = run("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small.toString());
-        assumeTrue(mounted == 0, "cannot mount a tmpfs here (not root?)");
+        assumeTrue(TestTmpfs.mount(small, "256k"), "cannot mount a tmpfs here (not root?)");
         try
         {
             final int chunks = 10_000;
@@ -160,20 +159,8 @@ class CheckpointJournalTest
         }
         finally
         {
-            run("umount", small.toString());
+            TestTmpfs.unmount(small);
         }
-    }
-
-    private static int run(final String... command) throws IOException, InterruptedException
-    {
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        if (!process.waitFor(10, TimeUnit.SECONDS))
-        {
-            process.destroyForcibly();
-            return -1;
-        }
-        return process.exitValue();
     }
 
     @Test
