@@ -219,8 +219,9 @@ public final class FrameDecoder extends ByteToMessageDecoder
     /**
      * One pass of drawing from the {@link InboundTransform} straight into the cumulation. While a frame of at least
      * {@value #PIECE} bytes is being assembled, it draws the rest of that frame into a buffer of the frame's size,
-     * and past its end only as much as the allocator's size class leaves over, at most {@value #MAX_SPILL} (a 1 MiB
-     * DATA frame's buffer has room for 256 KiB more at no cost): the start of the next frames, so that a read which crosses the frame's end is
+     * once the transform can complete it ({@link InboundTransform#canComplete}), and past its end only as much as
+     * the allocator's size class leaves over, at most {@value #MAX_SPILL} (a 1 MiB DATA frame's buffer has room for
+     * 256 KiB more at no cost): the start of the next frames, so that a read which crosses the frame's end is
      * mostly taken in the same call, and copied to the next frame's buffer on the next pass. Otherwise it draws
      * {@value #PIECE} bytes: small frames share a pass, and a large frame's header comes with it. A cumulation
      * without the room, or still shared with a frame handed on, is replaced (what it holds is copied over).
@@ -234,6 +235,12 @@ public final class FrameDecoder extends ByteToMessageDecoder
             throw new IllegalStateException("bytes reached the frame decoder around its inbound transform");
         }
         final int rest = frameRest(cumulation);
+        if (rest >= PIECE && !transform.canComplete(rest))
+        {
+            // the frame cannot be completed from what the transform holds: wait for more input
+            drawMore = false;
+            return cumulation;
+        }
         final boolean ownFrame = rest >= PIECE || rest > 0 && writableInPlace(cumulation) >= rest;
         final int needed = ownFrame ? rest : PIECE;
         ByteBuf target = cumulation;

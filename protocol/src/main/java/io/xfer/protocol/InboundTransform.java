@@ -24,4 +24,17 @@ public interface InboundTransform
      * and calls again.
      */
     boolean transfer(ByteBuf out, int limit);
+
+    /**
+     * Asked before a pass draws the rest of a large frame: whether that pass could move all {@code bytes} of it
+     * now. When the answer is no, the decoder draws nothing and waits for the next message, so that the frame is
+     * drawn in one call once its input is in rather than in one call per burst of input (with what each call
+     * costs). Answer no only when sure the output cannot reach {@code bytes} yet and more input is coming: while
+     * the connection is open, and never once the transform holds as much input as it takes in one go. The
+     * default answer is yes.
+     */
+    default boolean canComplete(final int bytes)
+    {
+        return true;
+    }
 }

@@ -201,6 +201,55 @@ class FrameDecoderTransformTest
     }
 
     @Test
+    void aLargeFrameIsDrawnOnceTheTransformCanCompleteIt()
+    {
+        // two 1 MiB frames given to the transform 32 KiB at a time, the decoder told after each piece: it draws the
+        // first piece (the header), then nothing until the transform can complete the frame
+        final Random random = new Random(13);
+        final byte[] first = frame(random, 9);
+        final byte[] second = frame(random, 29);
+        final byte[] plain = new byte[first.length + second.length];
+        System.arraycopy(first, 0, plain, 0, first.length);
+        System.arraycopy(second, 0, plain, first.length, second.length);
+        final FrameDecoder decoder = new FrameDecoder(ProtocolVersion.MAX_FRAME_LENGTH);
+        final HoldingBack transform = new HoldingBack(random);
+        transform.answersCanComplete = true;
+        decoder.inboundTransform(transform);
+        final EmbeddedChannel channel = new EmbeddedChannel(decoder);
+        final int piece = 32 * 1024;
+        int pieces = 0;
+        for (int offset = 0; offset < plain.length; offset += piece)
+        {
+            transform.give(plain, offset, Math.min(piece, plain.length - offset));
+            if (offset + piece >= plain.length)
+            {
+                transform.ended = true;
+            }
+            channel.writeInbound(Unpooled.EMPTY_BUFFER);
+            pieces++;
+        }
+        assertEquals(2, channel.inboundMessages().size());
+        for (final byte[] expected : new byte[][] {first, second})
+        {
+            final ByteBuf decoded = (ByteBuf)channel.inboundMessages().poll();
+            try
+            {
+                final byte[] bytes = new byte[decoded.readableBytes()];
+                decoded.getBytes(decoded.readerIndex(), bytes);
+                assertArrayEquals(expected, bytes);
+            }
+            finally
+            {
+                decoded.release();
+            }
+        }
+        // per frame: the piece with its header, the rest, and a call that finds the input ended or held back
+        assertTrue(transform.transfers <= 6, transform.transfers + " transfers for " + pieces + " pieces");
+        assertFalse(channel.finishAndReleaseAll());
+        transform.held.release();
+    }
+
+    @Test
     void bytesThatBypassTheTransformAreRefused()
     {
         final FrameDecoder decoder = new FrameDecoder(ProtocolVersion.MAX_FRAME_LENGTH);
@@ -286,6 +335,9 @@ class FrameDecoderTransformTest
         int limited;
         boolean failNext;
         boolean ended;
+        /** Whether {@link #canComplete} says what it can give, instead of always yes. */
+        boolean answersCanComplete;
+        int transfers;
 
         HoldingBack(final Random random)
         {
@@ -304,8 +356,15 @@ class FrameDecoderTransformTest
         }
 
         @Override
+        public boolean canComplete(final int bytes)
+        {
+            return !answersCanComplete || held.readableBytes() - (ended ? 0 : keptBack) >= bytes;
+        }
+
+        @Override
         public boolean transfer(final ByteBuf out, final int limit)
         {
+            transfers++;
             if (failNext)
             {
                 throw new IllegalStateException("damaged input");

@@ -81,10 +81,12 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private static final ByteBuffer[] NO_INPUT = {EMPTY};
 
     /**
-     * Ciphertext held for one engine call at most. The frame decoder stops drawing while reading is paused, so this
-     * does not bound what a paused connection still delivers: {@link FrameDecoder#MAX_SPILL} does.
+     * Ciphertext held after which it is decrypted whatever the frame decoder still waits for: room for the records
+     * of a whole 1 MiB DATA frame and the start of the next, so that such a frame takes one engine call. The frame
+     * decoder stops drawing while reading is paused, so this does not bound what a paused connection still
+     * delivers: {@link FrameDecoder#MAX_SPILL} does.
      */
-    static final int BATCH_BYTES = 1024 * 1024;
+    static final int BATCH_BYTES = 1280 * 1024;
 
     /** Reads held before a burst is decrypted early (the array grows while a paused decoder leaves them held). */
     static final int HELD_READS = 64;
@@ -119,12 +121,25 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private int heldCount;
     private long heldBytes;
     private boolean redrawScheduled;
+    /**
+     * Whether reading was paused when the frame decoder last drew: it then stopped, and what it left is offered
+     * again when reading resumes. Reads held otherwise (a large frame's rest still coming) wait for the next read.
+     */
+    private boolean drawPaused;
+    /** Engine unwrap calls so far (read by tests, on the event loop). */
+    private long unwraps;
     /** Whether the last {@link #transfer} filled its output and the engine may hold more plaintext. */
     private boolean outputWaiting;
     private final ByteBuffer[] dst = new ByteBuffer[1];
     private boolean inboundDone;
     private boolean outboundDone;
     private boolean closeForwarded;
+
+    /** @return the engine unwrap calls made since the takeover; on the event loop. */
+    long unwraps()
+    {
+        return unwraps;
+    }
 
     /** @return whether this handler has taken the connection's records over from SslHandler. */
     public boolean isActive()
@@ -601,7 +616,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             src.release();
             return;
         }
-        if (heldCount > 0 && (heldCount == held.length || heldBytes + src.readableBytes() > BATCH_BYTES))
+        if (heldCount == held.length)
         {
             decryptHeld(ctx);
             if (!active || inboundDone)
@@ -634,16 +649,25 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     @Override
     public void read(final ChannelHandlerContext ctx)
     {
-        if (active && decoder != null && (heldCount > 0 || outputWaiting) && !redrawScheduled)
+        if (active && decoder != null && drawPaused && (heldCount > 0 || outputWaiting) && !redrawScheduled)
         {
+            drawPaused = false;
             redrawScheduled = true;
             ctx.executor().execute(() ->
             {
                 redrawScheduled = false;
-                if (active && (heldCount > 0 || outputWaiting) && !inboundDone && ctx.channel().config().isAutoRead())
+                if (active && (heldCount > 0 || outputWaiting) && !inboundDone)
                 {
-                    decryptHeld(ctx);
-                    ctx.fireChannelReadComplete();
+                    if (ctx.channel().config().isAutoRead())
+                    {
+                        decryptHeld(ctx);
+                        ctx.fireChannelReadComplete();
+                    }
+                    else
+                    {
+                        // paused again meanwhile: the next resume offers it
+                        drawPaused = true;
+                    }
                 }
             });
         }
@@ -669,6 +693,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         if (decoder != null)
         {
             ctx.fireChannelRead(Unpooled.EMPTY_BUFFER);
+            drawPaused = !ctx.channel().config().isAutoRead();
             return;
         }
         try
@@ -720,6 +745,21 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         return outputWaiting;
     }
 
+    /**
+     * No only when the held reads and what the engine may keep from earlier ones are too short to bring
+     * {@code bytes} of plaintext, while the connection is open and fewer than {@value #BATCH_BYTES} bytes or
+     * {@value #HELD_READS} reads are held: the frame decoder then waits for more reads instead of taking a large
+     * frame's rest in one engine call (and one {@link SSLEngineResult}) per burst of reads. The engine keeps at most
+     * one record: the part of one that a read cut short, or, after it filled the output, the plaintext of the record
+     * it was reading out.
+     */
+    @Override
+    public boolean canComplete(final int bytes)
+    {
+        return heldBytes + MAX_PLAINTEXT + RECORD_OVERHEAD >= bytes || heldBytes >= BATCH_BYTES ||
+            heldCount >= HELD_READS || !active || inboundDone || !context.channel().isActive();
+    }
+
     private boolean unwrapHeld(final ByteBuf out, final int limit)
     {
         if (inboundDone || !active)
@@ -737,6 +777,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                 final SSLEngineResult result;
                 try
                 {
+                    unwraps++;
                     result = engine.unwrap(srcs, 0, Math.max(1, heldCount), dst, 0, 1);
                 }
                 finally

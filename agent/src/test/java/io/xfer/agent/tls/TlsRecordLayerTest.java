@@ -195,6 +195,51 @@ class TlsRecordLayerTest
     }
 
     @Test
+    void aLargeFrameThatArrivesInManyBurstsIsDecryptedOnceItCanBeCompleted() throws Exception
+    {
+        // 1 MiB frames written in 32 KiB pieces, each flushed on its own and a moment apart, so that the server
+        // reads most pieces in a burst of their own: the decoder waits until a frame's rest can be completed instead
+        // of having each burst decrypted into it (32 engine calls a frame)
+        final int frameCount = 6;
+        final int piece = 32 * 1024;
+        final Pair pair = connect(SslProvider.OPENSSL, channel ->
+        {
+        }, true);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+        final TlsRecordLayer serverLayer = pair.server.pipeline().get(TlsRecordLayer.class);
+        final long unwrapsBefore = pair.server.eventLoop().submit(serverLayer::unwraps).get();
+        final MessageDigest sent = MessageDigest.getInstance("SHA-256");
+        final Random random = new Random(21);
+        long expected = 0;
+        for (int i = 0; i < frameCount; i++)
+        {
+            final int length = (1 << 20) - random.nextInt(1000);
+            final ByteBuf frame = DataFlyweight.encodeHeader(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, 0, 1, i, length, 0,
+                length);
+            frame.writeBytes(bytes(random, length));
+            final byte[] all = new byte[frame.readableBytes()];
+            frame.readBytes(all);
+            frame.release();
+            sent.update(all);
+            expected += all.length;
+            for (int offset = 0; offset < all.length; offset += piece)
+            {
+                final ByteBuf part = Unpooled.wrappedBuffer(all, offset, Math.min(piece, all.length - offset));
+                pair.client.eventLoop().submit(() -> pair.client.writeAndFlush(part)).get().sync();
+                Thread.sleep(1);
+            }
+        }
+        pair.serverSink.awaitBytes(expected);
+        assertEquals(frameCount, pair.serverSink.messages());
+        assertArrayEquals(sent.digest(), pair.serverSink.digest());
+        assertNull(pair.serverSink.failure.get());
+        final long unwraps = pair.server.eventLoop().submit(serverLayer::unwraps).get() - unwrapsBefore;
+        // a frame's header comes in one call, its rest in one, sometimes two when a record is cut short
+        assertTrue(unwraps <= 3L * frameCount, unwraps + " engine calls for " + frameCount + " frames");
+    }
+
+    @Test
     void aReaderThatPausesGetsAtMostOnePassUntilItResumesAndThenEverythingHeld() throws Exception
     {
         pauseWithFramesHeld(false);
