@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
 import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.FrameDecoder;
+import org.agrona.concurrent.ManyToManyConcurrentArrayQueue;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.util.Set;
@@ -20,9 +21,24 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class Inbox
 {
-    /** A frame and the connection it came from. */
-    public record Inbound(FrameConnection source, ByteBuf frame)
+    /**
+     * A frame and the connection it came from. Valid until the consumer's next {@link #poll}, which recycles it: one
+     * object per frame received was a tenth of what a receiving agent allocated per GiB.
+     */
+    public static final class Inbound
     {
+        private FrameConnection source;
+        private ByteBuf frame;
+
+        public FrameConnection source()
+        {
+            return source;
+        }
+
+        public ByteBuf frame()
+        {
+            return frame;
+        }
     }
 
     /** A connection closed; carries the cause when it failed. */
@@ -46,7 +62,13 @@ public final class Inbox
     static final int FRAMES_PER_READ = Math.max(MAX_READ_BYTES, FrameDecoder.MAX_SPILL) /
         (io.xfer.protocol.DataFlyweight.HEADER_LENGTH + 16);
 
+    /** Holders the consumer is done with, taken again by the event loops' offers. */
+    static final int RECYCLED = 64;
+
     private final ManyToOneConcurrentArrayQueue<Object> queue;
+    private final ManyToManyConcurrentArrayQueue<Inbound> recycled = new ManyToManyConcurrentArrayQueue<>(RECYCLED);
+    /** The holder the consumer's last poll returned, recycled at its next poll. */
+    private Inbound lastPolled;
     private final int offerLimit;
     private final AtomicLong queuedBytes = new AtomicLong();
     private final Set<Channel> paused = ConcurrentHashMap.newKeySet();
@@ -86,7 +108,14 @@ public final class Inbox
             return;
         }
         final long queued = queuedBytes.addAndGet(frame.readableBytes());
-        if (queue.size() >= offerLimit || !queue.offer(new Inbound(source, frame)))
+        Inbound inbound = recycled.poll();
+        if (inbound == null)
+        {
+            inbound = new Inbound();
+        }
+        inbound.source = source;
+        inbound.frame = frame;
+        if (queue.size() >= offerLimit || !queue.offer(inbound))
         {
             queuedBytes.addAndGet(-frame.readableBytes());
             frame.release();
@@ -140,11 +169,19 @@ public final class Inbox
     /**
      * Consumer thread only.
      *
-     * @return an {@link Inbound} (whose frame the caller owns), a {@link Closed}, a posted message, or null when
-     * nothing came within the timeout (0: do not wait).
+     * @return an {@link Inbound} (whose frame the caller owns; the holder itself is valid until the next call), a
+     * {@link Closed}, a posted message, or null when nothing came within the timeout (0: do not wait).
      */
     public Object poll(final long timeoutNs) throws InterruptedException
     {
+        final Inbound done = lastPolled;
+        if (done != null)
+        {
+            lastPolled = null;
+            done.source = null;
+            done.frame = null;
+            recycled.offer(done);
+        }
         Object message = queue.poll();
         if (message == null && timeoutNs > 0)
         {
@@ -173,6 +210,7 @@ public final class Inbox
         }
         if (message instanceof Inbound inbound)
         {
+            lastPolled = inbound;
             queuedBytes.addAndGet(-inbound.frame().readableBytes());
             if (!paused.isEmpty() && belowLowMark())
             {

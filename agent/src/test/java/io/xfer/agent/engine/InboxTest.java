@@ -15,7 +15,9 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -90,6 +92,48 @@ class InboxTest
         {
             channel.finishAndReleaseAll();
         }
+    }
+
+    @Test
+    void shouldHandEachFrameWithItsSourceAndReuseTheHolderOnceTheNextPollCame() throws Exception
+    {
+        final Inbox inbox = new Inbox(Long.MAX_VALUE, 2);
+        final EmbeddedChannel first = new EmbeddedChannel();
+        final EmbeddedChannel second = new EmbeddedChannel();
+        final FrameConnection a = new FrameConnection(first, inbox, true);
+        final FrameConnection b = new FrameConnection(second, inbox, false);
+        final ByteBuf one = smallestData();
+        final ByteBuf two = smallestData();
+        inbox.offer(a, one);
+        inbox.offer(b, two);
+
+        final Inbox.Inbound firstPolled = (Inbox.Inbound)inbox.poll(0);
+        assertSame(a, firstPolled.source());
+        assertSame(one, firstPolled.frame());
+        // the holder stays as it is until the next poll
+        inbox.post("posted");
+        assertSame(one, firstPolled.frame());
+        final Inbox.Inbound secondPolled = (Inbox.Inbound)inbox.poll(0);
+        assertNotSame(firstPolled, secondPolled);
+        assertSame(b, secondPolled.source());
+        assertSame(two, secondPolled.frame());
+        // that poll let the first holder go (no frame kept alive by it), and an offer takes it again
+        assertNull(firstPolled.frame());
+        assertNull(firstPolled.source());
+        final ByteBuf three = smallestData();
+        inbox.offer(b, three);
+        assertEquals("posted", inbox.poll(0));
+        final Inbox.Inbound thirdPolled = (Inbox.Inbound)inbox.poll(0);
+        assertSame(firstPolled, thirdPolled);
+        assertSame(b, thirdPolled.source());
+        assertSame(three, thirdPolled.frame());
+        assertNull(inbox.poll(0));
+
+        one.release();
+        two.release();
+        three.release();
+        first.finishAndReleaseAll();
+        second.finishAndReleaseAll();
     }
 
     @Test
