@@ -1470,7 +1470,20 @@ public final class Receiver extends TransferRole
             {
                 if (file.channel != null && file.channel.isOpen())
                 {
-                    file.channel.force(false);
+                    try
+                    {
+                        file.channel.force(false);
+                    }
+                    catch (final IOException ex)
+                    {
+                        // what was written since the last flush may be lost, and a later force (the checkpoint
+                        // after the failure) would report success: those chunks never reach the journal
+                        if (file.journalState != null)
+                        {
+                            journal.forgetNotedChunks(file.journalState);
+                        }
+                        throw ex;
+                    }
                 }
                 file.dirty = false;
             }

@@ -27,6 +27,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 import java.util.zip.CRC32C;
 
 /**
@@ -205,6 +206,8 @@ public final class CheckpointJournal implements AutoCloseable
     private ByteBuffer pending = ByteBuffer.allocate(INITIAL_PENDING_BYTES);
     /** How many bytes of {@link #pending} are already in the file (a commit that failed after writing some). */
     private int written;
+    /** Where the records of {@link #pending} go in the file: set by the first try of a commit, -1 between commits. */
+    private long commitStart = -1;
     private final CRC32C crc = new CRC32C();
     private int nextKey;
     /** Bytes of CHUNKS entries noted since the last commit, not yet in {@link #pending}. */
@@ -226,11 +229,19 @@ public final class CheckpointJournal implements AutoCloseable
     public static CheckpointJournal open(final Path root, final String resumeKey, final boolean restart)
         throws IOException
     {
+        return open(root, resumeKey, restart, UnaryOperator.identity());
+    }
+
+    /** As {@link #open(Path, String, boolean)}, with the journal file's channel passed through {@code wrap}. */
+    static CheckpointJournal open(
+        final Path root, final String resumeKey, final boolean restart, final UnaryOperator<FileChannel> wrap)
+        throws IOException
+    {
         final Path directory = root.resolve(STATE_DIRECTORY).resolve(resumeKey);
         Files.createDirectories(directory);
         final Path file = directory.resolve("journal");
-        final FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+        final FileChannel channel = wrap.apply(FileChannel.open(file, StandardOpenOption.CREATE,
+            StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS));
         // one run at a time per resume key: two would write the same partial files
         boolean locked;
         try
@@ -321,6 +332,22 @@ public final class CheckpointJournal implements AutoCloseable
         notedChunkBytes += CHUNK_ENTRY;
     }
 
+    /**
+     * Drop the chunks noted for a file since the last commit, before they are written: its data could not be made
+     * durable (a failed force may have lost it, and a later force would report success), so the next run must send
+     * them again. What a journal already holds for the file stays. The file's state in memory keeps them: only the
+     * next {@link #open} trusts the journal.
+     */
+    public void forgetNotedChunks(final FileState state)
+    {
+        if (state.pendingCount > 0)
+        {
+            notedChunkBytes -= (long)state.pendingCount * CHUNK_ENTRY;
+            state.pendingCount = 0;
+            dirty.remove(state);
+        }
+    }
+
     /** Note a file committed under its final name (buffered). */
     public void done(final FileState state)
     {
@@ -369,17 +396,32 @@ public final class CheckpointJournal implements AutoCloseable
             return;
         }
         // a failed write or force leaves the records in place: a later commit writes what the file lacks and forces
+        if (commitStart < 0)
+        {
+            commitStart = channel.size();
+        }
         final ByteBuffer unwritten = pending.duplicate().limit(pending.position()).position(written);
-        long position = channel.size();
+        long position = commitStart + written;
         while (unwritten.hasRemaining())
         {
             position += channel.write(unwritten, position);
             written = unwritten.position();
         }
-        channel.force(false);
+        try
+        {
+            channel.force(false);
+        }
+        catch (final IOException ex)
+        {
+            // after a failed flush the kernel may have dropped the pages it could not write, marked clean, and a
+            // later force reports success: the next commit writes every record again, at the same place, first
+            written = 0;
+            throw ex;
+        }
         pending = pending.capacity() > KEPT_PENDING_BYTES ? ByteBuffer.allocate(INITIAL_PENDING_BYTES) :
             pending.clear();
         written = 0;
+        commitStart = -1;
         // in use: expiry counts from the last checkpoint, not from the open
         Files.setLastModifiedTime(directory, FileTime.fromMillis(System.currentTimeMillis()));
     }
@@ -407,6 +449,7 @@ public final class CheckpointJournal implements AutoCloseable
     {
         pending.clear();
         written = 0;
+        commitStart = -1;
         for (final FileState state : dirty)
         {
             state.pendingCount = 0;

@@ -164,6 +164,224 @@ class CheckpointJournalTest
     }
 
     @Test
+    void shouldWriteItsRecordsAgainAfterAFailedForceInsteadOfTrustingTheEarlierWrite() throws IOException
+    {
+        // a flush that fails with EIO: the kernel drops the pages it could not write and the next force succeeds,
+        // so a commit that only forced again would call records durable that are not in the file
+        final int chunks = 3_000;
+        final LosingWriteback[] channel = new LosingWriteback[1];
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false, inner ->
+            channel[0] = new LosingWriteback(inner)))
+        {
+            final CheckpointJournal.FileState state = journal.beginFile("a.bin", 4_000L * 64, 1, 64);
+            for (int i = 0; i < chunks / 2; i++)
+            {
+                journal.chunk(state, i, i * 3 + 1);
+            }
+            journal.commit();
+            for (int i = chunks / 2; i < chunks; i++)
+            {
+                journal.chunk(state, i, i * 3 + 1);
+            }
+            channel[0].failNextForce = true;
+            final IOException failure = assertThrows(IOException.class, journal::commit);
+            assertEquals("Input/output error", failure.getMessage());
+            assertTrue(journal.hasPending(), "the records are kept");
+            journal.commit();
+            assertFalse(journal.hasPending());
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState state = journal.find("a.bin");
+            assertNotNull(state);
+            for (int i = 0; i < chunks; i++)
+            {
+                assertEquals(i * 3 + 1, state.chunk(i), "chunk " + i);
+            }
+        }
+    }
+
+    @Test
+    void shouldNotRecordTheChunksOfAFileWhoseDataCouldNotBeMadeDurable() throws IOException
+    {
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState a = journal.beginFile("a.bin", 64L * 40, 1, 64);
+            final CheckpointJournal.FileState b = journal.beginFile("b.bin", 64L * 40, 1, 64);
+            for (int i = 0; i < 10; i++)
+            {
+                journal.chunk(a, i, 100 + i);
+            }
+            journal.commit();
+            for (int i = 10; i < 20; i++)
+            {
+                journal.chunk(a, i, 100 + i);
+            }
+            for (int i = 0; i < 5; i++)
+            {
+                journal.chunk(b, i, 200 + i);
+            }
+            // forcing a.bin's data failed: its chunks since the last commit go, b.bin's stay
+            journal.forgetNotedChunks(a);
+            journal.forgetNotedChunks(a);
+            journal.commit();
+            assertFalse(journal.hasPending());
+        }
+        try (CheckpointJournal journal = CheckpointJournal.open(root, KEY, false))
+        {
+            final CheckpointJournal.FileState a = journal.find("a.bin");
+            final CheckpointJournal.FileState b = journal.find("b.bin");
+            for (int i = 0; i < 20; i++)
+            {
+                assertEquals(i < 10 ? Integer.valueOf(100 + i) : null, a.chunk(i), "a.bin chunk " + i);
+            }
+            for (int i = 0; i < 5; i++)
+            {
+                assertEquals(200 + i, b.chunk(i), "b.bin chunk " + i);
+            }
+        }
+    }
+
+    /**
+     * A journal file whose next force fails as a disk's writeback error does: what was written since the last good
+     * force never reaches the file (zeroed here), and the error is reported once.
+     */
+    private static final class LosingWriteback extends FileChannel
+    {
+        private final FileChannel inner;
+        private long durableSize;
+        boolean failNextForce;
+
+        /** Over a new, empty file. */
+        LosingWriteback(final FileChannel inner)
+        {
+            this.inner = inner;
+        }
+
+        @Override
+        public void force(final boolean metaData) throws IOException
+        {
+            if (failNextForce)
+            {
+                failNextForce = false;
+                final long size = inner.size();
+                if (size > durableSize)
+                {
+                    inner.write(java.nio.ByteBuffer.allocate((int)(size - durableSize)), durableSize);
+                }
+                inner.force(metaData);
+                throw new IOException("Input/output error");
+            }
+            inner.force(metaData);
+            durableSize = inner.size();
+        }
+
+        @Override
+        public int read(final java.nio.ByteBuffer dst) throws IOException
+        {
+            return inner.read(dst);
+        }
+
+        @Override
+        public long read(final java.nio.ByteBuffer[] dsts, final int offset, final int length) throws IOException
+        {
+            return inner.read(dsts, offset, length);
+        }
+
+        @Override
+        public int write(final java.nio.ByteBuffer src) throws IOException
+        {
+            return inner.write(src);
+        }
+
+        @Override
+        public long write(final java.nio.ByteBuffer[] srcs, final int offset, final int length) throws IOException
+        {
+            return inner.write(srcs, offset, length);
+        }
+
+        @Override
+        public long position() throws IOException
+        {
+            return inner.position();
+        }
+
+        @Override
+        public FileChannel position(final long newPosition) throws IOException
+        {
+            inner.position(newPosition);
+            return this;
+        }
+
+        @Override
+        public long size() throws IOException
+        {
+            return inner.size();
+        }
+
+        @Override
+        public FileChannel truncate(final long size) throws IOException
+        {
+            inner.truncate(size);
+            durableSize = Math.min(durableSize, size);
+            return this;
+        }
+
+        @Override
+        public long transferTo(final long position, final long count, final java.nio.channels.WritableByteChannel
+            target) throws IOException
+        {
+            return inner.transferTo(position, count, target);
+        }
+
+        @Override
+        public long transferFrom(final java.nio.channels.ReadableByteChannel src, final long position,
+            final long count) throws IOException
+        {
+            return inner.transferFrom(src, position, count);
+        }
+
+        @Override
+        public int read(final java.nio.ByteBuffer dst, final long position) throws IOException
+        {
+            return inner.read(dst, position);
+        }
+
+        @Override
+        public int write(final java.nio.ByteBuffer src, final long position) throws IOException
+        {
+            return inner.write(src, position);
+        }
+
+        @Override
+        public java.nio.MappedByteBuffer map(final MapMode mode, final long position, final long size)
+            throws IOException
+        {
+            return inner.map(mode, position, size);
+        }
+
+        @Override
+        public java.nio.channels.FileLock lock(final long position, final long size, final boolean shared)
+            throws IOException
+        {
+            return inner.lock(position, size, shared);
+        }
+
+        @Override
+        public java.nio.channels.FileLock tryLock(final long position, final long size, final boolean shared)
+            throws IOException
+        {
+            return inner.tryLock(position, size, shared);
+        }
+
+        @Override
+        protected void implCloseChannel() throws IOException
+        {
+            inner.close();
+        }
+    }
+
+    @Test
     void shouldKeepEveryChunkOfAFileIncludingAZeroChecksumAndNothingItCannotHave() throws IOException
     {
         // 200 chunks of 1 KiB and a short last one: more than one word of the journaled bits
