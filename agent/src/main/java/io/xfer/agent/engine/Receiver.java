@@ -941,6 +941,12 @@ public final class Receiver extends TransferRole
             dirtyFiles.remove(file);
             file.dirty = false;
         }
+        if (file.journalState != null)
+        {
+            // nor do they record its last chunks, which are not durable until that force: the commit ends in a
+            // DONE record either way
+            journal.forgetNotedChunks(file.journalState);
+        }
         commitsInFlight++;
         if (commitPool != null && commitPool.worthHandingOff(recentCommits))
         {
