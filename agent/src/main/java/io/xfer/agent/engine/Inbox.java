@@ -99,6 +99,12 @@ public final class Inbox
         return queue.capacity();
     }
 
+    /** @return what the queue holds now. */
+    int size()
+    {
+        return queue.size();
+    }
+
     /** Called on an event loop. Takes ownership of the frame. */
     public void offer(final FrameConnection source, final ByteBuf frame)
     {
@@ -216,10 +222,18 @@ public final class Inbox
             {
                 for (final Channel channel : paused)
                 {
-                    // resumed on the channel's own event loop, in order with offer() pausing it
+                    // resumed on the channel's own event loop, in order with offer() pausing it: unless an offer
+                    // there paused it again meanwhile, which a late resume would undo while it stays listed here
+                    // (and so could not be paused again until the next resume)
                     if (paused.remove(channel))
                     {
-                        channel.eventLoop().execute(() -> channel.config().setAutoRead(true));
+                        channel.eventLoop().execute(() ->
+                        {
+                            if (!paused.contains(channel))
+                            {
+                                channel.config().setAutoRead(true);
+                            }
+                        });
                     }
                 }
             }

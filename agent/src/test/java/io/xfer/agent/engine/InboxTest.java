@@ -137,6 +137,45 @@ class InboxTest
     }
 
     @Test
+    void shouldStayPausedWhenPausedAgainBeforeTheResumeRuns() throws Exception
+    {
+        // the role drains below the low mark and queues a resume on the channel's event loop; before that runs,
+        // the event loop offers enough to pass the mark again and pauses the channel: the late resume must not
+        // undo that pause, or the channel reads on while listed as paused and cannot be paused again
+        final Inbox inbox = new Inbox(Long.MAX_VALUE, 1);
+        final EmbeddedChannel channel = new EmbeddedChannel();
+        final FrameConnection source = new FrameConnection(channel, inbox, true);
+        for (int i = 0; i <= Inbox.COUNT_HIGH_MARK; i++)
+        {
+            inbox.offer(source, smallestData());
+        }
+        assertFalse(channel.config().isAutoRead(), "paused above the mark");
+        while (inbox.size() >= Inbox.COUNT_HIGH_MARK / 2)
+        {
+            ((Inbox.Inbound)inbox.poll(0)).frame().release();
+        }
+        // the resume is queued on the event loop, not run yet
+        assertFalse(channel.config().isAutoRead());
+        for (int i = 0; i <= Inbox.COUNT_HIGH_MARK; i++)
+        {
+            inbox.offer(source, smallestData());
+        }
+        channel.runPendingTasks();
+        assertFalse(channel.config().isAutoRead(), "still paused: the queue is above the mark");
+
+        // draining below the low mark resumes it
+        Object message;
+        while ((message = inbox.poll(0)) != null)
+        {
+            ((Inbox.Inbound)message).frame().release();
+        }
+        channel.runPendingTasks();
+        assertTrue(channel.config().isAutoRead(), "resumed below the low mark");
+        inbox.drain();
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
     void shouldSizeItsQueueByConnections()
     {
         assertEquals(1 << 15, new Inbox(1 << 20, 2).capacity());
