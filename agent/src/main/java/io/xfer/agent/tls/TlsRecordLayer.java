@@ -44,8 +44,9 @@ import javax.net.ssl.SSLException;
  * 64 KiB socket read was most of the heap an agent allocated while receiving. When the pipeline has a
  * {@link FrameDecoder}, the decoder draws the plaintext ({@link InboundTransform}) straight into its cumulation,
  * sized for the frame being assembled: payload is then written once between the socket buffer and the frame, where
- * decrypting into a buffer of its own and copying that into the cumulation wrote it twice. Without one, the
- * plaintext goes on in buffers of its own.
+ * decrypting into a buffer of its own and copying that into the cumulation wrote it twice. The rest of a large frame
+ * is drawn once the reads held can complete it ({@link #canComplete}), so that a frame arriving over several bursts
+ * still takes one engine call. Without a decoder, the plaintext goes on in buffers of its own.
  *
  * <p>Life cycle: added right after the TLS handler when a channel is set up, it passes everything through until the
  * handshake succeeds. It then takes over in a task of its own, never in the middle of SslHandler's decoding: it
