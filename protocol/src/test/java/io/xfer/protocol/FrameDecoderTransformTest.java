@@ -184,17 +184,7 @@ class FrameDecoderTransformTest
         assertEquals(frames.size(), channel.inboundMessages().size(), "every frame once closed");
         for (int i = 0; i < frames.size(); i++)
         {
-            final ByteBuf decoded = (ByteBuf)channel.inboundMessages().poll();
-            try
-            {
-                final byte[] bytes = new byte[decoded.readableBytes()];
-                decoded.getBytes(decoded.readerIndex(), bytes);
-                assertArrayEquals(frames.get(i), bytes, "frame " + i);
-            }
-            finally
-            {
-                decoded.release();
-            }
+            assertNextFrame(channel, frames.get(i), "frame " + i);
         }
         assertFalse(channel.finishAndReleaseAll());
         transform.held.release();
@@ -229,20 +219,8 @@ class FrameDecoderTransformTest
             pieces++;
         }
         assertEquals(2, channel.inboundMessages().size());
-        for (final byte[] expected : new byte[][] {first, second})
-        {
-            final ByteBuf decoded = (ByteBuf)channel.inboundMessages().poll();
-            try
-            {
-                final byte[] bytes = new byte[decoded.readableBytes()];
-                decoded.getBytes(decoded.readerIndex(), bytes);
-                assertArrayEquals(expected, bytes);
-            }
-            finally
-            {
-                decoded.release();
-            }
-        }
+        assertNextFrame(channel, first, "first frame");
+        assertNextFrame(channel, second, "second frame");
         // per frame: the piece with its header, the rest, and a call that finds the input ended or held back
         assertTrue(transform.transfers <= 6, transform.transfers + " transfers for " + pieces + " pieces");
         assertFalse(channel.finishAndReleaseAll());
@@ -285,6 +263,22 @@ class FrameDecoderTransformTest
         // the decoder still owns its cumulation (the frame's first part) and releases it, once, at the end
         assertFalse(channel.finishAndReleaseAll());
         transform.held.release();
+    }
+
+    /** Take the next frame the decoder handed on, check it is {@code expected} and release it. */
+    private static void assertNextFrame(final EmbeddedChannel channel, final byte[] expected, final String what)
+    {
+        final ByteBuf decoded = (ByteBuf)channel.inboundMessages().poll();
+        try
+        {
+            final byte[] bytes = new byte[decoded.readableBytes()];
+            decoded.getBytes(decoded.readerIndex(), bytes);
+            assertArrayEquals(expected, bytes, what);
+        }
+        finally
+        {
+            decoded.release();
+        }
     }
 
     /** The buffer under a slice and the leak detector's wrappers. */
