@@ -1,5 +1,6 @@
 package io.xfer.agent;
 
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.logging.ConsoleHandler;
@@ -8,6 +9,7 @@ import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.logging.StreamHandler;
 
 /**
  * One line per record on stderr: "LEVEL logger: message". No timestamp, because journald adds its own.
@@ -46,6 +48,16 @@ public final class LogFormat extends Formatter
      */
     public static void install(final Level level)
     {
+        install(level, null);
+    }
+
+    /**
+     * Route all logging to {@code stream} (null: stderr) in this format at the given level, unless a logging
+     * configuration file was given with {@code -Djava.util.logging.config.file}: for a command whose stderr is not
+     * this process's.
+     */
+    public static void install(final Level level, final PrintStream stream)
+    {
         if (System.getProperty("java.util.logging.config.file") != null)
         {
             return;
@@ -55,7 +67,21 @@ public final class LogFormat extends Formatter
         {
             rootLogger.removeHandler(handler);
         }
-        final ConsoleHandler handler = new ConsoleHandler();
+        final StreamHandler handler = stream == null ? new ConsoleHandler() : new StreamHandler(stream, new LogFormat())
+        {
+            @Override
+            public synchronized void publish(final LogRecord record)
+            {
+                super.publish(record);
+                flush();
+            }
+
+            @Override
+            public synchronized void close()
+            {
+                flush(); // the stream is the command's, not the handler's to close
+            }
+        };
         handler.setFormatter(new LogFormat());
         handler.setLevel(level);
         rootLogger.addHandler(handler);

@@ -50,8 +50,13 @@ public final class XferCli implements Callable<Integer>
      */
     private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
 
+    /**
+     * Where the command line being run writes, and for whom it runs. Set by {@link #run}: one command line at a time
+     * per JVM (the client daemon runs one at a time).
+     */
     private static PrintStream stdout = System.out;
     private static PrintStream stderr = System.err;
+    private static Invocation invocation = Invocation.process();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -76,9 +81,20 @@ public final class XferCli implements Callable<Integer>
      */
     public static int run(final String[] args, final PrintStream out, final PrintStream err)
     {
+        return run(args, out, err, Invocation.process());
+    }
+
+    /**
+     * Run a command line for {@code caller}: relative paths are its working directory's, a signal that stops it
+     * ends the transfer as it would end this process.
+     */
+    static int run(final String[] args, final PrintStream out, final PrintStream err, final Invocation caller)
+    {
         stdout = out;
         stderr = err;
-        LogFormat.install(Level.WARNING);
+        invocation = caller;
+        // what the transfer engine logs is the command's: on its stderr
+        LogFormat.install(Level.WARNING, err);
         final CommandLine commandLine = new CommandLine(new XferCli());
         final String named = Arrays.stream(args).filter(arg -> !arg.startsWith("-")).findFirst().orElse("");
         SUBCOMMANDS.forEach((name, command) ->
@@ -88,6 +104,13 @@ public final class XferCli implements Callable<Integer>
                 commandLine.addSubcommand(name, command.get());
             }
         });
+        // every Path option and parameter is the invoking process's, relative to its working directory
+        commandLine.registerConverter(Path.class, caller::path);
+        if (caller.console() != null)
+        {
+            commandLine.setColorScheme(CommandLine.Help.defaultColorScheme(caller.console() ?
+                CommandLine.Help.Ansi.ON : CommandLine.Help.Ansi.OFF));
+        }
         commandLine.setOut(new java.io.PrintWriter(out, true));
         commandLine.setErr(new java.io.PrintWriter(err, true));
         commandLine.setExitCodeExceptionMapper(ex -> ExitCode.INTERNAL);
@@ -120,6 +143,7 @@ public final class XferCli implements Callable<Integer>
         commands.put("get", Get::new);
         commands.put("ping", Ping::new);
         commands.put("pki", PkiCommand::new);
+        commands.put("daemon", DaemonCommand::new);
         commands.put("demo", DemoCommand::new);
         commands.put("help", CommandLine.HelpCommand::new);
         return commands;
@@ -170,6 +194,8 @@ public final class XferCli implements Callable<Integer>
         ClientOptions clientOptions()
         {
             final ClientOptions options = new ClientOptions()
+                .home(invocation.home())
+                .workingDirectory(invocation.workingDirectory())
                 .connectTimeoutNs(Units.parseDurationNs("--connect-timeout", connectTimeout))
                 .idleTimeoutNs(Units.parseDurationNs("--idle-timeout", idleTimeout));
             if (certificate != null)
@@ -342,12 +368,12 @@ public final class XferCli implements Callable<Integer>
          * are built to resume from. Bounded, so that a report blocked on a full output pipe cannot keep the process
          * from ending.
          */
-        private static Thread onSignal(final Output output, final boolean resume)
+        private static Object onSignal(final Output output, final boolean resume)
         {
             final String message = "interrupted by a signal during the transfer; " + (resume ?
                 "what arrived is checkpointed: run the same command again to resume" :
                 "with --no-resume nothing was kept: the next run starts over");
-            final Thread hook = new Thread(() ->
+            return invocation.onInterrupt(() ->
             {
                 final Thread report = new Thread(() -> output.interrupted(message), "xfer-interrupted-report");
                 report.setDaemon(true);
@@ -360,32 +386,7 @@ public final class XferCli implements Callable<Integer>
                 {
                     Thread.currentThread().interrupt();
                 }
-            }, "xfer-interrupted");
-            try
-            {
-                Runtime.getRuntime().addShutdownHook(hook);
-            }
-            catch (final IllegalStateException shuttingDown)
-            {
-                return null;
-            }
-            return hook;
-        }
-
-        private static void forget(final Thread hook)
-        {
-            if (hook == null)
-            {
-                return;
-            }
-            try
-            {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            }
-            catch (final IllegalStateException shuttingDown)
-            {
-                // the hook runs or ran: the signal came as the transfer ended
-            }
+            });
         }
 
         private static boolean parseDigest(final String mode)
@@ -456,14 +457,14 @@ public final class XferCli implements Callable<Integer>
             {
                 final HeapAllocation heap = HeapAllocation.start();
                 final TransferReport report;
-                final Thread onSignal = onSignal(output, options.resume());
+                final Object onSignal = onSignal(output, options.resume());
                 try
                 {
                     report = transferWithRetries(client, options, output);
                 }
                 finally
                 {
-                    forget(onSignal);
+                    invocation.forget(onSignal);
                 }
                 final long heapBytes = heap.allocatedBytes();
                 final int exitCode = ExitCodes.of(report);
@@ -548,7 +549,7 @@ public final class XferCli implements Callable<Integer>
         String source;
 
         @Parameters(index = "1", paramLabel = "DEST", description = "Local directory (created when missing).")
-        Path destination;
+        String destination;
 
         @Override
         String operation()
@@ -565,7 +566,7 @@ public final class XferCli implements Callable<Integer>
         @Override
         TransferReport transfer(final XferClient client, final Output output) throws InterruptedException
         {
-            return client.pull(Endpoint.parse(source), destination, output);
+            return client.pull(Endpoint.parse(source), Path.of(destination), output);
         }
     }
 

@@ -84,14 +84,33 @@ final class AgentProcess implements AutoCloseable
         return new AgentProcess(java(log, all), log);
     }
 
+    /** Start {@code mainClass} of the project as a separate JVM with {@code env} added to its environment. */
+    static AgentProcess start(final Path log, final java.util.Map<String, String> env, final String mainClass,
+        final String... args) throws IOException
+    {
+        final String[] all = new String[args.length + 1];
+        all[0] = mainClass;
+        System.arraycopy(args, 0, all, 1, args.length);
+        return new AgentProcess(java(log, env, all), log);
+    }
+
     private static Process java(final Path log, final String... mainAndArgs) throws IOException
+    {
+        return java(log, java.util.Map.of(), mainAndArgs);
+    }
+
+    private static Process java(final Path log, final java.util.Map<String, String> env,
+        final String... mainAndArgs) throws IOException
     {
         final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         final List<String> command = new java.util.ArrayList<>(List.of(java, "-Xmx256m",
             "-XX:MaxDirectMemorySize=256m", "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
             "-cp", System.getProperty("java.class.path")));
         command.addAll(List.of(mainAndArgs));
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        return builder.start();
     }
 
     /** Send signal {@code name} (INT, TERM, ...) with kill(1). */

@@ -13,6 +13,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -90,8 +91,53 @@ class CliSignalTest
             log);
     }
 
+    /**
+     * The same through the client daemon: the signal stops the {@code xfer} process, whose command runs in the
+     * daemon's JVM; the report is the same, the exit status is the signal's, and the daemon stays to serve the next.
+     */
+    @Test
+    void shouldSayWhenCtrlCStopsATransferThatTheDaemonRuns() throws Exception
+    {
+        final Path socket = work.resolve("run/client.sock");
+        try (AgentProcess daemon = AgentProcess.start(work.resolve("daemon.log"), Map.of(), "io.xfer.tools.XferCli",
+            "daemon", "--socket", socket.toString()))
+        {
+            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!ClientDaemon.listening(socket) && System.nanoTime() - deadlineNs < 0 && daemon.isAlive())
+            {
+                Thread.sleep(20);
+            }
+            assertTrue(ClientDaemon.listening(socket), () -> read(work.resolve("daemon.log")));
+
+            final String log = interrupt("INT", false, Map.of("XFER_DAEMON_SOCKET", socket.toString()));
+
+            assertTrue(log.contains("xfer: interrupted by a signal during the transfer; what arrived is checkpointed: " +
+                "run the same command again to resume"), log);
+            // the daemon logs the command once it has unwound, after the caller is gone
+            final long unwoundNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!read(work.resolve("daemon.log")).contains("(interrupted)") && System.nanoTime() - unwoundNs < 0)
+            {
+                Thread.sleep(20);
+            }
+            final String daemonLog = read(work.resolve("daemon.log"));
+            assertTrue(daemonLog.contains("send for " + Path.of("").toAbsolutePath() + ": exit "), daemonLog);
+            assertTrue(daemonLog.contains("(interrupted)"), daemonLog);
+            assertTrue(daemon.isAlive(), daemonLog);
+        }
+    }
+
     /** @return what the CLI printed, stdout and stderr */
     private String interrupt(final String signal, final boolean json) throws Exception
+    {
+        return interrupt(signal, json, null);
+    }
+
+    /**
+     * @param daemon the environment of an {@code xfer} that hands its command to a client daemon; null for one that
+     * runs it itself
+     */
+    private String interrupt(final String signal, final boolean json, final Map<String, String> daemon)
+        throws Exception
     {
         final Path source = Files.writeString(work.resolve("one.txt"), "one\n");
         final List<String> args = new java.util.ArrayList<>(List.of("send", "--cert",
@@ -103,7 +149,8 @@ class CliSignalTest
         }
         args.addAll(List.of(source.toString(), "xfer://127.0.0.1:" + listener.getLocalPort() + "/mod/in"));
         final Path logFile = work.resolve("cli.log");
-        cli = AgentProcess.startCli(logFile, args.toArray(new String[0]));
+        cli = daemon == null ? AgentProcess.startCli(logFile, args.toArray(new String[0])) :
+            AgentProcess.start(logFile, daemon, "io.xfer.tools.Main", args.toArray(new String[0]));
         final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (accepted.isEmpty() && System.nanoTime() - deadlineNs < 0 && cli.isAlive())
         {

@@ -50,6 +50,8 @@ class LauncherIT
     private Path source;
     private String[] tls;
     private int runs;
+    /** Where {@link #run} starts the command; null: the test's own directory. */
+    private Path runDirectory;
 
     @BeforeEach
     void startAgent() throws Exception
@@ -219,6 +221,76 @@ class LauncherIT
         }
     }
 
+    @Test
+    @Timeout(300)
+    void shouldHandSendsToTheClientDaemonAndRunThemItselfOnceItStopped() throws Exception
+    {
+        final Path socket = work.resolve("run/client.sock");
+        final Map<String, String> env = Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", socket.toString());
+        final List<String> command = List.of("sh", dist.resolve("bin/xfer").toString(), "daemon");
+        final Path log = work.resolve("daemon.log");
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().remove("XFER_JAVA_OPTS");
+        builder.environment().putAll(env);
+        final Process daemon = builder.start();
+        try
+        {
+            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S);
+            while (!ClientDaemon.listening(socket))
+            {
+                assertTrue(daemon.isAlive() && System.nanoTime() - deadlineNs < 0, () -> "no daemon: " + read(log));
+                Thread.sleep(50);
+            }
+
+            // through the daemon: stdout pure JSON, stderr empty, the tree identical, each logged by the daemon
+            send(env);
+            // from another directory, every path relative to it: the daemon's own directory is not the caller's
+            final Path pki = work.resolve("pki");
+            runDirectory = work;
+            final Result relative = run(env, "send", "--json", "--cert", "pki/alice.crt", "--key", "pki/alice.key",
+                "--ca", "pki/ca.crt", work.relativize(source).toString(), "xfer://127.0.0.1:" + port + "/in/relative");
+            runDirectory = null;
+            assertEquals(0, relative.exitCode, relative::toString);
+            assertEquals("", relative.stderr, relative::toString);
+            assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("relative/tree"), 10));
+            assertTrue(Files.isRegularFile(pki.resolve("alice.crt")));
+            assertEquals(1, read(log).lines().filter(line -> line.contains("send for " +
+                Path.of("").toAbsolutePath() + ": exit 0")).count(), () -> read(log));
+            assertEquals(1, read(log).lines().filter(line -> line.contains("send for " + work + ": exit 0")).count(),
+                () -> read(log));
+            final Result status = run(env, "daemon", "--status");
+            assertTrue(status.stdout.contains("2 commands served"), status::toString);
+
+            final Result stop = run(env, "daemon", "--stop");
+            assertEquals(0, stop.exitCode, stop::toString);
+            assertTrue(daemon.waitFor(STEP_TIMEOUT_S, TimeUnit.SECONDS), () -> read(log));
+            assertEquals(0, daemon.exitValue(), () -> read(log));
+            assertFalse(Files.exists(socket), "the socket goes with the daemon");
+
+            // without it, the same command runs in its own JVM
+            send(env);
+            assertEquals(2, read(log).lines().filter(line -> line.contains("send for ")).count(), () -> read(log));
+        }
+        finally
+        {
+            AgentProcess.stop(daemon);
+        }
+    }
+
+    private static String read(final Path file)
+    {
+        try
+        {
+            return Files.readString(file);
+        }
+        catch (final IOException ex)
+        {
+            return ex.toString();
+        }
+    }
+
     /** A send of the tree that must succeed with stdout all JSON and stderr empty, and arrive identical. */
     private Result send(final Map<String, String> env) throws Exception
     {
@@ -240,15 +312,22 @@ class LauncherIT
 
     private Result run(final Map<String, String> env, final String... args) throws Exception
     {
-        final List<String> command = new ArrayList<>(List.of("sh", dist.resolve("bin/xfer").toString()));
+        final List<String> command = new ArrayList<>(List.of("sh",
+            dist.toAbsolutePath().resolve("bin/xfer").toString()));
         command.addAll(List.of(args));
         final Path out = Files.createTempFile(work, "stdout", ".txt");
         final Path err = Files.createTempFile(work, "stderr", ".txt");
         final ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile())
             .redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        if (runDirectory != null)
+        {
+            builder.directory(runDirectory.toFile());
+        }
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         builder.environment().remove("XFER_JAVA_OPTS");
         builder.environment().remove("XDG_CACHE_HOME");
+        // no daemon but the test's own
+        builder.environment().put("XFER_DAEMON_SOCKET", work.resolve("no-daemon/client.sock").toString());
         builder.environment().putAll(env);
         if (env.containsKey("XFER_CDS_DIR_UNSET"))
         {

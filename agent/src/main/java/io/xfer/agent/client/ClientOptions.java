@@ -22,6 +22,8 @@ public final class ClientOptions
     private int chunkLength = (int)AgentConfig.CHUNK_LENGTH_DEFAULT;
     private boolean overwrite;
     private AgentConfig.Transport transport = AgentConfig.Transport.AUTO;
+    private Path home;
+    private Path workingDirectory;
     private int streams = STREAMS_DEFAULT;
     private Compression compression = Compression.AUTO;
     private boolean inlineData = true;
@@ -46,9 +48,47 @@ public final class ClientOptions
         return home != null && !home.isEmpty() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".xfer");
     }
 
+    /** @return where the default certificate, key and CA are: {@link #home(Path)}, else {@link #defaultDir()} */
+    public Path home()
+    {
+        return home != null ? home : defaultDir();
+    }
+
+    /**
+     * Look for the default certificate, key and CA in {@code home} instead of {@link #defaultDir()}: for a command
+     * run on behalf of a process whose {@code $XFER_HOME} is not this one's. Null restores the default.
+     */
+    public ClientOptions home(final Path home)
+    {
+        this.home = home;
+        return this;
+    }
+
+    /** @return the directory relative local paths are resolved against; null for this process's own */
+    public Path workingDirectory()
+    {
+        return workingDirectory;
+    }
+
+    /**
+     * Resolve the local paths of a transfer (sources, destination) against {@code workingDirectory} (absolute)
+     * instead of this process's: for a command run on behalf of another process. Messages keep the paths as given.
+     */
+    public ClientOptions workingDirectory(final Path workingDirectory)
+    {
+        this.workingDirectory = workingDirectory;
+        return this;
+    }
+
+    /** @return {@code path} as a local path of the transfer: resolved against {@link #workingDirectory()} */
+    public Path localPath(final Path path)
+    {
+        return workingDirectory == null ? path : workingDirectory.resolve(path);
+    }
+
     public Path certificate()
     {
-        return certificate != null ? certificate : defaultDir().resolve("client.crt");
+        return certificate != null ? certificate : home().resolve("client.crt");
     }
 
     public ClientOptions certificate(final Path certificate)
@@ -59,7 +99,7 @@ public final class ClientOptions
 
     public Path privateKey()
     {
-        return privateKey != null ? privateKey : defaultDir().resolve("client.key");
+        return privateKey != null ? privateKey : home().resolve("client.key");
     }
 
     public ClientOptions privateKey(final Path privateKey)
@@ -70,7 +110,7 @@ public final class ClientOptions
 
     public Path ca()
     {
-        return ca != null ? ca : defaultDir().resolve("ca.crt");
+        return ca != null ? ca : home().resolve("ca.crt");
     }
 
     public ClientOptions ca(final Path ca)

@@ -146,7 +146,7 @@ public final class XferClient implements AutoCloseable
         final List<SourceWalker.Root> roots = new ArrayList<>();
         for (final String source : sources)
         {
-            final Path path = Path.of(source).toAbsolutePath().normalize();
+            final Path path = options.localPath(Path.of(source)).toAbsolutePath().normalize();
             if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS))
             {
                 throw new TransferException(ErrorCode.NOT_FOUND, "no such file or directory: " + source);
@@ -212,8 +212,9 @@ public final class XferClient implements AutoCloseable
         final ModuleRoot root;
         try
         {
-            Files.createDirectories(destination);
-            root = new ModuleRoot(destination);
+            final Path local = options.localPath(destination);
+            Files.createDirectories(local);
+            root = new ModuleRoot(local);
         }
         catch (final IOException ex)
         {
