@@ -11,6 +11,7 @@
   server server_ticks_before server_ticks_after         the serving process (agent, sshd, iperf3) CPU ticks
   server_hwm_kb hwm_per_run clk_tck                     its VmHWM after the run; 1 if it was reset before the run
   dropped_flags histogram_dir                           flags the CLI did not know (XFER_PERF_NO_NEW_FLAGS=1)
+  client_daemon_ticks_before client_daemon_ticks_after  the client daemon's CPU ticks, where it ran the command
   server_jfr jfr_tool                                   a flight recording of the agent's per-thread allocation
                                                         counters at the start and the end of the run, and the jfr
                                                         tool that reads it: the agent's heap allocation
@@ -145,6 +146,11 @@ def record(runs_path, pairs):
         rec["client_cpu_sys_s"] = number(time_fields[2])
         rec["client_cpu_s"] = rec["client_cpu_user_s"] + rec["client_cpu_sys_s"]
         rec["client_peak_rss_kb"] = int(number(time_fields[3], 0))
+    # a client daemon ran the command: its CPU is the client's, beside that of the xfer process that handed it over
+    d_before, d_after = number(a.get("client_daemon_ticks_before")), number(a.get("client_daemon_ticks_after"))
+    if d_before is not None and d_after is not None and "client_cpu_s" in rec:
+        rec["client_daemon_cpu_s"] = (d_after - d_before) / clk
+        rec["client_cpu_s"] += rec["client_daemon_cpu_s"]
     before, after = number(a.get("server_ticks_before")), number(a.get("server_ticks_after"))
     if before is not None and after is not None:
         rec["server_cpu_s"] = (after - before) / clk

@@ -8,6 +8,7 @@
 #   --out DIR          report directory (default: perf-report/ at the repository root; its contents are replaced)
 #   --repeats N        measured runs per scenario (default 3; --quick 1); the report shows the median
 #   --warmups N        unmeasured runs before each scenario (default 1; --quick 0)
+#                      (the client daemon's scenarios come after 5 untimed sends through it; --quick 1)
 #   --size SIZE        size of each large file (default 2g; --quick 256m)
 #   --files N          small files in the tree (default 20000; --quick 2000), 4 KiB each (--file-size)
 #   --file-size SIZE   size of each small file (default 4k)
@@ -118,9 +119,11 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
+  : "${DAEMON_WARMUPS:=1}"
   : "${REPEATS:=1}" "${WARMUPS:=0}" "${SIZE:=256m}" "${TREE_FILES:=2000}" "${WAN_SIZE:=64m}" "${IPERF_SECONDS:=3}"
   : "${LFN_SIZE:=64m}"
 else
+  : "${DAEMON_WARMUPS:=5}"
   : "${REPEATS:=3}" "${WARMUPS:=1}" "${SIZE:=2g}" "${TREE_FILES:=20000}" "${WAN_SIZE:=256m}" "${IPERF_SECONDS:=5}"
   : "${LFN_SIZE:=512m}"
 fi
@@ -148,7 +151,8 @@ TREE_FILE_B=$(to_bytes "$TREE_FILE_SIZE")
 ALL_IDS=(iperf3-loopback-p1 iperf3-loopback-p4)
 for ds in large-random large-text tree; do ALL_IDS+=("rsync-$ds" "scp-$ds"); done
 for c in none auto; do for s in 1 2 4 8; do ALL_IDS+=("xfer-large-random-s$s-$c"); done; done
-ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4 xfer-large-random-s4-plaintext)
+ALL_IDS+=(xfer-large-text-s4-none xfer-large-text-s4-auto xfer-tree-s1 xfer-tree-s4 xfer-tree-daemon-s1
+  xfer-tree-daemon-s4 xfer-large-random-s4-plaintext)
 ALL_IDS+=(xfer-heap-random-s4-none xfer-heap-random-s4-plaintext xfer-pull-large-random-s4-none
   xfer-pull-heap-random-s4-none)
 AGENT_HEAP_IDS=(xfer-agent-heap-push-s4-none xfer-agent-heap-push-eighth-s4-none xfer-agent-heap-pull-s4-none
@@ -326,6 +330,10 @@ has_flag --histogram-dir && HIST_FLAG=1
 CLIENT_CDS=""
 WORK=$(mktemp -d /tmp/xferperf.XXXXXX)
 export XFER_CDS_DIR=${XFER_CDS_DIR-$WORK/client-cds}
+# Every xfer runs in its own JVM, whatever client daemon the user runs, except in the scenarios that start one.
+export XFER_DAEMON=off
+DAEMON_SOCKET=$WORK/daemon/client.sock
+CLIENT_DAEMON_PID=""
 RAW_TMP=$WORK/raw
 mkdir -p "$RAW_TMP"
 TREE_BYTES=$((TREE_FILES * TREE_FILE_B))
@@ -592,6 +600,8 @@ run_scenario() {
         >"$RAW_TMP/$tag.jfr-start.log" 2>&1 || die "jcmd JFR.start failed: $(tail -n 3 "$RAW_TMP/$tag.jfr-start.log")"
     fi
     before=$(proc_ticks "$server_pid")
+    local daemon_before="" daemon_after=""
+    [ -n "$CLIENT_DAEMON_PID" ] && daemon_before=$(proc_ticks "$CLIENT_DAEMON_PID")
     [ "$HWM_RESET" = 1 ] && reset_hwm "$server_pid"
     local prefix=()
     [ "$ns" != none ] && prefix=(ip netns exec "$ns")
@@ -610,6 +620,7 @@ run_scenario() {
     alive "$server_pid"
     after=$(proc_ticks "$server_pid")
     hwm=$(proc_hwm_kb "$server_pid")
+    [ -n "$CLIENT_DAEMON_PID" ] && daemon_after=$(proc_ticks "$CLIENT_DAEMON_PID")
     if [ -n "$jfr_file" ]; then
       "$JCMD" "$server_pid" JFR.stop name=xferperf-heap filename="$jfr_file" >"$RAW_TMP/$tag.jfr-stop.log" 2>&1 ||
         die "jcmd JFR.stop failed: $(tail -n 3 "$RAW_TMP/$tag.jfr-stop.log")"
@@ -626,7 +637,8 @@ run_scenario() {
       cmd="${cmd_text% }" server="$(tr -d '\0' </proc/"$server_pid"/comm)" server_ticks_before="$before" \
       server_ticks_after="$after" server_hwm_kb="$hwm" hwm_per_run="$HWM_RESET" clk_tck="$CLK_TCK" \
       dropped_flags="$([ "$tool" = xfer ] && echo "${DROPPED[*]:-}")" histogram_dir="$hist" \
-      server_jfr="$jfr_file" jfr_tool="$JFR_TOOL" >&2
+      server_jfr="$jfr_file" jfr_tool="$JFR_TOOL" client_daemon_ticks_before="$daemon_before" \
+      client_daemon_ticks_after="$daemon_after" >&2
     rm -rf "${DST:?}/$run_id"
     [ -n "$hist" ] && rmdir "$hist" 2>/dev/null || true
   done
@@ -718,6 +730,32 @@ for s in 1 4; do
   run_scenario "xfer-tree-s$s" xfer tree loopback "$s" "" "$TREE_BYTES" "$TREE_FILES" "$AGENT_PID" none -- \
     "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" "$SRC/tree" "$XFER_URL/@RUN@"
 done
+# The same tree through the client daemon (xfer daemon): each xfer hands its command line to one warm JVM. The
+# daemon first serves a few untimed sends, as a user's daemon has served earlier commands; its CPU counts as the
+# client's.
+if wanted xfer-tree-daemon-s1 || wanted xfer-tree-daemon-s4; then
+  log "client daemon"
+  XFER_DAEMON=on XFER_DAEMON_SOCKET=$DAEMON_SOCKET "$XFER" daemon --idle 0 >"$RAW_TMP/client-daemon.log" 2>&1 </dev/null &
+  CLIENT_DAEMON_PID=$!
+  PIDS+=("$CLIENT_DAEMON_PID")
+  wait_for "the client daemon" 60 env XFER_DAEMON_SOCKET="$DAEMON_SOCKET" "$XFER" daemon --status
+  for ((i = 1; i <= DAEMON_WARMUPS; i++)); do
+    XFER_DAEMON=on XFER_DAEMON_SOCKET=$DAEMON_SOCKET "$XFER" send --json "${CLIENT_TLS[@]}" "$SRC/tree" \
+      "$XFER_URL/daemon-warmup" >"$RAW_TMP/daemon-warmup.out" 2>&1 ||
+      log "warning: daemon warm-up transfer failed: $(tail -n 2 "$RAW_TMP/daemon-warmup.out")"
+    rm -rf "${DST:?}/daemon-warmup"
+  done
+  for s in 1 4; do
+    mapfile -t flags < <(xfer_flags "$s" "")
+    run_scenario "xfer-tree-daemon-s$s" xfer tree loopback "$s" "" "$TREE_BYTES" "$TREE_FILES" "$AGENT_PID" none -- \
+      env XFER_DAEMON=on XFER_DAEMON_SOCKET="$DAEMON_SOCKET" "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" \
+      "$SRC/tree" "$XFER_URL/@RUN@"
+  done
+  grep -q "exit 0" "$RAW_TMP/client-daemon.log" || note "the client daemon served no command: see raw/client-daemon.log"
+  XFER_DAEMON_SOCKET=$DAEMON_SOCKET "$XFER" daemon --stop >/dev/null 2>&1 || stop_pid "$CLIENT_DAEMON_PID"
+  wait "$CLIENT_DAEMON_PID" 2>/dev/null || true
+  CLIENT_DAEMON_PID=""
+fi
 # Heap per GiB at the margin: the same transfers with an eighth of the file. What a transfer allocates once (TLS
 # handshakes, histograms, queues) cancels out; the report divides the difference by the difference in bytes.
 HEAP_B=$((SIZE_RANDOM / 8))
