@@ -126,18 +126,53 @@ class CliSignalTest
         }
     }
 
+    /**
+     * SIGTERM to the daemon (systemd stopping it) ends the command that runs there as the same signal would end the
+     * {@code xfer} process: the report, and that process ends with the signal's status.
+     */
+    @Test
+    void shouldReportTheDaemonsTerminationToItsCaller() throws Exception
+    {
+        final Path socket = work.resolve("run/client.sock");
+        try (AgentProcess daemon = AgentProcess.start(work.resolve("daemon.log"), Map.of(), "io.xfer.tools.XferCli",
+            "daemon", "--socket", socket.toString()))
+        {
+            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!ClientDaemon.listening(socket) && System.nanoTime() - deadlineNs < 0 && daemon.isAlive())
+            {
+                Thread.sleep(20);
+            }
+            assertTrue(ClientDaemon.listening(socket), () -> read(work.resolve("daemon.log")));
+
+            final String log = interrupt("TERM", true, Map.of("XFER_DAEMON_SOCKET", socket.toString()), daemon);
+
+            assertTrue(log.contains("{\"event\":\"error\",\"error\":\"INTERRUPTED\",\"message\":\"interrupted by " +
+                "a signal during the transfer; what arrived is checkpointed: run the same command again to resume\"}"),
+                log);
+            assertEquals(143, daemon.waitFor(20), () -> read(work.resolve("daemon.log")));
+            assertFalse(Files.exists(socket), "the socket goes with the daemon");
+        }
+    }
+
     /** @return what the CLI printed, stdout and stderr */
     private String interrupt(final String signal, final boolean json) throws Exception
     {
-        return interrupt(signal, json, null);
+        return interrupt(signal, json, null, null);
+    }
+
+    private String interrupt(final String signal, final boolean json, final Map<String, String> daemon)
+        throws Exception
+    {
+        return interrupt(signal, json, daemon, null);
     }
 
     /**
      * @param daemon the environment of an {@code xfer} that hands its command to a client daemon; null for one that
      * runs it itself
+     * @param signalled the process the signal goes to; null for the {@code xfer} process
      */
-    private String interrupt(final String signal, final boolean json, final Map<String, String> daemon)
-        throws Exception
+    private String interrupt(final String signal, final boolean json, final Map<String, String> daemon,
+        final AgentProcess signalled) throws Exception
     {
         final Path source = Files.writeString(work.resolve("one.txt"), "one\n");
         final List<String> args = new java.util.ArrayList<>(List.of("send", "--cert",
@@ -158,7 +193,7 @@ class CliSignalTest
         }
         assertFalse(accepted.isEmpty(), () -> "the CLI never connected: " + read(logFile));
         // in its handshake now, waiting for the listener's answer
-        cli.signal(signal);
+        (signalled != null ? signalled : cli).signal(signal);
         final int status = cli.waitFor(20);
         final String log = read(logFile);
         assertEquals(signal.equals("INT") ? 130 : 143, status, log);
