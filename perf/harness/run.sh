@@ -747,7 +747,8 @@ if wanted xfer-tree-daemon-s1 || wanted xfer-tree-daemon-s4; then
   done
   for s in 1 4; do
     mapfile -t flags < <(xfer_flags "$s" "")
-    run_scenario "xfer-tree-daemon-s$s" xfer tree loopback "$s" "" "$TREE_BYTES" "$TREE_FILES" "$AGENT_PID" none -- \
+    run_scenario "xfer-tree-daemon-s$s" xfer tree loopback "$s" "client daemon" "$TREE_BYTES" "$TREE_FILES" \
+      "$AGENT_PID" none -- \
       env XFER_DAEMON=on XFER_DAEMON_SOCKET="$DAEMON_SOCKET" "$XFER" send --json "${CLIENT_TLS[@]}" "${flags[@]}" \
       "$SRC/tree" "$XFER_URL/@RUN@"
   done
