@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The command line stopped by a signal in the middle of a transfer (Ctrl-C, systemctl stop, a closed terminal):
@@ -99,15 +100,8 @@ class CliSignalTest
     void shouldSayWhenCtrlCStopsATransferThatTheDaemonRuns() throws Exception
     {
         final Path socket = work.resolve("run/client.sock");
-        try (AgentProcess daemon = AgentProcess.start(work.resolve("daemon.log"), Map.of(), "io.xfer.tools.XferCli",
-            "daemon", "--socket", socket.toString()))
+        try (AgentProcess daemon = startDaemon(socket))
         {
-            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!ClientDaemon.listening(socket) && System.nanoTime() - deadlineNs < 0 && daemon.isAlive())
-            {
-                Thread.sleep(20);
-            }
-            assertTrue(ClientDaemon.listening(socket), () -> read(work.resolve("daemon.log")));
 
             final String log = interrupt("INT", false, Map.of("XFER_DAEMON_SOCKET", socket.toString()));
 
@@ -134,15 +128,8 @@ class CliSignalTest
     void shouldReportTheDaemonsTerminationToItsCaller() throws Exception
     {
         final Path socket = work.resolve("run/client.sock");
-        try (AgentProcess daemon = AgentProcess.start(work.resolve("daemon.log"), Map.of(), "io.xfer.tools.XferCli",
-            "daemon", "--socket", socket.toString()))
+        try (AgentProcess daemon = startDaemon(socket))
         {
-            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!ClientDaemon.listening(socket) && System.nanoTime() - deadlineNs < 0 && daemon.isAlive())
-            {
-                Thread.sleep(20);
-            }
-            assertTrue(ClientDaemon.listening(socket), () -> read(work.resolve("daemon.log")));
 
             final String log = interrupt("TERM", true, Map.of("XFER_DAEMON_SOCKET", socket.toString()), daemon);
 
@@ -152,6 +139,24 @@ class CliSignalTest
             assertEquals(143, daemon.waitFor(20), () -> read(work.resolve("daemon.log")));
             assertFalse(Files.exists(socket), "the socket goes with the daemon");
         }
+    }
+
+    /** A client daemon as a separate JVM, listening on {@code socket}; its log is daemon.log. */
+    private AgentProcess startDaemon(final Path socket) throws Exception
+    {
+        final AgentProcess daemon = AgentProcess.start(work.resolve("daemon.log"), Map.of(), "io.xfer.tools.XferCli",
+            "daemon", "--socket", socket.toString());
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!ClientDaemon.listening(socket) && System.nanoTime() - deadlineNs < 0 && daemon.isAlive())
+        {
+            Thread.sleep(20);
+        }
+        if (!ClientDaemon.listening(socket))
+        {
+            daemon.kill();
+            fail("no daemon: " + read(work.resolve("daemon.log")));
+        }
+        return daemon;
     }
 
     /** @return what the CLI printed, stdout and stderr */
