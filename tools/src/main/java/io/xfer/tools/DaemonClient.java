@@ -47,6 +47,8 @@ final class DaemonClient implements AutoCloseable
     private final DataInputStream in;
     private final DataOutputStream requests;
     private final CountDownLatch ended = new CountDownLatch(1);
+    /** The daemon answered, or will not: the wait for its answer is over. */
+    private final CountDownLatch answered = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
     /** GO was sent, or a signal came before it: guarded by this. */
     private boolean started;
@@ -81,7 +83,14 @@ final class DaemonClient implements AutoCloseable
         }
         try (client)
         {
-            final Thread onSignal = new Thread(client::cancel, "xfer-daemon-cancel");
+            final Thread onSignal = new Thread(new Runnable()
+            {
+                @Override
+                public void run()
+                {
+                    client.cancel();
+                }
+            }, "xfer-daemon-cancel");
             try
             {
                 Runtime.getRuntime().addShutdownHook(onSignal);
@@ -175,20 +184,27 @@ final class DaemonClient implements AutoCloseable
     {
         // a daemon that cannot answer (stopped, hung) leaves the command to this process: the connection is closed
         // unless the answer came first, and without GO the daemon never runs the command
-        final java.util.concurrent.ScheduledExecutorService timer =
-            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(task ->
-            {
-                final Thread thread = new Thread(task, "xfer-daemon-answer");
-                thread.setDaemon(true);
-                return thread;
-            });
-        timer.schedule(() ->
+        final Thread timer = new Thread(new Runnable()
         {
-            if (state.compareAndSet(WAITING, GAVE_UP))
+            @Override
+            public void run()
             {
-                close();
+                try
+                {
+                    if (!answered.await(ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS) &&
+                        state.compareAndSet(WAITING, GAVE_UP))
+                    {
+                        close();
+                    }
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
             }
-        }, ANSWER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        }, "xfer-daemon-answer");
+        timer.setDaemon(true);
+        timer.start();
         try
         {
             request.write(requests);
@@ -197,7 +213,7 @@ final class DaemonClient implements AutoCloseable
             {
                 return NOT_SERVED;
             }
-            timer.shutdownNow();
+            answered.countDown();
             if (request.kind() == ClientDaemon.RUN && !go())
             {
                 return CANCELLED; // a signal came before the command started: it never will
@@ -235,7 +251,7 @@ final class DaemonClient implements AutoCloseable
         }
         finally
         {
-            timer.shutdownNow();
+            answered.countDown();
             ended.countDown();
         }
     }
