@@ -362,11 +362,11 @@ public final class XferCli implements Callable<Integer>
         }
 
         /**
-         * Say so when a signal ends the process in the middle of a transfer, which would otherwise end without a
-         * word (exit status 130 on Ctrl-C), and whether the same command resumes. The transfer's threads are not
-         * stopped first: what a peer and the checkpoints see is the same as for a killed process, which both sides
-         * are built to resume from. Bounded, so that a report blocked on a full output pipe cannot keep the process
-         * from ending.
+         * Say so when a signal ends the invoking process in the middle of a transfer, which would otherwise end
+         * without a word (exit status 130 on Ctrl-C), and whether the same command resumes. The transfer's threads
+         * are not stopped first: what a peer and the checkpoints see is the same as for a killed process, which both
+         * sides are built to resume from (in the client daemon, the command's thread is interrupted once the report
+         * is out). Bounded, so that a report blocked on a full output pipe cannot keep the process from ending.
          */
         private static Object onSignal(final Output output, final boolean resume)
         {
