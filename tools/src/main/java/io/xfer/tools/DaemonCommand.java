@@ -26,7 +26,7 @@ final class DaemonCommand implements Callable<Integer>
 {
     @Option(names = "--socket", paramLabel = "PATH",
         description = "Unix socket (default: $XFER_DAEMON_SOCKET, else $XDG_RUNTIME_DIR/xfer/client.sock, else " +
-            "$XFER_HOME/run/client.sock). Its directory must be closed to other users.")
+            "$XFER_HOME/run/client.sock). Its directory must be this user's and not writable by others.")
     Path socket;
 
     @Option(names = "--idle", paramLabel = "DURATION", defaultValue = "30m",
