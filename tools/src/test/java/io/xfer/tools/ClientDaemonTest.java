@@ -222,6 +222,87 @@ class ClientDaemonTest
         }
     }
 
+    /**
+     * A {@code get} runs its receiver in the daemon: interrupted by the caller's signal, it keeps what arrived
+     * (the partial file and its checkpoint journal) as a process of its own would, and the same command resumes it.
+     */
+    @Test
+    void shouldKeepWhatAnInterruptedGetReceivedSoThatTheSameCommandResumesIt() throws Exception
+    {
+        startDaemon(0);
+        final Path source = bigFile(moduleRoot.resolve("big/big.bin"), 512L << 20);
+        final Path destination = work.resolve("pulled");
+        final List<String> get = List.of("get", "--json", "--streams", "1", "--cert", "pki/alice.crt", "--key",
+            "pki/alice.key", "--ca", "pki/ca.crt", url("mod/big/big.bin"), "pulled");
+        final DaemonClient first = DaemonClient.connect(socket);
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final CompletableFuture<Integer> running = onThread(() -> first.run(ClientDaemon.RUN, work.toString(), null,
+            get, out, new ByteArrayOutputStream()));
+
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long held = 0;
+        // past two checkpoints (one per 64 MiB): what was journaled by then is what a resume may count on
+        while (held < (160L << 20) && !running.isDone() && System.nanoTime() - deadlineNs < 0)
+        {
+            Thread.sleep(5);
+            held = partialBytes(destination);
+        }
+        assertTrue(held >= 160L << 20 && !running.isDone(), "caught the get midway: " + held + " bytes, " + out);
+        first.cancel();
+        assertEquals(DaemonClient.CANCELLED, running.get(10, TimeUnit.SECONDS), out::toString);
+        first.close();
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("\"error\":\"INTERRUPTED\""), out::toString);
+
+        final Result again = await(() -> run(work, null, get.toArray(new String[0])));
+        assertEquals(ExitCode.OK, again.exitCode, again::toString);
+        final java.util.regex.Matcher resumed = java.util.regex.Pattern.compile("\"resumed_bytes\":(\\d+)")
+            .matcher(again.out);
+        assertTrue(resumed.find() && Long.parseLong(resumed.group(1)) >= 64L << 20,
+            () -> "resumed from the checkpoint: " + again + "\n" + daemonLog);
+        assertEquals(-1L, Files.mismatch(source, destination.resolve("big.bin")));
+        assertTrue(daemonLog.toString(StandardCharsets.UTF_8).contains("get for " + work + ": exit 1 (interrupted)"),
+            daemonLog::toString);
+    }
+
+    private static long partialBytes(final Path root) throws IOException
+    {
+        if (!Files.isDirectory(root))
+        {
+            return 0;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(root))
+        {
+            return files.filter(p -> p.getFileName().toString().endsWith(".part")).mapToLong(p ->
+            {
+                try
+                {
+                    return Files.size(p);
+                }
+                catch (final IOException gone)
+                {
+                    return 0;
+                }
+            }).sum();
+        }
+    }
+
+    private static Path bigFile(final Path file, final long size) throws IOException
+    {
+        Files.createDirectories(file.getParent());
+        final byte[] block = new byte[1 << 20];
+        new Random(17).nextBytes(block);
+        try (java.io.OutputStream out = Files.newOutputStream(file))
+        {
+            for (long written = 0, n = 0; written < size; written += block.length, n++)
+            {
+                block[0] = (byte)n;
+                block[1] = (byte)(n >>> 8);
+                out.write(block, 0, (int)Math.min(block.length, size - written));
+            }
+        }
+        return file;
+    }
+
     @Test
     void shouldRunNothingForACallerThatGaveUpBeforeItsGo() throws Exception
     {
