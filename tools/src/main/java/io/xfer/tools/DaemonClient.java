@@ -76,7 +76,16 @@ final class DaemonClient implements AutoCloseable
         {
             return NOT_SERVED;
         }
-        final DaemonClient client = connect(ClientDaemon.defaultSocket());
+        final Path socket;
+        try
+        {
+            socket = ClientDaemon.defaultSocket();
+        }
+        catch (final RuntimeException unusable)
+        {
+            return NOT_SERVED; // XFER_DAEMON_SOCKET or the directories it derives from name no usable path
+        }
+        final DaemonClient client = connect(socket);
         if (client == null)
         {
             return NOT_SERVED;
