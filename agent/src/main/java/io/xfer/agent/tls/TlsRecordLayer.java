@@ -15,6 +15,7 @@ import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.internal.PlatformDependent;
 import io.xfer.protocol.FrameDecoder;
 import io.xfer.protocol.InboundTransform;
 
@@ -108,6 +109,8 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private boolean active;
     private boolean removingTls;
     private ReferenceCountedOpenSslEngine engine;
+    /** BoringSSL's record calls made directly, without an {@link SSLEngineResult} each; null: the engine's API. */
+    private DirectRecords direct;
     /** Plaintext of small messages written since the last wrap. */
     private ByteBuf staging;
     /** The first non-void promise of the staged messages, and any later ones (rare). */
@@ -127,8 +130,10 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      * again when reading resumes. Reads held otherwise (a large frame's rest still coming) wait for the next read.
      */
     private boolean drawPaused;
-    /** Engine unwrap calls so far (read by tests, on the event loop). */
+    /** Unwrap calls so far, direct or through the engine (read by tests, on the event loop). */
     private long unwraps;
+    /** Calls of the engine's wrap and unwrap so far, each with its {@link SSLEngineResult} (read by tests). */
+    private long engineCalls;
     /** Whether the last {@link #transfer} filled its output and the engine may hold more plaintext. */
     private boolean outputWaiting;
     private final ByteBuffer[] dst = new ByteBuffer[1];
@@ -136,10 +141,22 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
     private boolean outboundDone;
     private boolean closeForwarded;
 
-    /** @return the engine unwrap calls made since the takeover; on the event loop. */
+    /** @return the unwrap calls made since the takeover; on the event loop. */
     long unwraps()
     {
         return unwraps;
+    }
+
+    /** @return the calls of the engine's own wrap and unwrap since the takeover; on the event loop. */
+    long engineCalls()
+    {
+        return engineCalls;
+    }
+
+    /** @return whether application data goes through {@link DirectRecords}; on the event loop. */
+    boolean isDirect()
+    {
+        return direct != null;
     }
 
     /** @return whether this handler has taken the connection's records over from SslHandler. */
@@ -186,6 +203,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         ctx.flush();
         openSsl.retain();
         engine = openSsl;
+        direct = DirectRecords.of(openSsl);
         context = ctx;
         staging = ctx.alloc().directBuffer(STAGING_BYTES);
         active = true;
@@ -444,6 +462,11 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
      */
     private void encrypt(final ByteBuffer first, final ByteBuffer src, final ByteBuf out) throws SSLException
     {
+        if (direct != null && writeDirect(first, out) && writeDirect(src, out))
+        {
+            return;
+        }
+        // the engine's API: for what the direct calls left, after what the engine has to send first
         while (first.hasRemaining() || src.hasRemaining())
         {
             final int firstRecords = Math.min(REPEATS, records(first.remaining()));
@@ -454,6 +477,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             final SSLEngineResult result;
             try
             {
+                engineCalls++;
                 result = engine.wrap(repeated, 0, records, out.internalNioBuffer(out.writerIndex(),
                     out.writableBytes()));
             }
@@ -485,6 +509,44 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
     }
 
+    /**
+     * Wrap everything remaining in {@code src} into {@code out} with {@link DirectRecords}, growing {@code out} so
+     * that a whole record always fits.
+     *
+     * @return false when the engine has records of its own to send first: {@code src} keeps what is left of it.
+     */
+    private boolean writeDirect(final ByteBuffer src, final ByteBuf out) throws SSLException
+    {
+        int stalls = 0;
+        while (src.hasRemaining())
+        {
+            if (out.writableBytes() < Math.min(src.remaining(), MAX_PLAINTEXT) + 2 * RECORD_OVERHEAD ||
+                !out.hasMemoryAddress())
+            {
+                out.ensureWritable(capacityFor(src.remaining(), 1));
+                if (!out.hasMemoryAddress())
+                {
+                    return false;
+                }
+            }
+            if (!direct.write(PlatformDependent.directBufferAddress(src) + src.position(), src.remaining(),
+                out.memoryAddress() + out.writerIndex(), out.writableBytes(), RECORD_OVERHEAD))
+            {
+                return false;
+            }
+            out.writerIndex(out.writerIndex() + direct.produced);
+            src.position(src.position() + direct.consumed);
+            // what BoringSSL had to send first (session tickets) may fill the output before any of src is taken: the
+            // output grows above and the call is made again; calls that neither take nor give are a fault
+            if (direct.consumed == 0 && direct.produced == 0 && ++stalls > 2)
+            {
+                throw new SSLException("TLS engine made no progress wrapping " + src.remaining() + " bytes into " +
+                    out.writableBytes() + " bytes of room");
+            }
+        }
+        return true;
+    }
+
     private static int records(final int bytes)
     {
         return (bytes + MAX_PLAINTEXT - 1) / MAX_PLAINTEXT;
@@ -502,6 +564,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
                 {
                     out.ensureWritable(4 * RECORD_OVERHEAD);
                 }
+                engineCalls++;
                 final SSLEngineResult result =
                     engine.wrap(EMPTY, out.internalNioBuffer(out.writerIndex(), out.writableBytes()));
                 out.writerIndex(out.writerIndex() + result.bytesProduced());
@@ -513,7 +576,15 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
         }
         catch (final SSLException ex)
         {
-            out.release();
+            // the engine reports a failure it met reading once it has given out the alert that tells the peer
+            if (out.isReadable())
+            {
+                ctx.writeAndFlush(out);
+            }
+            else
+            {
+                out.release();
+            }
             throw ex;
         }
         if (out.isReadable())
@@ -774,11 +845,36 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             for (int call = 1; ; call++)
             {
                 final ByteBuffer[] srcs = heldCount > 0 ? heldNio : NO_INPUT;
+                if (direct != null && out.hasMemoryAddress())
+                {
+                    final boolean more = readDirect(srcs, out, room);
+                    room -= direct.produced;
+                    if (direct.closed)
+                    {
+                        closeNotifyReceived();
+                        return false;
+                    }
+                    if (more)
+                    {
+                        return true;
+                    }
+                    if (room == 0 || heldCount == 0 ||
+                        direct.consumed == 0 && direct.produced == 0 && !direct.blocked)
+                    {
+                        return false;
+                    }
+                    if (call == MAX_UNWRAPS)
+                    {
+                        return true;
+                    }
+                    continue;
+                }
                 dst[0] = out.internalNioBuffer(out.writerIndex(), room);
                 final SSLEngineResult result;
                 try
                 {
                     unwraps++;
+                    engineCalls++;
                     result = engine.unwrap(srcs, 0, Math.max(1, heldCount), dst, 0, 1);
                 }
                 finally
@@ -840,6 +936,45 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             context.close();
             throw new DecoderException(ex);
         }
+    }
+
+    /**
+     * One {@link DirectRecords#read} of the held reads into {@code out}, whose writer index moves past what it
+     * produced; the reads it took whole are released, and the engine's own records (a key update's answer) sent.
+     * After a failure, the alert BoringSSL queued is sent before the exception goes on.
+     *
+     * @return true when {@code room} was filled and more plaintext may follow.
+     */
+    private boolean readDirect(final ByteBuffer[] srcs, final ByteBuf out, final int room) throws SSLException
+    {
+        unwraps++;
+        final boolean more;
+        try
+        {
+            more = direct.read(srcs, Math.max(1, heldCount), out.memoryAddress() + out.writerIndex(), room);
+        }
+        catch (final SSLException ex)
+        {
+            if (direct.needWrap)
+            {
+                try
+                {
+                    wrapNonApplication(context);
+                }
+                catch (final SSLException alsoFailed)
+                {
+                    ex.addSuppressed(alsoFailed);
+                }
+            }
+            throw ex;
+        }
+        out.writerIndex(out.writerIndex() + direct.produced);
+        dropConsumed();
+        if (direct.needWrap && !direct.closed)
+        {
+            wrapNonApplication(context);
+        }
+        return more;
     }
 
     /** Releases the held reads the engine took whole, keeping the rest in order at the front. */
@@ -970,6 +1105,7 @@ public final class TlsRecordLayer extends ChannelDuplexHandler implements Inboun
             }
             ReferenceCountUtil.release(engine);
             engine = null;
+            direct = null;
             active = false;
         }
     }

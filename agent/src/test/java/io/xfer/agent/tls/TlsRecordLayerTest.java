@@ -33,6 +33,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -130,6 +132,166 @@ class TlsRecordLayerTest
         assertArrayEquals(fromClient.digest.digest(), pair.serverSink.digest(), "client to server");
         assertArrayEquals(fromServer.digest.digest(), pair.clientSink.digest(), "server to client");
         assertTrue(fromClient.bytes > 8 << 20, "a few MiB each way: " + fromClient.bytes);
+        assertNull(pair.serverSink.failure.get());
+        assertNull(pair.clientSink.failure.get());
+    }
+
+    @Test
+    void applicationDataGoesThroughBoringSslsOwnCallsWithoutTheEnginesApi() throws Exception
+    {
+        assertTrue(DirectRecords.available(), "this JVM and Netty allow the direct calls");
+        final Pair pair = connect(SslProvider.OPENSSL);
+        assertTookOver(pair.client);
+        assertTookOver(pair.server);
+        final TlsRecordLayer clientLayer = pair.client.pipeline().get(TlsRecordLayer.class);
+        final TlsRecordLayer serverLayer = pair.server.pipeline().get(TlsRecordLayer.class);
+        assertTrue(pair.client.eventLoop().submit(clientLayer::isDirect).get());
+        assertTrue(pair.server.eventLoop().submit(serverLayer::isDirect).get());
+
+        exchangeAndVerify(pair);
+        // the server's session tickets went out ahead of its first records; nothing needed the engine's API
+        assertEquals(0L, pair.client.eventLoop().submit(clientLayer::engineCalls).get(), "client engine calls");
+        assertEquals(0L, pair.server.eventLoop().submit(serverLayer::engineCalls).get(), "server engine calls");
+    }
+
+    @Test
+    void withTheDirectCallsSwitchedOffTheEnginesApiCarriesTheData() throws Exception
+    {
+        final Pair pair;
+        System.setProperty(DirectRecords.DISABLE_PROPERTY, "true");
+        try
+        {
+            pair = connect(SslProvider.OPENSSL);
+            assertTookOver(pair.client);
+            assertTookOver(pair.server);
+        }
+        finally
+        {
+            System.clearProperty(DirectRecords.DISABLE_PROPERTY);
+        }
+        final TlsRecordLayer serverLayer = pair.server.pipeline().get(TlsRecordLayer.class);
+        assertFalse(pair.server.eventLoop().submit(serverLayer::isDirect).get());
+        exchangeAndVerify(pair);
+        assertTrue(pair.server.eventLoop().submit(serverLayer::engineCalls).get() > 0);
+    }
+
+    @Test
+    void aKeyUpdateFromThePeerIsAnsweredInOrderAndDataGoesOnIntactBothWays() throws Exception
+    {
+        // the JDK's engine sends a KeyUpdate asking for one back when beginHandshake() is called on an established
+        // TLS 1.3 connection; BoringSSL reads it within the server's direct reads and queues its answer, which must
+        // go out before any record under the server's new keys, or the client cannot decrypt them
+        final Pair pair = connect(SslProvider.OPENSSL, SslProvider.JDK, channel ->
+        {
+        }, false);
+        assertTookOver(pair.server);
+        final TlsRecordLayer serverLayer = pair.server.pipeline().get(TlsRecordLayer.class);
+        assertTrue(pair.server.eventLoop().submit(serverLayer::isDirect).get());
+        final Random random = new Random(33);
+        final MessageDigest toServer = MessageDigest.getInstance("SHA-256");
+        final MessageDigest toClient = MessageDigest.getInstance("SHA-256");
+        long toServerBytes = 0;
+        long toClientBytes = 0;
+        // one exchange first, which takes the server's session tickets out of the way of the record counts
+        final byte[] first = bytes(random, 1000);
+        toServer.update(first);
+        toServerBytes += first.length;
+        toClient.update(first);
+        toClientBytes += first.length;
+        pair.client.writeAndFlush(Unpooled.wrappedBuffer(first)).sync();
+        pair.serverSink.awaitBytes(toServerBytes);
+        pair.server.writeAndFlush(pair.server.alloc().directBuffer(first.length).writeBytes(first)).sync();
+        pair.clientSink.awaitBytes(toClientBytes);
+        final RecordCounter serverRecords = new RecordCounter();
+        pair.server.pipeline().addFirst("record-counter", serverRecords);
+        for (int round = 0; round < 3; round++)
+        {
+            final byte[] up = bytes(random, (1 << 20) + round);
+            toServer.update(up);
+            toServerBytes += up.length;
+            pair.client.eventLoop().submit(() ->
+            {
+                pair.client.pipeline().get(SslHandler.class).engine().beginHandshake();
+                return pair.client.writeAndFlush(Unpooled.wrappedBuffer(up));
+            }).get().sync();
+            pair.serverSink.awaitBytes(toServerBytes);
+
+            final byte[] down = bytes(random, (1 << 20) + 3 * round);
+            toClient.update(down);
+            toClientBytes += down.length;
+            final long recordsBefore = serverRecords.records();
+            pair.server.writeAndFlush(pair.server.alloc().directBuffer(down.length).writeBytes(down)).sync();
+            pair.clientSink.awaitBytes(toClientBytes);
+            assertEquals((down.length + TlsRecordLayer.MAX_PLAINTEXT - 1) / TlsRecordLayer.MAX_PLAINTEXT + 1,
+                serverRecords.records() - recordsBefore, "the data's records and the key update's answer");
+        }
+        assertArrayEquals(toServer.digest(), pair.serverSink.digest(), "client to server");
+        assertArrayEquals(toClient.digest(), pair.clientSink.digest(), "server to client");
+        assertNull(pair.serverSink.failure.get());
+        assertNull(pair.clientSink.failure.get());
+        assertTrue(pair.server.eventLoop().submit(serverLayer::isDirect).get());
+    }
+
+    /** Counts the TLS records written to the socket, from their headers. */
+    private static final class RecordCounter extends io.netty.channel.ChannelOutboundHandlerAdapter
+    {
+        private final byte[] header = new byte[5];
+        private int headerBytes;
+        private int bodyLeft;
+        private long records;
+
+        @Override
+        public void write(final ChannelHandlerContext ctx, final Object msg, final ChannelPromise promise)
+        {
+            if (msg instanceof ByteBuf buffer)
+            {
+                for (int i = buffer.readerIndex(); i < buffer.writerIndex(); )
+                {
+                    if (bodyLeft > 0)
+                    {
+                        final int skip = Math.min(bodyLeft, buffer.writerIndex() - i);
+                        bodyLeft -= skip;
+                        i += skip;
+                        continue;
+                    }
+                    header[headerBytes++] = buffer.getByte(i++);
+                    if (headerBytes == header.length)
+                    {
+                        headerBytes = 0;
+                        bodyLeft = (header[3] & 0xff) << 8 | header[4] & 0xff;
+                        synchronized (this)
+                        {
+                            records++;
+                        }
+                    }
+                }
+            }
+            ctx.write(msg, promise);
+        }
+
+        synchronized long records()
+        {
+            return records;
+        }
+    }
+
+    /** The seeded mix of messages both ways at once, which must arrive intact. */
+    private static void exchangeAndVerify(final Pair pair) throws Exception
+    {
+        final Writer fromClient = new Writer(pair.client, 3);
+        final Writer fromServer = new Writer(pair.server, 4);
+        final Thread clientThread = new Thread(fromClient, "client writes");
+        final Thread serverThread = new Thread(fromServer, "server writes");
+        clientThread.start();
+        serverThread.start();
+        clientThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
+        serverThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
+        assertNull(fromClient.failure.get(), "client writes");
+        assertNull(fromServer.failure.get(), "server writes");
+        pair.serverSink.awaitBytes(fromClient.bytes);
+        pair.clientSink.awaitBytes(fromServer.bytes);
+        assertArrayEquals(fromClient.digest.digest(), pair.serverSink.digest(), "client to server");
+        assertArrayEquals(fromServer.digest.digest(), pair.clientSink.digest(), "server to client");
         assertNull(pair.serverSink.failure.get());
         assertNull(pair.clientSink.failure.get());
     }
@@ -431,14 +593,24 @@ class TlsRecordLayerTest
         assertNull(pair.serverSink.failure.get());
     }
 
-    @Test
-    void aDamagedRecordIsRefusedAndNothingOfItIsPassedOn() throws Exception
+    @ParameterizedTest(name = "engine API: {0}")
+    @ValueSource(booleans = {false, true})
+    void aDamagedRecordIsRefusedNothingOfItIsPassedOnAndThePeerIsToldWhy(final boolean engineApi) throws Exception
     {
         for (final byte[] garbage : List.of(damagedRecord(), "GET / HTTP/1.1\r\n\r\n".getBytes()))
         {
-            final Pair pair = connect(SslProvider.OPENSSL);
-            assertTookOver(pair.client);
-            assertTookOver(pair.server);
+            final Pair pair;
+            System.setProperty(DirectRecords.DISABLE_PROPERTY, String.valueOf(engineApi));
+            try
+            {
+                pair = connect(SslProvider.OPENSSL);
+                assertTookOver(pair.client);
+                assertTookOver(pair.server);
+            }
+            finally
+            {
+                System.clearProperty(DirectRecords.DISABLE_PROPERTY);
+            }
             pair.client.writeAndFlush(Unpooled.copiedBuffer(new byte[] {'h', 'e', 'l', 'l', 'o'})).sync();
             pair.serverSink.awaitBytes(5);
 
@@ -451,6 +623,11 @@ class TlsRecordLayerTest
             assertInstanceOf(SSLException.class, failure.getCause());
             assertEquals(5, pair.serverSink.bytes(), "nothing of the damaged record was passed on");
             assertTrue(pair.clientSink.inactive.await(WAIT_S, TimeUnit.SECONDS), "the client sees the close");
+            // the server's alert reached the client ahead of the close: bad_record_mac, protocol_version
+            final Throwable told = pair.clientSink.failure.get();
+            assertNotNull(told, "the client was told why");
+            assertInstanceOf(SSLException.class, told.getCause());
+            assertTrue(told.getCause().getMessage().contains("ALERT"), told.getCause().getMessage());
         }
     }
 
@@ -545,6 +722,14 @@ class TlsRecordLayerTest
         final boolean serverDecodesFrames)
         throws Exception
     {
+        return connect(provider, provider, atHandshake, serverDecodesFrames);
+    }
+
+    private Pair connect(
+        final SslProvider provider, final SslProvider clientProvider,
+        final java.util.function.Consumer<Channel> atHandshake, final boolean serverDecodesFrames)
+        throws Exception
+    {
         final SslContext serverContext = SslContextBuilder.forServer(server.privateKey(), server.certificate())
             .sslProvider(provider)
             .protocols("TLSv1.3")
@@ -552,7 +737,7 @@ class TlsRecordLayerTest
             .clientAuth(ClientAuth.REQUIRE)
             .build();
         final SslContext clientContext = SslContextBuilder.forClient()
-            .sslProvider(provider)
+            .sslProvider(clientProvider)
             .protocols("TLSv1.3")
             .trustManager(caCertificate)
             .keyManager(client.privateKey(), client.certificate())
