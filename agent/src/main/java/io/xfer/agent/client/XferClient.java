@@ -452,9 +452,10 @@ public final class XferClient implements AutoCloseable
         final Future<Channel> handshake = channel.attr(TLS).get().handshakeFuture();
         if (!handshake.await(options.connectTimeoutNs(), TimeUnit.NANOSECONDS) || !handshake.isSuccess())
         {
-            channel.close();
+            // the cause before the close: a handshake still under way fails by it, with a ClosedChannelException
             final Throwable cause = handshake.cause() != null ? handshake.cause() :
                 new SSLException("TLS handshake timed out");
+            channel.close();
             throw TransferException.connectionLost("TLS handshake with " + endpoint.host() + ":" +
                 endpoint.port() + " failed: " + handshakeFailure(cause), cause);
         }
