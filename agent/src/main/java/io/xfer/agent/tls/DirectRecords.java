@@ -72,6 +72,11 @@ final class DirectRecords
         {
             return null;
         }
+        // TLS 1.3 has no renegotiation, which the engine's unwrap refuses and these calls would not see
+        if (!"TLSv1.3".equals(engine.getSession().getProtocol()))
+        {
+            return null;
+        }
         synchronized (engine)
         {
             try
