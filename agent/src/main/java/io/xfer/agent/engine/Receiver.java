@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.xfer.agent.storage.FileMetadata;
 import io.xfer.agent.storage.CheckpointJournal;
+import io.xfer.agent.storage.DirectoryHandles;
 import io.xfer.agent.storage.ModuleRoot;
 import io.xfer.agent.storage.StorageErrors;
 import io.xfer.protocol.ChunkAckFlyweight;
@@ -28,10 +29,13 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -65,6 +69,13 @@ public final class Receiver extends TransferRole
     /** Damaged chunks of one file that are asked for again before the file fails. */
     static final int MAX_CHECKSUM_RETRIES = 3;
     private static final String TEMP_SUFFIX = ".part";
+    /** A temporary file: a new name, or a journaled partial file reopened as it is; 0600 while it is written. */
+    private static final Set<OpenOption> OPEN_NEW = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+        StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+    private static final Set<OpenOption> OPEN_JOURNALED = Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+    private static final FileAttribute<Set<PosixFilePermission>> TEMP_MODE =
+        PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600));
 
     private final ModuleRoot root;
     private final String basePath;
@@ -94,6 +105,10 @@ public final class Receiver extends TransferRole
     private final Checkpoints checkpoints;
     private final List<IncomingFile> dirtyFiles = new ArrayList<>();
     private final Set<Path> renamedSinceCheckpoint = new LinkedHashSet<>();
+    /** The destination directories last written into, held open: for the receiver's thread only. */
+    private final DirectoryHandles openDirectories = new DirectoryHandles();
+    /** The thread running {@link #run()}; commits may run on others, which take whole paths. */
+    private Thread receiverThread;
     private long lastCheckpointNs;
     private long bytesSinceCheckpoint;
     private boolean sha256Allowed;
@@ -276,6 +291,7 @@ public final class Receiver extends TransferRole
      */
     public TransferReport run() throws InterruptedException
     {
+        receiverThread = Thread.currentThread();
         try
         {
             if (stage != null && journal != null)
@@ -332,6 +348,7 @@ public final class Receiver extends TransferRole
             awaitCommits();
             discardAll();
             discardStage();
+            openDirectories.close();
             connection.dispose();
         }
     }
@@ -991,7 +1008,7 @@ public final class Receiver extends TransferRole
             // through the open descriptor: whatever the temporary name points to by now is never touched
             FileMetadata.writeModeAndMtime(channel, file.temp, file.mode, file.mtimeNs);
             channel.close();
-            commit(file);
+            commit(file, Thread.currentThread() == receiverThread ? openDirectories : null);
             return new Durable(file, sha256Hex, null, null, null, System.nanoTime() - startNs);
         }
         catch (final FileAlreadyExistsException ex)
@@ -1136,9 +1153,9 @@ public final class Receiver extends TransferRole
         if (file.channel == null)
         {
             // a journaled partial file is reopened as it is; otherwise the name must be new
-            file.channel = FileChannel.open(file.temp, Set.of(file.journalState != null ?
-                StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(FileMetadata.permissions(0600)));
+            final Set<OpenOption> options = file.journalState != null ? OPEN_JOURNALED : OPEN_NEW;
+            file.channel = Thread.currentThread() == receiverThread ?
+                openDirectories.openFile(file.temp, options, TEMP_MODE) : FileChannel.open(file.temp, options, TEMP_MODE);
         }
         return file.channel;
     }
@@ -1147,7 +1164,7 @@ public final class Receiver extends TransferRole
      * Put a verified, durable temporary file under its final name. Without overwrite a hard link is used, which
      * fails if the name exists, so a file that appeared meanwhile is never clobbered.
      */
-    private static void commit(final IncomingFile file) throws IOException
+    private static void commit(final IncomingFile file, final DirectoryHandles directories) throws IOException
     {
         if (file.replace)
         {
@@ -1157,7 +1174,14 @@ public final class Receiver extends TransferRole
         try
         {
             Files.createLink(file.target, file.temp);
-            FileMetadata.deleteOwnFile(file.temp);
+            if (directories != null)
+            {
+                directories.deleteFile(file.temp);
+            }
+            else
+            {
+                FileMetadata.deleteOwnFile(file.temp);
+            }
         }
         catch (final UnsupportedOperationException ex)
         {

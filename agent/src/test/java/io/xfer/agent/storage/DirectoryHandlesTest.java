@@ -1,0 +1,143 @@
+package io.xfer.agent.storage;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Files created and removed relative to held-open directories, on real directories. */
+class DirectoryHandlesTest
+{
+    private static final Set<OpenOption> NEW = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+        LinkOption.NOFOLLOW_LINKS);
+    private static final Set<OpenOption> REOPEN = Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        LinkOption.NOFOLLOW_LINKS);
+    private static final FileAttribute<Set<PosixFilePermission>> MODE =
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldCreateWriteAndRemoveFilesInTheirDirectoryWithTheModeAsked() throws Exception
+    {
+        try (DirectoryHandles handles = new DirectoryHandles())
+        {
+            final Path file = dir.resolve("a.part");
+            write(handles.openFile(file, NEW, MODE), "hello");
+            assertEquals("hello", Files.readString(file));
+            assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(file));
+            assertEquals(1, handles.openCount());
+
+            final FileAlreadyExistsException exists =
+                assertThrows(FileAlreadyExistsException.class, () -> handles.openFile(file, NEW, MODE));
+            assertEquals(file.toString(), exists.getFile(), "the whole path, as before");
+
+            handles.deleteFile(file);
+            assertFalse(Files.exists(file, LinkOption.NOFOLLOW_LINKS));
+        }
+    }
+
+    @Test
+    void shouldNeverOpenThroughASymlinkAtTheName() throws Exception
+    {
+        final Path elsewhere = Files.writeString(dir.resolve("elsewhere"), "keep");
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        final Path link = Files.createSymbolicLink(sub.resolve("x.part"), elsewhere);
+        try (DirectoryHandles handles = new DirectoryHandles())
+        {
+            assertThrows(IOException.class, () -> handles.openFile(link, REOPEN, MODE));
+            assertThrows(FileAlreadyExistsException.class, () -> handles.openFile(link, NEW, MODE));
+        }
+        assertEquals("keep", Files.readString(elsewhere));
+    }
+
+    @Test
+    void shouldCreateInTheDirectoryNowAtThePathWhenTheOneHeldOpenWasReplaced() throws Exception
+    {
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        try (DirectoryHandles handles = new DirectoryHandles())
+        {
+            write(handles.openFile(sub.resolve("1.part"), NEW, MODE), "one");
+            Files.delete(sub.resolve("1.part"));
+            Files.delete(sub);
+            Files.createDirectory(sub);
+
+            write(handles.openFile(sub.resolve("2.part"), NEW, MODE), "two");
+            assertEquals("two", Files.readString(sub.resolve("2.part")));
+            handles.deleteFile(sub.resolve("2.part"));
+            assertFalse(Files.exists(sub.resolve("2.part")));
+        }
+    }
+
+    @Test
+    void shouldHoldAtMostItsLimitOfDirectoriesOpenAndCloseThemAll() throws Exception
+    {
+        try (DirectoryHandles handles = new DirectoryHandles())
+        {
+            for (int i = 0; i < 3 * DirectoryHandles.MAX_OPEN; i++)
+            {
+                final Path sub = Files.createDirectory(dir.resolve("d" + i));
+                write(handles.openFile(sub.resolve("f.part"), NEW, MODE), "x");
+                assertTrue(handles.openCount() <= DirectoryHandles.MAX_OPEN, "open: " + handles.openCount());
+            }
+            assertEquals(DirectoryHandles.MAX_OPEN, handles.openCount());
+            // the JDK keeps two descriptors per open directory (the stream's and its own for the *at calls)
+            final long held = descriptorsUnder(dir);
+            assertTrue(held >= DirectoryHandles.MAX_OPEN && held <= 2 * DirectoryHandles.MAX_OPEN,
+                "the evicted ones are closed: " + held + " descriptors");
+            // one evicted long ago: removed by its whole path
+            handles.deleteFile(dir.resolve("d0").resolve("f.part"));
+            assertFalse(Files.exists(dir.resolve("d0").resolve("f.part")));
+            handles.close();
+            assertEquals(0, handles.openCount());
+        }
+        assertEquals(0, descriptorsUnder(dir), "every directory closed");
+    }
+
+    private static void write(final FileChannel channel, final String text) throws IOException
+    {
+        try (channel)
+        {
+            channel.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        }
+    }
+
+    /** @return this process's open descriptors on {@code root} or below it. */
+    private static long descriptorsUnder(final Path root) throws IOException
+    {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd")))
+        {
+            return fds.filter(fd ->
+            {
+                try
+                {
+                    return Files.readSymbolicLink(fd).startsWith(root);
+                }
+                catch (final IOException ex)
+                {
+                    return false; // closed meanwhile, or the listing's own descriptor
+                }
+            }).count();
+        }
+    }
+}
