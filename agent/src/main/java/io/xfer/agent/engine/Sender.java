@@ -261,6 +261,7 @@ public final class Sender extends TransferRole
                 file.close();
             }
             open.clear();
+            walker.close();
             connection.dispose();
         }
     }
@@ -435,8 +436,7 @@ public final class Sender extends TransferRole
         try
         {
             final long startNs = System.nanoTime();
-            try (FileChannel channel = FileChannel.open(entry.path(), StandardOpenOption.READ,
-                LinkOption.NOFOLLOW_LINKS))
+            try (FileChannel channel = walker.openFile(entry))
             {
                 while (raw.writerIndex() < size)
                 {

@@ -4,26 +4,46 @@ import io.xfer.protocol.ErrorCode;
 import io.xfer.protocol.FileEntryFlyweight;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Walks source trees lazily, depth first, a directory before its contents, names in sorted order, never following
  * symlinks. The sender pulls entries one at a time so that the manifest flows while the walk goes on and memory
  * holds only the directories on the current path. Entries that vanish or cannot be read are reported to the
  * {@link Problems} callback and the walk goes on.
+ *
+ * <p>The directories on the current path stay open ({@link SecureDirectoryStream}, at most {@value #MAX_OPEN} deep),
+ * and their entries are read relative to them: attributes ({@code fstatat}), subdirectories ({@code openat} with
+ * {@code O_NOFOLLOW}), and small files ({@link #openFile}). The kernel then does not walk each entry's whole path
+ * from the root again, which on a tree of small files is a good part of those calls (profiled); and an entry is
+ * looked up in the directory that was listed, so a directory on the path that is swapped for a symlink during the
+ * walk leads nowhere outside the tree. Below that depth, or where the platform has no
+ * {@link SecureDirectoryStream}, whole paths are used. {@link #close()} closes what is still open when a walk is
+ * abandoned.
  */
-public final class SourceWalker
+public final class SourceWalker implements AutoCloseable
 {
+    /** Directories on the current path held open at most (the JDK holds two descriptors for each). */
+    static final int MAX_OPEN = 64;
+
     /** Receives what the walk had to leave out. */
     public interface Problems
     {
@@ -35,11 +55,14 @@ public final class SourceWalker
     {
     }
 
+    private static final Set<OpenOption> READ_ONLY = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+
     private final Deque<Root> roots;
     private final Deque<Frame> stack = new ArrayDeque<>();
     private final Problems problems;
 
-    private record Frame(String prefix, Iterator<Path> children)
+    /** A directory being listed: its children, and the directory held open where it can be. */
+    private record Frame(String prefix, Path directory, Iterator<Path> children, SecureDirectoryStream<Path> handle)
     {
     }
 
@@ -61,7 +84,7 @@ public final class SourceWalker
             {
                 if (!top.children().hasNext())
                 {
-                    stack.pop();
+                    closeQuietly(stack.pop().handle());
                     continue;
                 }
                 final Path child = top.children().next();
@@ -72,7 +95,7 @@ public final class SourceWalker
                     continue;
                 }
                 final String relative = top.prefix().isEmpty() ? name : top.prefix() + "/" + name;
-                final SourceEntry entry = visit(child, relative);
+                final SourceEntry entry = visit(child, relative, top.handle());
                 if (entry != null)
                 {
                     return entry;
@@ -87,7 +110,7 @@ public final class SourceWalker
             if (root.name().isEmpty())
             {
                 // contents of a directory: no entry for the directory itself
-                final BasicFileAttributes attributes = attributes(root.path(), root.path().toString());
+                final BasicFileAttributes attributes = attributes(root.path(), root.path().toString(), null);
                 if (attributes == null)
                 {
                     continue;
@@ -98,10 +121,10 @@ public final class SourceWalker
                         "a trailing slash needs a directory: " + root.path());
                     continue;
                 }
-                push(root.path(), "");
+                push(root.path(), "", null);
                 continue;
             }
-            final SourceEntry entry = visit(root.path(), root.name());
+            final SourceEntry entry = visit(root.path(), root.name(), null);
             if (entry != null)
             {
                 return entry;
@@ -109,9 +132,9 @@ public final class SourceWalker
         }
     }
 
-    private SourceEntry visit(final Path path, final String relative)
+    private SourceEntry visit(final Path path, final String relative, final SecureDirectoryStream<Path> parent)
     {
-        final BasicFileAttributes attributes = attributes(path, relative);
+        final BasicFileAttributes attributes = attributes(path, relative, parent);
         if (attributes == null)
         {
             return null;
@@ -127,7 +150,7 @@ public final class SourceWalker
             final int mode = FileMetadata.mode(attributes, path);
             if (attributes.isDirectory())
             {
-                push(path, relative);
+                push(path, relative, parent);
                 return new SourceEntry(relative, path, FileEntryFlyweight.TYPE_DIRECTORY, mode, 0, mtimeNs, "");
             }
             if (attributes.isRegularFile())
@@ -151,11 +174,15 @@ public final class SourceWalker
         }
     }
 
-    private BasicFileAttributes attributes(final Path path, final String relative)
+    private BasicFileAttributes attributes(final Path path, final String relative,
+        final SecureDirectoryStream<Path> parent)
     {
         try
         {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return parent != null ?
+                parent.getFileAttributeView(path.getFileName(), BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .readAttributes() :
+                Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         }
         catch (final NoSuchFileException ex)
         {
@@ -164,16 +191,36 @@ public final class SourceWalker
         }
         catch (final IOException ex)
         {
-            problems.onProblem(relative, StorageErrors.classify(ex), StorageErrors.describe(ex));
+            problems.onProblem(relative, StorageErrors.classify(ex), describe(ex, path));
             return null;
         }
     }
 
-    private void push(final Path directory, final String prefix)
+    /** As {@link StorageErrors#describe}, naming the whole path where the call named it relative to its directory. */
+    private static String describe(final IOException ex, final Path path)
+    {
+        if (ex instanceof FileSystemException failure && failure.getFile() != null &&
+            !failure.getFile().equals(path.toString()))
+        {
+            return ex.getClass().getSimpleName() + ": " + path +
+                (failure.getReason() != null ? ": " + failure.getReason() : "");
+        }
+        return StorageErrors.describe(ex);
+    }
+
+    /**
+     * List {@code directory}: relative to its {@code parent} when that is open, and then never through a symlink
+     * (a name that is no longer a directory of this tree is reported, not followed).
+     */
+    private void push(final Path directory, final String prefix, final SecureDirectoryStream<Path> parent)
     {
         final List<Path> children = new ArrayList<>();
-        try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory))
+        DirectoryStream<Path> stream = null;
+        try
         {
+            stream = parent != null ?
+                parent.newDirectoryStream(directory.getFileName(), LinkOption.NOFOLLOW_LINKS) :
+                Files.newDirectoryStream(directory);
             for (final Path child : stream)
             {
                 children.add(child);
@@ -181,16 +228,79 @@ public final class SourceWalker
         }
         catch (final NoSuchFileException ex)
         {
+            closeQuietly(stream);
             problems.onProblem(prefix, ErrorCode.SOURCE_VANISHED, "directory vanished during the walk");
             return;
         }
         catch (final IOException ex)
         {
+            closeQuietly(stream);
             problems.onProblem(prefix, StorageErrors.classify(ex), "cannot list directory: " +
-                StorageErrors.describe(ex));
+                describe(ex, directory));
             return;
         }
+        catch (final RuntimeException ex)
+        {
+            closeQuietly(stream);
+            throw ex;
+        }
         children.sort(null);
-        stack.push(new Frame(prefix, children.iterator()));
+        SecureDirectoryStream<Path> handle = null;
+        if (stream instanceof SecureDirectoryStream<Path> secure && stack.size() < MAX_OPEN)
+        {
+            // listed already: kept open for the calls relative to it
+            handle = secure;
+        }
+        else
+        {
+            closeQuietly(stream);
+        }
+        stack.push(new Frame(prefix, directory, children.iterator(), handle));
+    }
+
+    /**
+     * Open {@code entry}, a regular file the walk just returned, for reading without following a symlink: relative
+     * to its directory while that is held open, else by its whole path.
+     */
+    public FileChannel openFile(final SourceEntry entry) throws IOException
+    {
+        final Frame top = stack.peek();
+        final Path path = entry.path();
+        if (top != null && top.handle() != null && top.directory().equals(path.getParent()))
+        {
+            final SeekableByteChannel channel = top.handle().newByteChannel(path.getFileName(), READ_ONLY);
+            if (channel instanceof FileChannel file)
+            {
+                return file;
+            }
+            channel.close();
+        }
+        return FileChannel.open(path, READ_ONLY);
+    }
+
+    /** Close the directories still open: the walk is over or abandoned. */
+    @Override
+    public void close()
+    {
+        while (!stack.isEmpty())
+        {
+            closeQuietly(stack.pop().handle());
+        }
+    }
+
+    private static void closeQuietly(final DirectoryStream<Path> stream)
+    {
+        if (stream == null)
+        {
+            return;
+        }
+        try
+        {
+            stream.close();
+        }
+        catch (final IOException ignore)
+        {
+            // opened for reading only
+        }
     }
 }

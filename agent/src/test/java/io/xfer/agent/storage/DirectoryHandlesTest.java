@@ -17,7 +17,6 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -102,7 +101,7 @@ class DirectoryHandlesTest
             }
             assertEquals(DirectoryHandles.MAX_OPEN, handles.openCount());
             // the JDK keeps two descriptors per open directory (the stream's and its own for the *at calls)
-            final long held = descriptorsUnder(dir);
+            final long held = OpenDescriptors.under(dir);
             assertTrue(held >= DirectoryHandles.MAX_OPEN && held <= 2 * DirectoryHandles.MAX_OPEN,
                 "the evicted ones are closed: " + held + " descriptors");
             // one evicted long ago: removed by its whole path
@@ -111,7 +110,7 @@ class DirectoryHandlesTest
             handles.close();
             assertEquals(0, handles.openCount());
         }
-        assertEquals(0, descriptorsUnder(dir), "every directory closed");
+        assertEquals(0, OpenDescriptors.under(dir), "every directory closed");
     }
 
     private static void write(final FileChannel channel, final String text) throws IOException
@@ -119,25 +118,6 @@ class DirectoryHandlesTest
         try (channel)
         {
             channel.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
-        }
-    }
-
-    /** @return this process's open descriptors on {@code root} or below it. */
-    private static long descriptorsUnder(final Path root) throws IOException
-    {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd")))
-        {
-            return fds.filter(fd ->
-            {
-                try
-                {
-                    return Files.readSymbolicLink(fd).startsWith(root);
-                }
-                catch (final IOException ex)
-                {
-                    return false; // closed meanwhile, or the listing's own descriptor
-                }
-            }).count();
         }
     }
 }
