@@ -115,25 +115,8 @@ class TlsRecordLayerTest
         final Pair pair = connect(SslProvider.OPENSSL);
         assertTookOver(pair.client);
         assertTookOver(pair.server);
-
-        final Writer fromClient = new Writer(pair.client, 1);
-        final Writer fromServer = new Writer(pair.server, 2);
-        final Thread clientThread = new Thread(fromClient, "client writes");
-        final Thread serverThread = new Thread(fromServer, "server writes");
-        clientThread.start();
-        serverThread.start();
-        clientThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
-        serverThread.join(TimeUnit.SECONDS.toMillis(WAIT_S));
-        assertNull(fromClient.failure.get(), "client writes");
-        assertNull(fromServer.failure.get(), "server writes");
-
-        pair.serverSink.awaitBytes(fromClient.bytes);
-        pair.clientSink.awaitBytes(fromServer.bytes);
-        assertArrayEquals(fromClient.digest.digest(), pair.serverSink.digest(), "client to server");
-        assertArrayEquals(fromServer.digest.digest(), pair.clientSink.digest(), "server to client");
-        assertTrue(fromClient.bytes > 8 << 20, "a few MiB each way: " + fromClient.bytes);
-        assertNull(pair.serverSink.failure.get());
-        assertNull(pair.clientSink.failure.get());
+        final long sent = exchangeAndVerify(pair, 1, 2);
+        assertTrue(sent > 8 << 20, "a few MiB each way: " + sent);
     }
 
     @Test
@@ -148,7 +131,7 @@ class TlsRecordLayerTest
         assertTrue(pair.client.eventLoop().submit(clientLayer::isDirect).get());
         assertTrue(pair.server.eventLoop().submit(serverLayer::isDirect).get());
 
-        exchangeAndVerify(pair);
+        exchangeAndVerify(pair, 3, 4);
         // the server's session tickets went out ahead of its first records; nothing needed the engine's API
         assertEquals(0L, pair.client.eventLoop().submit(clientLayer::engineCalls).get(), "client engine calls");
         assertEquals(0L, pair.server.eventLoop().submit(serverLayer::engineCalls).get(), "server engine calls");
@@ -157,21 +140,10 @@ class TlsRecordLayerTest
     @Test
     void withTheDirectCallsSwitchedOffTheEnginesApiCarriesTheData() throws Exception
     {
-        final Pair pair;
-        System.setProperty(DirectRecords.DISABLE_PROPERTY, "true");
-        try
-        {
-            pair = connect(SslProvider.OPENSSL);
-            assertTookOver(pair.client);
-            assertTookOver(pair.server);
-        }
-        finally
-        {
-            System.clearProperty(DirectRecords.DISABLE_PROPERTY);
-        }
+        final Pair pair = connectTakenOver(true);
         final TlsRecordLayer serverLayer = pair.server.pipeline().get(TlsRecordLayer.class);
         assertFalse(pair.server.eventLoop().submit(serverLayer::isDirect).get());
-        exchangeAndVerify(pair);
+        exchangeAndVerify(pair, 3, 4);
         assertTrue(pair.server.eventLoop().submit(serverLayer::engineCalls).get() > 0);
     }
 
@@ -275,11 +247,16 @@ class TlsRecordLayerTest
         }
     }
 
-    /** The seeded mix of messages both ways at once, which must arrive intact. */
-    private static void exchangeAndVerify(final Pair pair) throws Exception
+    /**
+     * The seeded mix of messages both ways at once, which must arrive intact.
+     *
+     * @return the bytes the client sent.
+     */
+    private static long exchangeAndVerify(final Pair pair, final long clientSeed, final long serverSeed)
+        throws Exception
     {
-        final Writer fromClient = new Writer(pair.client, 3);
-        final Writer fromServer = new Writer(pair.server, 4);
+        final Writer fromClient = new Writer(pair.client, clientSeed);
+        final Writer fromServer = new Writer(pair.server, serverSeed);
         final Thread clientThread = new Thread(fromClient, "client writes");
         final Thread serverThread = new Thread(fromServer, "server writes");
         clientThread.start();
@@ -294,6 +271,7 @@ class TlsRecordLayerTest
         assertArrayEquals(fromServer.digest.digest(), pair.clientSink.digest(), "server to client");
         assertNull(pair.serverSink.failure.get());
         assertNull(pair.clientSink.failure.get());
+        return fromClient.bytes;
     }
 
     @Test
@@ -599,18 +577,7 @@ class TlsRecordLayerTest
     {
         for (final byte[] garbage : List.of(damagedRecord(), "GET / HTTP/1.1\r\n\r\n".getBytes()))
         {
-            final Pair pair;
-            System.setProperty(DirectRecords.DISABLE_PROPERTY, String.valueOf(engineApi));
-            try
-            {
-                pair = connect(SslProvider.OPENSSL);
-                assertTookOver(pair.client);
-                assertTookOver(pair.server);
-            }
-            finally
-            {
-                System.clearProperty(DirectRecords.DISABLE_PROPERTY);
-            }
+            final Pair pair = connectTakenOver(engineApi);
             pair.client.writeAndFlush(Unpooled.copiedBuffer(new byte[] {'h', 'e', 'l', 'l', 'o'})).sync();
             pair.serverSink.awaitBytes(5);
 
@@ -707,6 +674,24 @@ class TlsRecordLayerTest
             Thread.sleep(5);
         }
         throw new AssertionError("the record layer did not take over " + channel.pipeline().names());
+    }
+
+    /** A BoringSSL pair whose record layers took over, with the engine's API ({@code engineApi}) or direct calls. */
+    private Pair connectTakenOver(final boolean engineApi) throws Exception
+    {
+        final Pair pair;
+        System.setProperty(DirectRecords.DISABLE_PROPERTY, String.valueOf(engineApi));
+        try
+        {
+            pair = connect(SslProvider.OPENSSL);
+            assertTookOver(pair.client);
+            assertTookOver(pair.server);
+        }
+        finally
+        {
+            System.clearProperty(DirectRecords.DISABLE_PROPERTY);
+        }
+        return pair;
     }
 
     private Pair connect(final SslProvider provider) throws Exception
