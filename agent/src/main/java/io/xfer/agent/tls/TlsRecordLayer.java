@@ -55,6 +55,11 @@ import javax.net.ssl.SSLException;
  * ciphertext it had read but not decrypted. With the JDK provider (one record per call, by the SSLEngine contract)
  * it steps aside and SslHandler stays.
  *
+ * <p>"Engine call" below means one call of BoringSSL for a whole batch: where {@link DirectRecords} can be had, the
+ * layer makes BoringSSL's {@code SSL_write} and {@code SSL_read} calls itself, without the {@link SSLEngineResult}
+ * each call of the engine's API allocates; the engine's API stays for what the engine sends itself (alerts,
+ * close_notify) and wherever the direct calls cannot be made.
+ *
  * <p>Write promises complete when the ciphertext of their message has been written to the socket, as with
  * SslHandler. A decryption failure is passed on as a {@link DecoderException} whose cause is the
  * {@link SSLException}, after which the engine's alert is sent and the channel closed. A close sends close_notify
