@@ -23,10 +23,7 @@ import org.agrona.collections.Int2IntHashMap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -681,8 +678,8 @@ public final class Sender extends TransferRole
     {
         try
         {
-            final FileChannel channel =
-                FileChannel.open(entry.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            // from its root, a directory at a time: a directory swapped for a symlink since the walk leads nowhere
+            final FileChannel channel = walker.openLater(entry);
             final OutgoingFile file = new OutgoingFile(fileId, entry, channel, 0);
             file.resumeOffset = resumeOffset;
             if (sha256Digests)
@@ -1071,8 +1068,7 @@ public final class Sender extends TransferRole
         file.close();
         try
         {
-            final BasicFileAttributes now =
-                Files.readAttributes(entry.path(), BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            final BasicFileAttributes now = walker.attributesLater(entry);
             if (!now.isRegularFile())
             {
                 stats.record(new TransferEvent(TransferEvent.Kind.FAILED, entry.relativePath(), entry.fileType(), 0,

@@ -21,7 +21,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -43,6 +45,8 @@ public final class SourceWalker implements AutoCloseable
 {
     /** Directories on the current path held open at most (the JDK holds two descriptors for each). */
     static final int MAX_OPEN = 64;
+    /** Directories of files opened after the walk moved on, held open at most. */
+    static final int MAX_LATER = 16;
 
     /** Receives what the walk had to leave out. */
     public interface Problems
@@ -58,8 +62,15 @@ public final class SourceWalker implements AutoCloseable
     private static final Set<OpenOption> READ_ONLY = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
 
     private final Deque<Root> roots;
+    private final List<Root> allRoots;
     private final Deque<Frame> stack = new ArrayDeque<>();
     private final Problems problems;
+    /**
+     * Directories that files sent later were opened in, each reached from its root one name at a time without
+     * following a symlink ({@link #openLater}); the {@value #MAX_LATER} used last stay open.
+     */
+    private final Map<Path, SecureDirectoryStream<Path>> laterDirectories =
+        new LinkedHashMap<>(2 * MAX_LATER, 0.75f, true);
 
     /** A directory being listed: its children, and the directory held open where it can be. */
     private record Frame(String prefix, Path directory, Iterator<Path> children, SecureDirectoryStream<Path> handle)
@@ -69,6 +80,7 @@ public final class SourceWalker implements AutoCloseable
     public SourceWalker(final List<Root> roots, final Problems problems)
     {
         this.roots = new ArrayDeque<>(roots);
+        this.allRoots = List.copyOf(roots);
         this.problems = problems;
     }
 
@@ -278,6 +290,151 @@ public final class SourceWalker implements AutoCloseable
         return FileChannel.open(path, READ_ONLY);
     }
 
+    /**
+     * Open {@code entry}, a regular file this walk returned earlier, for reading now that the walk may have moved on
+     * (a file sent as DATA, once answered): reached from its root one directory at a time, each opened relative to
+     * the one before without following a symlink, so that a directory on its path swapped for a symlink since the
+     * walk leads nowhere outside the tree. Failures name the whole path. Where the platform has no
+     * {@link SecureDirectoryStream}, or the entry is a root itself, by its whole path, never following a symlink
+     * at its name.
+     */
+    public FileChannel openLater(final SourceEntry entry) throws IOException
+    {
+        final Path path = entry.path();
+        final SecureDirectoryStream<Path> directory = laterDirectory(path.getParent());
+        if (directory == null)
+        {
+            return FileChannel.open(path, READ_ONLY);
+        }
+        try
+        {
+            final SeekableByteChannel channel = directory.newByteChannel(path.getFileName(), READ_ONLY);
+            if (channel instanceof FileChannel file)
+            {
+                return file;
+            }
+            channel.close();
+            return FileChannel.open(path, READ_ONLY);
+        }
+        catch (final FileSystemException ex)
+        {
+            throw withPath(ex, path);
+        }
+    }
+
+    /**
+     * Attributes of {@code entry}'s file now, not following a symlink, found as {@link #openLater} finds it.
+     */
+    public BasicFileAttributes attributesLater(final SourceEntry entry) throws IOException
+    {
+        final Path path = entry.path();
+        final SecureDirectoryStream<Path> directory = laterDirectory(path.getParent());
+        if (directory == null)
+        {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        }
+        try
+        {
+            return directory.getFileAttributeView(path.getFileName(), BasicFileAttributeView.class,
+                LinkOption.NOFOLLOW_LINKS).readAttributes();
+        }
+        catch (final FileSystemException ex)
+        {
+            throw withPath(ex, path);
+        }
+    }
+
+    /**
+     * The directory {@code path}, under one of the walk's directory roots, opened from that root one name at a time
+     * without following a symlink; null when {@code path} is under no directory root (a file given as a root is
+     * opened by its whole path) or the platform has no {@link SecureDirectoryStream}.
+     */
+    private SecureDirectoryStream<Path> laterDirectory(final Path path) throws IOException
+    {
+        if (path == null)
+        {
+            return null;
+        }
+        final SecureDirectoryStream<Path> known = laterDirectories.get(path);
+        if (known != null)
+        {
+            return known;
+        }
+        final DirectoryStream<Path> opened;
+        if (isDirectoryRoot(path))
+        {
+            // a root was resolved by whoever chose it (the module's rules, the user's command line)
+            opened = Files.newDirectoryStream(path);
+        }
+        else
+        {
+            final SecureDirectoryStream<Path> parent = laterDirectory(path.getParent());
+            if (parent == null)
+            {
+                return null;
+            }
+            try
+            {
+                opened = parent.newDirectoryStream(path.getFileName(), LinkOption.NOFOLLOW_LINKS);
+            }
+            catch (final FileSystemException ex)
+            {
+                throw withPath(ex, path);
+            }
+        }
+        if (!(opened instanceof SecureDirectoryStream<Path> secure))
+        {
+            closeQuietly(opened);
+            return null;
+        }
+        if (laterDirectories.size() >= MAX_LATER)
+        {
+            final Iterator<SecureDirectoryStream<Path>> eldest = laterDirectories.values().iterator();
+            closeQuietly(eldest.next());
+            eldest.remove();
+        }
+        laterDirectories.put(path, secure);
+        return secure;
+    }
+
+    /** @return whether {@code path} is a root this walk was given as a directory (or as a directory's contents). */
+    private boolean isDirectoryRoot(final Path path)
+    {
+        for (final Root root : allRoots)
+        {
+            if (root.path().equals(path) && Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The same failure, naming the whole path rather than the name the relative call was given. */
+    private static IOException withPath(final FileSystemException ex, final Path path)
+    {
+        final String file = path.toString();
+        final FileSystemException named;
+        if (ex instanceof NoSuchFileException)
+        {
+            named = new NoSuchFileException(file, null, ex.getReason());
+        }
+        else if (ex instanceof java.nio.file.AccessDeniedException)
+        {
+            named = new java.nio.file.AccessDeniedException(file, null, ex.getReason());
+        }
+        else if (ex instanceof java.nio.file.NotDirectoryException)
+        {
+            named = new java.nio.file.NotDirectoryException(file);
+        }
+        else
+        {
+            named = new FileSystemException(file, null, ex.getReason());
+        }
+        named.initCause(ex);
+        return named;
+    }
+
     /** Close the directories still open: the walk is over or abandoned. */
     @Override
     public void close()
@@ -286,6 +443,11 @@ public final class SourceWalker implements AutoCloseable
         {
             closeQuietly(stack.pop().handle());
         }
+        for (final SecureDirectoryStream<Path> directory : laterDirectories.values())
+        {
+            closeQuietly(directory);
+        }
+        laterDirectories.clear();
     }
 
     private static void closeQuietly(final DirectoryStream<Path> stream)

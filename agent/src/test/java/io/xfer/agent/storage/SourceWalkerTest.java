@@ -124,6 +124,59 @@ class SourceWalkerTest
     }
 
     @Test
+    void shouldOpenFilesLaterFromTheirRootWithoutFollowingASymlinkSwappedInSinceTheWalk() throws Exception
+    {
+        final Path root = Files.createDirectory(dir.resolve("src"));
+        final Path sub = Files.createDirectories(root.resolve("a").resolve("sub"));
+        Files.writeString(sub.resolve("big"), "inside");
+        Files.writeString(root.resolve("top"), "top");
+        final Path outside = Files.createDirectory(dir.resolve("outside"));
+        Files.writeString(outside.resolve("big"), "a secret outside the tree");
+        final List<SourceEntry> files = new ArrayList<>();
+        try (SourceWalker walker = walker(root))
+        {
+            for (SourceEntry entry = walker.next(); entry != null; entry = walker.next())
+            {
+                if (entry.fileType() == FileEntryFlyweight.TYPE_FILE)
+                {
+                    files.add(entry);
+                }
+            }
+            assertEquals(List.of("src/a/sub/big", "src/top"), files.stream().map(SourceEntry::relativePath).toList());
+            // the walk is over: files sent as DATA are opened now
+            assertEquals("inside", read(walker.openLater(files.get(0))));
+            assertEquals("top", read(walker.openLater(files.get(1))));
+            assertEquals(6, walker.attributesLater(files.get(0)).size());
+
+            // a directory on the path is swapped for a symlink to elsewhere: nothing outside is opened or stat'ed
+            Files.move(root.resolve("a"), dir.resolve("moved"));
+            Files.createDirectory(root.resolve("a"));
+            Files.createSymbolicLink(root.resolve("a").resolve("sub"), outside);
+            walker.close(); // and what the walk held open is forgotten: every directory is found again
+            final IOException refused = assertThrows(IOException.class, () -> walker.openLater(files.get(0)));
+            assertTrue(refused.getMessage().contains(root.resolve("a").resolve("sub").toString()),
+                "the whole path in: " + refused.getMessage());
+            assertThrows(IOException.class, () -> walker.attributesLater(files.get(0)));
+            assertEquals("top", read(walker.openLater(files.get(1))));
+        }
+        assertEquals(0, OpenDescriptors.under(root), "closed");
+    }
+
+    @Test
+    void shouldOpenAFileGivenAsARootByItsPath() throws Exception
+    {
+        final Path file = Files.writeString(dir.resolve("single"), "one file");
+        try (SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(file, "single")),
+            (path, code, message) -> problems.add(path + " " + code + " " + message)))
+        {
+            final SourceEntry entry = walker.next();
+            assertEquals("single", entry.relativePath());
+            assertEquals(null, walker.next());
+            assertEquals("one file", read(walker.openLater(entry)));
+        }
+    }
+
+    @Test
     void shouldReportAnEntryThatVanishedAfterTheListing() throws Exception
     {
         final Path root = Files.createDirectory(dir.resolve("src"));
