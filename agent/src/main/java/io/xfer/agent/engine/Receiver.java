@@ -1155,7 +1155,8 @@ public final class Receiver extends TransferRole
             // a journaled partial file is reopened as it is; otherwise the name must be new
             final Set<OpenOption> options = file.journalState != null ? OPEN_JOURNALED : OPEN_NEW;
             file.channel = Thread.currentThread() == receiverThread ?
-                openDirectories.openFile(file.temp, options, TEMP_MODE) : FileChannel.open(file.temp, options, TEMP_MODE);
+                openDirectories.openFile(file.temp, options, TEMP_MODE) :
+                FileChannel.open(file.temp, options, TEMP_MODE);
         }
         return file.channel;
     }

@@ -39,8 +39,8 @@ public final class DirectoryHandles implements AutoCloseable
      * Open (or create) {@code file} as {@link FileChannel#open(Path, Set, FileAttribute[])} would, relative to its
      * directory where it can.
      */
-    public FileChannel openFile(final Path file, final Set<? extends OpenOption> options, final FileAttribute<?> attribute)
-        throws IOException
+    public FileChannel openFile(
+        final Path file, final Set<? extends OpenOption> options, final FileAttribute<?> attribute) throws IOException
     {
         final SecureDirectoryStream<Path> directory = directory(file.getParent(), true);
         if (directory != null)
