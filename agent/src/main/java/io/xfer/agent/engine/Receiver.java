@@ -105,8 +105,11 @@ public final class Receiver extends TransferRole
     private final Checkpoints checkpoints;
     private final List<IncomingFile> dirtyFiles = new ArrayList<>();
     private final Set<Path> renamedSinceCheckpoint = new LinkedHashSet<>();
-    /** The destination directories last written into, held open: for the receiver's thread only. */
-    private final DirectoryHandles openDirectories = new DirectoryHandles();
+    /**
+     * The destination directories last written into, reached from the root without following a symlink and held
+     * open: for the receiver's thread only.
+     */
+    private final DirectoryHandles openDirectories;
     /** The thread running {@link #run()}; commits may run on others, which take whole paths. */
     private Thread receiverThread;
     private long lastCheckpointNs;
@@ -214,6 +217,7 @@ public final class Receiver extends TransferRole
         this.checkpoints = checkpoints;
         this.lastCheckpointNs = System.nanoTime();
         this.root = root;
+        this.openDirectories = new DirectoryHandles(root.path());
         this.basePath = basePath;
         this.overwrite = overwrite;
         this.transferId = transferId;
@@ -659,6 +663,11 @@ public final class Receiver extends TransferRole
             if (size > 0)
             {
                 write(file, content, 0);
+            }
+            else
+            {
+                // created here, on the receiver's thread, where its directory is reached without following a symlink
+                createEmpty(file);
             }
         }
         finally
@@ -1148,6 +1157,18 @@ public final class Receiver extends TransferRole
         return digest.digest();
     }
 
+    private void createEmpty(final IncomingFile file)
+    {
+        try
+        {
+            open(file);
+        }
+        catch (final IOException ex)
+        {
+            throw storageFailure("cannot write " + file.relativePath, ex);
+        }
+    }
+
     private FileChannel open(final IncomingFile file) throws IOException
     {
         if (file.channel == null)
@@ -1258,6 +1279,11 @@ public final class Receiver extends TransferRole
             {
                 // the mtime first (it opens the directory for reading, which the final mode may not allow); if
                 // the directory cannot be read now (a mode left by an earlier run), its mode first
+                if (openDirectories.writeDirectoryMetadata(directory.path(), directory.mode(), directory.mtimeNs()))
+                {
+                    // through the directory's own descriptor, reached from the root without following a symlink
+                    continue;
+                }
                 try
                 {
                     FileMetadata.writeMtime(directory.path(), directory.mtimeNs());

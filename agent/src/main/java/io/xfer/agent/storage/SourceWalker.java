@@ -318,7 +318,7 @@ public final class SourceWalker implements AutoCloseable
         }
         catch (final FileSystemException ex)
         {
-            throw withPath(ex, path);
+            throw StorageErrors.withPath(ex, path);
         }
     }
 
@@ -340,7 +340,7 @@ public final class SourceWalker implements AutoCloseable
         }
         catch (final FileSystemException ex)
         {
-            throw withPath(ex, path);
+            throw StorageErrors.withPath(ex, path);
         }
     }
 
@@ -379,7 +379,7 @@ public final class SourceWalker implements AutoCloseable
             }
             catch (final FileSystemException ex)
             {
-                throw withPath(ex, path);
+                throw StorageErrors.withPath(ex, path);
             }
         }
         if (!(opened instanceof SecureDirectoryStream<Path> secure))
@@ -408,31 +408,6 @@ public final class SourceWalker implements AutoCloseable
             }
         }
         return false;
-    }
-
-    /** The same failure, naming the whole path rather than the name the relative call was given. */
-    private static IOException withPath(final FileSystemException ex, final Path path)
-    {
-        final String file = path.toString();
-        final FileSystemException named;
-        if (ex instanceof NoSuchFileException)
-        {
-            named = new NoSuchFileException(file, null, ex.getReason());
-        }
-        else if (ex instanceof java.nio.file.AccessDeniedException)
-        {
-            named = new java.nio.file.AccessDeniedException(file, null, ex.getReason());
-        }
-        else if (ex instanceof java.nio.file.NotDirectoryException)
-        {
-            named = new java.nio.file.NotDirectoryException(file);
-        }
-        else
-        {
-            named = new FileSystemException(file, null, ex.getReason());
-        }
-        named.initCause(ex);
-        return named;
     }
 
     /** Close the directories still open: the walk is over or abandoned. */

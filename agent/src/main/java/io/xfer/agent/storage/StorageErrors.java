@@ -42,6 +42,42 @@ public final class StorageErrors
         return ErrorCode.IO_ERROR;
     }
 
+    /**
+     * The same failure naming {@code path} whole, for a call made relative to a directory that named only the last
+     * segment: same type where it matters to {@link #classify}, same reason, the original as the cause.
+     */
+    public static FileSystemException withPath(final FileSystemException ex, final java.nio.file.Path path)
+    {
+        final String file = path.toString();
+        if (file.equals(ex.getFile()))
+        {
+            return ex;
+        }
+        final FileSystemException named;
+        if (ex instanceof NoSuchFileException)
+        {
+            named = new NoSuchFileException(file, null, ex.getReason());
+        }
+        else if (ex instanceof AccessDeniedException)
+        {
+            named = new AccessDeniedException(file, null, ex.getReason());
+        }
+        else if (ex instanceof java.nio.file.FileAlreadyExistsException)
+        {
+            named = new java.nio.file.FileAlreadyExistsException(file, null, ex.getReason());
+        }
+        else if (ex instanceof java.nio.file.NotDirectoryException)
+        {
+            named = new java.nio.file.NotDirectoryException(file);
+        }
+        else
+        {
+            named = new FileSystemException(file, null, ex.getReason());
+        }
+        named.initCause(ex);
+        return named;
+    }
+
     public static String describe(final IOException ex)
     {
         final String message = ex.getMessage();

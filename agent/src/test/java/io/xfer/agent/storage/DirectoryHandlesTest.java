@@ -39,7 +39,7 @@ class DirectoryHandlesTest
     @Test
     void shouldCreateWriteAndRemoveFilesInTheirDirectoryWithTheModeAsked() throws Exception
     {
-        try (DirectoryHandles handles = new DirectoryHandles())
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
         {
             final Path file = dir.resolve("a.part");
             write(handles.openFile(file, NEW, MODE), "hello");
@@ -62,7 +62,7 @@ class DirectoryHandlesTest
         final Path elsewhere = Files.writeString(dir.resolve("elsewhere"), "keep");
         final Path sub = Files.createDirectory(dir.resolve("sub"));
         final Path link = Files.createSymbolicLink(sub.resolve("x.part"), elsewhere);
-        try (DirectoryHandles handles = new DirectoryHandles())
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
         {
             assertThrows(IOException.class, () -> handles.openFile(link, REOPEN, MODE));
             assertThrows(FileAlreadyExistsException.class, () -> handles.openFile(link, NEW, MODE));
@@ -74,7 +74,7 @@ class DirectoryHandlesTest
     void shouldCreateInTheDirectoryNowAtThePathWhenTheOneHeldOpenWasReplaced() throws Exception
     {
         final Path sub = Files.createDirectory(dir.resolve("sub"));
-        try (DirectoryHandles handles = new DirectoryHandles())
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
         {
             write(handles.openFile(sub.resolve("1.part"), NEW, MODE), "one");
             Files.delete(sub.resolve("1.part"));
@@ -89,9 +89,59 @@ class DirectoryHandlesTest
     }
 
     @Test
+    void shouldNeverCreateOutsideTheAnchorWhenADirectoryInsideIsSwappedForASymlink() throws Exception
+    {
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        final Path outside = Files.createDirectory(dir.getParent().resolve(dir.getFileName() + "-outside"));
+        final Set<PosixFilePermission> outsideMode = Files.getPosixFilePermissions(outside);
+        try
+        {
+            try (DirectoryHandles handles = new DirectoryHandles(dir))
+            {
+                write(handles.openFile(sub.resolve("1.part"), NEW, MODE), "one");
+                // held open: the next file goes where the first went, wherever that directory is now
+                Files.move(sub, dir.resolve("moved"));
+                Files.createSymbolicLink(sub, outside);
+                write(handles.openFile(sub.resolve("2.part"), NEW, MODE), "two");
+                assertEquals("two", Files.readString(dir.resolve("moved").resolve("2.part")));
+
+                // reached again from the anchor: the symlink is refused, with the whole path in the error
+                handles.close();
+                final IOException refused =
+                    assertThrows(IOException.class, () -> handles.openFile(sub.resolve("3.part"), NEW, MODE));
+                assertTrue(refused.getMessage().contains(sub.resolve("3.part").toString()), refused.getMessage());
+                assertThrows(IOException.class, () -> handles.writeDirectoryMetadata(sub, 0700, 0));
+            }
+            try (java.util.stream.Stream<Path> left = Files.list(outside))
+            {
+                assertEquals(0, left.count(), "nothing was created outside");
+            }
+            assertEquals(outsideMode, Files.getPosixFilePermissions(outside), "the outside directory's mode unchanged");
+        }
+        finally
+        {
+            Files.deleteIfExists(outside);
+        }
+    }
+
+    @Test
+    void shouldGiveADirectoryItsModeAndMtimeThroughItsOwnDescriptor() throws Exception
+    {
+        final Path sub = Files.createDirectories(dir.resolve("a").resolve("b"));
+        final long mtimeNs = 1_500_000_000_123_456_000L;
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
+        {
+            assertTrue(handles.writeDirectoryMetadata(sub, 0750, mtimeNs));
+            assertFalse(handles.writeDirectoryMetadata(dir.getParent(), 0755, mtimeNs), "outside the anchor");
+        }
+        assertEquals(PosixFilePermissions.fromString("rwxr-x---"), Files.getPosixFilePermissions(sub));
+        assertEquals(mtimeNs / 1000, Files.getLastModifiedTime(sub).to(java.util.concurrent.TimeUnit.MICROSECONDS));
+    }
+
+    @Test
     void shouldHoldAtMostItsLimitOfDirectoriesOpenAndCloseThemAll() throws Exception
     {
-        try (DirectoryHandles handles = new DirectoryHandles())
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
         {
             for (int i = 0; i < 3 * DirectoryHandles.MAX_OPEN; i++)
             {
