@@ -255,7 +255,8 @@ final class TransferDispatcher implements AutoCloseable
         else
         {
             final String name = request.contents() ? "" : source.getFileName().toString();
-            final SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(source, name)),
+            // reached from the module's root a name at a time, never through a symlink swapped in meanwhile
+            final SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(source, name, root.path())),
                 (path, code, message) -> LOG.warning(() -> what + ": " + path + ": " + message));
             final Sender sender = new Sender(connection, !request.plaintextData(), walker, stats,
                 request.chunkLength(),

@@ -54,9 +54,19 @@ public final class SourceWalker implements AutoCloseable
         void onProblem(String relativePath, ErrorCode code, String message);
     }
 
-    /** A source to walk and the name it gets at the destination ("" for "the contents of this directory"). */
-    public record Root(Path path, String name)
+    /**
+     * A source to walk and the name it gets at the destination ("" for "the contents of this directory").
+     *
+     * @param anchor a directory at or above {@code path} that is trusted as it is named (a module's root), from
+     *               which {@code path} is reached one name at a time without following a symlink; null: {@code path}
+     *               itself is trusted as it is named (a path the user gave).
+     */
+    public record Root(Path path, String name, Path anchor)
     {
+        public Root(final Path path, final String name)
+        {
+            this(path, name, null);
+        }
     }
 
     private static final Set<OpenOption> READ_ONLY = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
@@ -119,10 +129,22 @@ public final class SourceWalker implements AutoCloseable
             {
                 return null;
             }
+            final SecureDirectoryStream<Path> rootParent;
+            try
+            {
+                rootParent = rootParent(root);
+            }
+            catch (final IOException ex)
+            {
+                final String what = root.name().isEmpty() ? root.path().toString() : root.name();
+                problems.onProblem(what, ex instanceof NoSuchFileException ? ErrorCode.SOURCE_VANISHED :
+                    StorageErrors.classify(ex), StorageErrors.describe(ex));
+                continue;
+            }
             if (root.name().isEmpty())
             {
                 // contents of a directory: no entry for the directory itself
-                final BasicFileAttributes attributes = attributes(root.path(), root.path().toString(), null);
+                final BasicFileAttributes attributes = attributes(root.path(), root.path().toString(), rootParent);
                 if (attributes == null)
                 {
                     continue;
@@ -133,10 +155,10 @@ public final class SourceWalker implements AutoCloseable
                         "a trailing slash needs a directory: " + root.path());
                     continue;
                 }
-                push(root.path(), "", null);
+                push(root.path(), "", rootParent);
                 continue;
             }
-            final SourceEntry entry = visit(root.path(), root.name(), null);
+            final SourceEntry entry = visit(root.path(), root.name(), rootParent);
             if (entry != null)
             {
                 return entry;
@@ -287,7 +309,21 @@ public final class SourceWalker implements AutoCloseable
             }
             channel.close();
         }
-        return FileChannel.open(path, READ_ONLY);
+        // a root itself (or a directory beyond the depth held open): as a file opened later is
+        return openLater(entry);
+    }
+
+    /**
+     * The directory holding {@code root}, reached from its anchor without following a symlink; null for a root
+     * without an anchor, or that is its anchor, which are opened as they are named.
+     */
+    private SecureDirectoryStream<Path> rootParent(final Root root) throws IOException
+    {
+        if (root.anchor() == null || root.path().equals(root.anchor()) || !root.path().startsWith(root.anchor()))
+        {
+            return null;
+        }
+        return laterDirectory(root.path().getParent());
     }
 
     /**
@@ -361,9 +397,10 @@ public final class SourceWalker implements AutoCloseable
             return known;
         }
         final DirectoryStream<Path> opened;
-        if (isDirectoryRoot(path))
+        if (isBase(path))
         {
-            // a root was resolved by whoever chose it (the module's rules, the user's command line)
+            // an anchor, or a root without one: resolved by whoever chose it (a module's configured root, the
+            // user's command line)
             opened = Files.newDirectoryStream(path);
         }
         else
@@ -397,12 +434,16 @@ public final class SourceWalker implements AutoCloseable
         return secure;
     }
 
-    /** @return whether {@code path} is a root this walk was given as a directory (or as a directory's contents). */
-    private boolean isDirectoryRoot(final Path path)
+    /**
+     * @return whether {@code path} is where a root's directories are reached from: the root's anchor, or without
+     * one, a root given as a directory (or as a directory's contents).
+     */
+    private boolean isBase(final Path path)
     {
         for (final Root root : allRoots)
         {
-            if (root.path().equals(path) && Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS))
+            if (root.anchor() != null ? root.anchor().equals(path) :
+                root.path().equals(path) && Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS))
             {
                 return true;
             }

@@ -163,6 +163,43 @@ class SourceWalkerTest
     }
 
     @Test
+    void shouldReachAnAnchoredRootWithoutFollowingASymlinkSwappedInAboveIt() throws Exception
+    {
+        final Path module = Files.createDirectory(dir.resolve("module"));
+        final Path pulled = Files.createDirectories(module.resolve("a").resolve("b"));
+        Files.writeString(pulled.resolve("f"), "inside");
+        final Path outside = Files.createDirectories(dir.resolve("outside").resolve("b"));
+        Files.writeString(outside.resolve("f"), "a secret outside the module");
+
+        // as checked when the pull started, the walk and a later open stay inside
+        final List<String> seen = new ArrayList<>();
+        try (SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(pulled, "b", module)),
+            (path, code, message) -> problems.add(path + " " + code + " " + message)))
+        {
+            for (SourceEntry entry = walker.next(); entry != null; entry = walker.next())
+            {
+                seen.add(entry.relativePath() + (entry.fileType() == FileEntryFlyweight.TYPE_FILE ?
+                    " " + read(walker.openFile(entry)) + " " + read(walker.openLater(entry)) : ""));
+            }
+        }
+        assertEquals(List.of("b", "b/f inside inside"), seen);
+
+        // a directory between the module's root and the pulled one is swapped for a symlink after the check
+        Files.move(module.resolve("a"), dir.resolve("moved"));
+        Files.createSymbolicLink(module.resolve("a"), outside.getParent());
+        for (final String name : List.of("b", ""))
+        {
+            try (SourceWalker walker = new SourceWalker(List.of(new SourceWalker.Root(pulled, name, module)),
+                (path, code, message) -> problems.add(path + " " + code + " " + message)))
+            {
+                assertEquals(null, walker.next(), "nothing from outside the module");
+            }
+        }
+        assertEquals(2, problems.size(), problems.toString());
+        assertEquals(0, OpenDescriptors.under(module), "closed");
+    }
+
+    @Test
     void shouldOpenAFileGivenAsARootByItsPath() throws Exception
     {
         final Path file = Files.writeString(dir.resolve("single"), "one file");
@@ -213,7 +250,8 @@ class SourceWalkerTest
             while (!entry.relativePath().endsWith("/leaf"));
             assertEquals("leaf", read(walker.openFile(entry)));
             final long held = OpenDescriptors.under(root);
-            assertTrue(held > 0 && held <= 2 * SourceWalker.MAX_OPEN, held + " descriptors");
+            // the path held open, and the directories a file below that depth was reached through
+            assertTrue(held > 0 && held <= 2 * (SourceWalker.MAX_OPEN + SourceWalker.MAX_LATER), held + " descriptors");
             // abandoned here, at the deepest point
         }
         assertEquals(0, OpenDescriptors.under(root), "close() closes what the abandoned walk held");
