@@ -37,6 +37,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -106,6 +107,8 @@ final class ClientDaemon implements AutoCloseable
     private final UserPrincipal self = self();
     private final String context = context();
     private final AtomicBoolean busy = new AtomicBoolean();
+    /** Commands accepted whose connection is not closed yet: the last of them may still be sending its exit code. */
+    private final AtomicInteger unanswered = new AtomicInteger();
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final AtomicLong lastActivityNs = new AtomicLong(System.nanoTime());
     private final AtomicLong served = new AtomicLong();
@@ -363,13 +366,17 @@ final class ClientDaemon implements AutoCloseable
         // the command that runs goes on to its end
         while (!claimed && !busy.compareAndSet(false, true))
         {
-            try
+            if (!pause(TICK_MS))
             {
-                Thread.sleep(TICK_MS);
+                break;
             }
-            catch (final InterruptedException ex)
+        }
+        // and its exit code reaches its client: bounded, as a client that stopped reading cannot hold the daemon
+        final long answerDeadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (unanswered.get() > 0 && System.nanoTime() - answerDeadlineNs < 0)
+        {
+            if (!pause(10))
             {
-                Thread.currentThread().interrupt();
                 break;
             }
         }
@@ -505,6 +512,8 @@ final class ClientDaemon implements AutoCloseable
             replies.refuse(stopping.get() ? "the daemon is ending" : "busy with another command");
             return;
         }
+        unanswered.incrementAndGet();
+        boolean freed = false;
         final long startNs = System.nanoTime();
         try
         {
@@ -529,9 +538,19 @@ final class ClientDaemon implements AutoCloseable
             final Charset charset = Charset.defaultCharset();
             final PrintStream out = new PrintStream(replies.stream(OUT), true, charset);
             final PrintStream err = new PrintStream(replies.stream(ERR), true, charset);
-            final int exitCode = XferCli.run(request.arguments.toArray(new String[0]), out, err, caller);
-            out.flush();
-            err.flush();
+            final int exitCode;
+            try
+            {
+                exitCode = XferCli.run(request.arguments.toArray(new String[0]), out, err, caller);
+                out.flush();
+                err.flush();
+            }
+            finally
+            {
+                // free before the exit code goes: a script's next command comes the moment it has it
+                free();
+                freed = true;
+            }
             replies.exit(exitCode);
             served.incrementAndGet();
             log.println(String.format(Locale.ROOT, "xfer daemon: %s for %s: exit %d%s in %.3f s",
@@ -540,12 +559,22 @@ final class ClientDaemon implements AutoCloseable
         }
         finally
         {
-            running = null;
+            if (!freed)
+            {
+                free();
+            }
             Thread.interrupted(); // a cancel that came as the command ended
             closeQuietly(channel);
-            lastActivityNs.set(System.nanoTime());
-            busy.set(false);
+            unanswered.decrementAndGet();
         }
+    }
+
+    /** The command this thread claimed has ended: the next one may start. */
+    private void free()
+    {
+        running = null;
+        lastActivityNs.set(System.nanoTime());
+        busy.set(false);
     }
 
     /** The command that runs: for whom, and its replies. */
@@ -575,6 +604,21 @@ final class ClientDaemon implements AutoCloseable
         caller.interrupt();
         replies.interrupt();
         command.interrupt();
+    }
+
+    /** @return false if interrupted, with the interrupt kept */
+    private static boolean pause(final long ms)
+    {
+        try
+        {
+            Thread.sleep(ms);
+            return true;
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private static void closeQuietly(final SocketChannel channel)

@@ -13,6 +13,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -33,7 +34,9 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -94,7 +97,12 @@ class ClientDaemonTest
 
     private void startDaemon(final long idleNs) throws IOException
     {
-        daemon = new ClientDaemon(socket, idleNs, ClientDaemon.build(), new PrintStream(daemonLog, true,
+        startDaemon(idleNs, daemonLog);
+    }
+
+    private void startDaemon(final long idleNs, final OutputStream log) throws IOException
+    {
+        daemon = new ClientDaemon(socket, idleNs, ClientDaemon.build(), new PrintStream(log, true,
             StandardCharsets.UTF_8));
         daemon.bind();
         serving = onThread(() ->
@@ -158,6 +166,56 @@ class ClientDaemonTest
         assertEquals(ExitCode.OK, send.exitCode, send::toString);
         assertEquals("one\n", Files.readString(moduleRoot.resolve("home/one.txt")));
         assertTrue(Files.exists(file));
+    }
+
+    @Test
+    void shouldTakeAScriptsNextCommandTheMomentTheLastOneGaveItsExitCode() throws Exception
+    {
+        // the daemon's log line for the first command is held until the second has been answered: whatever the
+        // daemon still does after a command's exit code, the next command must find it free
+        final CountDownLatch secondAnswered = new CountDownLatch(1);
+        final AtomicBoolean held = new AtomicBoolean();
+        startDaemon(0, new OutputStream()
+        {
+            @Override
+            public void write(final int b)
+            {
+                daemonLog.write(b);
+            }
+
+            @Override
+            public void write(final byte[] bytes, final int offset, final int length)
+            {
+                if (new String(bytes, offset, length, StandardCharsets.UTF_8).contains(": exit ") &&
+                    held.compareAndSet(false, true))
+                {
+                    try
+                    {
+                        secondAnswered.await(10, TimeUnit.SECONDS);
+                    }
+                    catch (final InterruptedException ex)
+                    {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                daemonLog.write(bytes, offset, length);
+            }
+        });
+        Files.writeString(work.resolve("one.txt"), "one\n");
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                final Result send = run(work, null, "send", "--cert", "pki/alice.crt", "--key", "pki/alice.key",
+                    "--ca", "pki/ca.crt", "one.txt", url("mod/in"));
+                assertEquals(ExitCode.OK, send.exitCode, () -> "command " + send + "\n" + daemonLog);
+            }
+        }
+        finally
+        {
+            secondAnswered.countDown();
+        }
+        assertTrue(held.get(), daemonLog::toString);
     }
 
     @Test
