@@ -6,6 +6,7 @@ import jdk.net.UnixDomainPrincipal;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -21,6 +22,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -29,6 +31,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -76,6 +79,11 @@ final class ClientDaemon implements AutoCloseable
     static final byte RUN = 1;
     static final byte STATUS = 2;
     static final byte STOP = 3;
+    /**
+     * A command from the native client ({@code xfer-daemon-client}), which has no JVM to name its build by: it sends
+     * the JVM and class path that its command line would run, and the codeset of its locale (see {@link NativeClient}).
+     */
+    static final byte RUN_NATIVE = 4;
 
     /** From the client: run the command it was accepted for. */
     static final byte GO = 1;
@@ -170,6 +178,12 @@ final class ClientDaemon implements AutoCloseable
      */
     static String context()
     {
+        return context(System.getProperty("sun.jnu.encoding") + "/" + System.getProperty("file.encoding"));
+    }
+
+    /** @return {@link #context()} with {@code encoding} for the names and output encodings */
+    static String context(final String encoding)
+    {
         final StringBuilder context = new StringBuilder();
         try
         {
@@ -197,8 +211,7 @@ final class ClientDaemon implements AutoCloseable
             }
         }
         final String options = System.getenv("XFER_JAVA_OPTS");
-        return context.append("encoding ").append(System.getProperty("sun.jnu.encoding")).append('/')
-            .append(System.getProperty("file.encoding")).append("; XFER_JAVA_OPTS ")
+        return context.append("encoding ").append(encoding).append("; XFER_JAVA_OPTS ")
             .append(options == null ? "unset" : "'" + options + "'").toString();
     }
 
@@ -468,7 +481,7 @@ final class ClientDaemon implements AutoCloseable
                     stopping.set(true);
                     selector.wakeup();
                 }
-                case RUN -> run(request, in, replies, channel, deadline);
+                case RUN, RUN_NATIVE -> run(request, in, replies, channel, deadline);
                 default -> replies.refuse("unknown request " + request.kind);
             }
         }
@@ -498,13 +511,17 @@ final class ClientDaemon implements AutoCloseable
         final SocketChannel channel, final ScheduledFuture<?> deadline) throws IOException
     {
         // status and stop are answered whatever the client's build; a command runs only in its own
-        final String refusal = !request.build.equals(build) ? "the daemon runs another build of xfer" :
-            !request.context.equals(context) ? "the daemon runs in another context (" + context + ")" : null;
+        final NativeClient client = request.nativeClient;
+        final String refusal = client == null ? (!request.build.equals(build) ? "the daemon runs another build of " +
+            "xfer" : !request.context.equals(context) ? "the daemon runs in another context (" + context + ")" : null) :
+            !client.installationOf(build) ? "the daemon runs another build of xfer" :
+            !client.sameEncoding() || !request.context.equals(context(client.codeset + "/" + client.codeset)) ?
+            "the daemon runs in another context (" + context + ")" : null;
         if (refusal != null)
         {
+            log.println("xfer daemon: refused a command: " + refusal + "; the client's: " + (client == null ?
+                request.build : client) + ", " + request.context);
             replies.refuse(refusal);
-            log.println("xfer daemon: refused a command: " + refusal + "; the client's: " + request.build + ", " +
-                request.context);
             return;
         }
         if (!busy.compareAndSet(false, true))
@@ -553,8 +570,9 @@ final class ClientDaemon implements AutoCloseable
             }
             replies.exit(exitCode);
             served.incrementAndGet();
-            log.println(String.format(Locale.ROOT, "xfer daemon: %s for %s: exit %d%s in %.3f s",
-                request.arguments.isEmpty() ? "" : request.arguments.get(0), request.workingDirectory, exitCode,
+            log.println(String.format(Locale.ROOT, "xfer daemon: %s for %s%s: exit %d%s in %.3f s",
+                request.arguments.isEmpty() ? "" : request.arguments.get(0), request.workingDirectory,
+                client == null ? "" : " (native client)", exitCode,
                 replies.interrupted() ? " (interrupted)" : "", (System.nanoTime() - startNs) / 1e9));
         }
         finally
@@ -635,8 +653,14 @@ final class ClientDaemon implements AutoCloseable
 
     /** What a client asks for. */
     record Request(byte kind, String build, String context, String workingDirectory, String xferHome,
-        boolean console, List<String> arguments)
+        boolean console, List<String> arguments, NativeClient nativeClient)
     {
+        Request(final byte kind, final String build, final String context, final String workingDirectory,
+            final String xferHome, final boolean console, final List<String> arguments)
+        {
+            this(kind, build, context, workingDirectory, xferHome, console, arguments, null);
+        }
+
         static Request read(final DataInputStream in) throws IOException
         {
             if (in.readInt() != MAGIC)
@@ -645,10 +669,12 @@ final class ClientDaemon implements AutoCloseable
             }
             final byte kind = in.readByte();
             final String build = readString(in);
-            if (kind != RUN)
+            if (kind != RUN && kind != RUN_NATIVE)
             {
                 return new Request(kind, build, "", "", "", false, List.of());
             }
+            final NativeClient nativeClient = kind == RUN_NATIVE ? new NativeClient(readString(in), readString(in),
+                readString(in)) : null;
             final String context = readString(in);
             final String workingDirectory = readString(in);
             final String xferHome = readString(in);
@@ -663,7 +689,7 @@ final class ClientDaemon implements AutoCloseable
             {
                 arguments.add(readString(in));
             }
-            return new Request(kind, build, context, workingDirectory, xferHome, console, arguments);
+            return new Request(kind, build, context, workingDirectory, xferHome, console, arguments, nativeClient);
         }
 
         void write(final DataOutputStream out) throws IOException
@@ -671,7 +697,13 @@ final class ClientDaemon implements AutoCloseable
             out.writeInt(MAGIC);
             out.writeByte(kind);
             writeString(out, build);
-            if (kind == RUN)
+            if (kind == RUN_NATIVE)
+            {
+                writeString(out, nativeClient.java);
+                writeString(out, nativeClient.classPath);
+                writeString(out, nativeClient.codeset);
+            }
+            if (kind == RUN || kind == RUN_NATIVE)
             {
                 writeString(out, context);
                 writeString(out, workingDirectory);
@@ -684,6 +716,75 @@ final class ClientDaemon implements AutoCloseable
                 }
             }
             out.flush();
+        }
+    }
+
+    /**
+     * What the native client says of the installation it comes from, for want of a JVM that could name its build.
+     *
+     * @param java the real path of the {@code java} its command line runs
+     * @param classPath the class path its command line gives that JVM ({@code lib/*} of the distribution)
+     * @param codeset its locale's codeset ({@code nl_langinfo(CODESET)}), from which that JVM would take its encodings
+     */
+    record NativeClient(String java, String classPath, String codeset)
+    {
+        /**
+         * @return whether the client's command line would run this JVM on the jars that this one runs, with none of
+         * them changed since {@code build} was taken of them: the test a client's own {@link #build()} makes
+         */
+        boolean installationOf(final String build)
+        {
+            try
+            {
+                return Path.of(java).toRealPath().equals(Path.of(System.getProperty("java.home"), "bin", "java")
+                    .toRealPath()) && entries(classPath).equals(entries(System.getProperty("java.class.path"))) &&
+                    build().equals(build);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                return false;
+            }
+        }
+
+        /** @return whether the codeset names the charset of this JVM's names and of its output */
+        boolean sameEncoding()
+        {
+            try
+            {
+                final Charset charset = Charset.forName(codeset);
+                return charset.equals(Charset.forName(System.getProperty("sun.jnu.encoding"))) &&
+                    charset.equals(Charset.forName(System.getProperty("file.encoding")));
+            }
+            catch (final RuntimeException unknown)
+            {
+                return false;
+            }
+        }
+
+        /** @return the real paths a class path names, a directory's {@code *} as the java launcher expands it */
+        static Set<Path> entries(final String classPath) throws IOException
+        {
+            final Set<Path> entries = new HashSet<>();
+            for (final String entry : classPath.split(File.pathSeparator))
+            {
+                if (entry.equals("*") || entry.endsWith("/*"))
+                {
+                    try (DirectoryStream<Path> jars = Files.newDirectoryStream(Path.of(entry.substring(0,
+                        entry.length() - 1)), name -> name.getFileName().toString().endsWith(".jar") ||
+                        name.getFileName().toString().endsWith(".JAR")))
+                    {
+                        for (final Path jar : jars)
+                        {
+                            entries.add(jar.toRealPath());
+                        }
+                    }
+                }
+                else if (!entry.isEmpty())
+                {
+                    entries.add(Path.of(entry).toRealPath());
+                }
+            }
+            return entries;
         }
     }
 

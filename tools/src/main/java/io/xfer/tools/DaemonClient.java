@@ -223,7 +223,7 @@ final class DaemonClient implements AutoCloseable
                 return NOT_SERVED;
             }
             answered.countDown();
-            if (request.kind() == ClientDaemon.RUN && !go())
+            if ((request.kind() == ClientDaemon.RUN || request.kind() == ClientDaemon.RUN_NATIVE) && !go())
             {
                 return CANCELLED; // a signal came before the command started: it never will
             }

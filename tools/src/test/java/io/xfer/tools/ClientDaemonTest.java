@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -23,6 +24,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,7 +149,7 @@ class ClientDaemonTest
             "../pki/ca.crt", url("mod/in/src"), "");
         assertEquals(ExitCode.OK, here.exitCode, here::toString);
         assertEquals(List.of(), TreeComparison.differences(tree, other.resolve("src"), 10));
-        assertTrue(daemonLog.toString(StandardCharsets.UTF_8).contains("send for " + work.resolve("caller") +
+        assertTrue(logged("send for " + work.resolve("caller") +
             ": exit 0"), daemonLog::toString);
     }
 
@@ -275,7 +277,7 @@ class ClientDaemonTest
             final Result next = await(() -> run(work, null, "ping", "--cert", "pki/alice.crt", "--key",
                 "pki/alice.key", "--ca", "pki/ca.crt", "--count", "1", "127.0.0.1:" + port));
             assertEquals(ExitCode.OK, next.exitCode, next::toString);
-            assertTrue(daemonLog.toString(StandardCharsets.UTF_8).contains("ping for " + work + ": exit 1 " +
+            assertTrue(logged("ping for " + work + ": exit 1 " +
                 "(interrupted)"), daemonLog::toString);
         }
     }
@@ -318,8 +320,7 @@ class ClientDaemonTest
         assertTrue(resumed.find() && Long.parseLong(resumed.group(1)) >= 64L << 20,
             () -> "resumed from the checkpoint: " + again + "\n" + daemonLog);
         assertEquals(-1L, Files.mismatch(source, destination.resolve("big.bin")));
-        assertTrue(daemonLog.toString(StandardCharsets.UTF_8).contains("get for " + work + ": exit 1 (interrupted)"),
-            daemonLog::toString);
+        assertTrue(logged("get for " + work + ": exit 1 (interrupted)"), daemonLog::toString);
     }
 
     private static long partialBytes(final Path root) throws IOException
@@ -409,6 +410,97 @@ class ClientDaemonTest
             assertTrue(new String(ClientDaemon.readPayload(in), StandardCharsets.UTF_8).contains("another context"));
         }
         assertTrue(ClientDaemon.context().contains("Umask:"), ClientDaemon.context());
+    }
+
+    @Test
+    void shouldRunANativeClientsCommandOnlyFromItsOwnInstallationAndContext() throws Exception
+    {
+        startDaemon(0);
+        final Path one = Files.writeString(work.resolve("one.txt"), "one\n");
+        final String java = Path.of(System.getProperty("java.home"), "bin", "java").toRealPath().toString();
+        final String classPath = System.getProperty("java.class.path");
+        final String codeset = System.getProperty("sun.jnu.encoding");
+        final String other = Charset.forName(codeset).equals(StandardCharsets.ISO_8859_1) ?
+            "UTF-8" : "ISO-8859-1";
+        final String firstEntry = classPath.split(File.pathSeparator)[0];
+        final String withoutFirst = classPath.substring(firstEntry.length() + 1);
+
+        // what the daemon's own installation and process would send: run, and logged as the native client's
+        final Result taken = runNative(new ClientDaemon.NativeClient(java, classPath, codeset),
+            ClientDaemon.context(codeset + "/" + codeset), one, "native");
+        assertEquals(ExitCode.OK, taken.exitCode, taken::toString);
+        assertEquals("one\n", Files.readString(moduleRoot.resolve("native/one.txt")));
+        assertTrue(logged("send for " + work + " (native client): " +
+            "exit 0"), daemonLog::toString);
+
+        // another JVM, one jar fewer, another codeset, another umask: refused, and none of them runs
+        final List<Result> refused = List.of(
+            runNative(new ClientDaemon.NativeClient(Path.of("/bin/sh").toRealPath().toString(), classPath, codeset),
+                ClientDaemon.context(codeset + "/" + codeset), one, "jvm"),
+            runNative(new ClientDaemon.NativeClient(java, withoutFirst, codeset),
+                ClientDaemon.context(codeset + "/" + codeset), one, "jars"),
+            runNative(new ClientDaemon.NativeClient(java, classPath, other),
+                ClientDaemon.context(other + "/" + other), one, "codeset"),
+            runNative(new ClientDaemon.NativeClient(java, classPath, codeset),
+                ClientDaemon.context(codeset + "/" + codeset).replace("Umask:", "Umask: 7"), one, "umask"));
+        for (final Result result : refused)
+        {
+            assertEquals(DaemonClient.NOT_SERVED, result.exitCode, result::toString);
+        }
+        for (final String name : List.of("jvm", "jars", "codeset", "umask"))
+        {
+            assertFalse(Files.exists(moduleRoot.resolve(name)), name);
+        }
+        final String log = daemonLog.toString(StandardCharsets.UTF_8);
+        assertEquals(2, log.lines().filter(line -> line.contains("another build of xfer")).count(), log);
+        assertEquals(2, log.lines().filter(line -> line.contains("another context")).count(), log);
+    }
+
+    @Test
+    void shouldExpandAClassPathAsTheJavaLauncherDoes() throws Exception
+    {
+        final Path lib = Files.createDirectories(work.resolve("dist/lib"));
+        final Path a = Files.createFile(lib.resolve("a.jar"));
+        final Path b = Files.createFile(lib.resolve("b.JAR"));
+        Files.createFile(lib.resolve("notes.txt"));
+        Files.createDirectories(lib.resolve("native"));
+        final Path classes = Files.createDirectories(work.resolve("classes"));
+        final Path link = Files.createSymbolicLink(work.resolve("lib-link"), lib);
+
+        assertEquals(Set.of(a.toRealPath(), b.toRealPath()), ClientDaemon.NativeClient.entries(lib + "/*"));
+        assertEquals(Set.of(a.toRealPath(), b.toRealPath(), classes.toRealPath()),
+            ClientDaemon.NativeClient.entries(link + "/*" + File.pathSeparator + classes));
+        assertThrows(IOException.class, () -> ClientDaemon.NativeClient.entries(work.resolve("none/*").toString()));
+    }
+
+    /** @return whether the daemon's log has {@code part}, waiting (bounded): a command's line comes after its exit */
+    private boolean logged(final String part) throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!daemonLog.toString(StandardCharsets.UTF_8).contains(part) && System.nanoTime() - deadlineNs < 0)
+        {
+            Thread.sleep(10);
+        }
+        return daemonLog.toString(StandardCharsets.UTF_8).contains(part);
+    }
+
+    private Result runNative(final ClientDaemon.NativeClient client, final String context, final Path file,
+        final String target)
+    {
+        final DaemonClient connection = DaemonClient.connect(socket);
+        if (connection == null)
+        {
+            return new Result(DaemonClient.NOT_SERVED, "", "no daemon");
+        }
+        try (connection)
+        {
+            final ByteArrayOutputStream out = new ByteArrayOutputStream();
+            final ByteArrayOutputStream err = new ByteArrayOutputStream();
+            final int exitCode = connection.run(new ClientDaemon.Request(ClientDaemon.RUN_NATIVE, "", context,
+                work.toString(), "", false, List.of("send", "--cert", "pki/alice.crt", "--key", "pki/alice.key",
+                "--ca", "pki/ca.crt", file.toString(), url("mod/" + target)), client), out, err);
+            return new Result(exitCode, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        }
     }
 
     @Test
@@ -572,7 +664,7 @@ class ClientDaemonTest
         serving.get(10, TimeUnit.SECONDS);
         assertFalse(Files.exists(socket));
         assertNull(DaemonClient.connect(socket));
-        assertTrue(daemonLog.toString(StandardCharsets.UTF_8).contains("ending"), daemonLog::toString);
+        assertTrue(logged("ending"), daemonLog::toString);
     }
 
     private ClientDaemon.Request request(final byte kind, final String build, final String context,

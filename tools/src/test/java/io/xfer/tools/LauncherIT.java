@@ -8,6 +8,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -227,24 +231,12 @@ class LauncherIT
     {
         final Path socket = work.resolve("run/client.sock");
         final Map<String, String> env = Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", socket.toString());
-        final List<String> command = List.of("sh", dist.resolve("bin/xfer").toString(), "daemon");
         final Path log = work.resolve("daemon.log");
-        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(log.toFile());
-        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        builder.environment().remove("XFER_JAVA_OPTS");
-        builder.environment().putAll(env);
-        final Process daemon = builder.start();
+        final Process daemon = startDaemon(env, log);
         try
         {
-            final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S);
-            while (!ClientDaemon.listening(socket))
-            {
-                assertTrue(daemon.isAlive() && System.nanoTime() - deadlineNs < 0, () -> "no daemon: " + read(log));
-                Thread.sleep(50);
-            }
-
-            // through the daemon: stdout pure JSON, stderr empty, the tree identical, each logged by the daemon
+            // through the daemon, by its native client: stdout pure JSON, stderr empty, the tree identical, each
+            // logged by the daemon
             send(env);
             // from another directory, every path relative to it: the daemon's own directory is not the caller's
             final Path pki = work.resolve("pki");
@@ -256,10 +248,8 @@ class LauncherIT
             assertEquals("", relative.stderr, relative::toString);
             assertEquals(List.of(), TreeComparison.differences(source, moduleRoot.resolve("relative/tree"), 10));
             assertTrue(Files.isRegularFile(pki.resolve("alice.crt")));
-            assertEquals(1, read(log).lines().filter(line -> line.contains("send for " +
-                Path.of("").toAbsolutePath() + ": exit 0")).count(), () -> read(log));
-            assertEquals(1, read(log).lines().filter(line -> line.contains("send for " + work + ": exit 0")).count(),
-                () -> read(log));
+            assertLogged(log, "send for " + Path.of("").toAbsolutePath() + " (native client): exit 0", 1);
+            assertLogged(log, "send for " + work + " (native client): exit 0", 1);
             final Result status = run(env, "daemon", "--status");
             assertTrue(status.stdout.contains("2 commands served"), status::toString);
 
@@ -271,12 +261,143 @@ class LauncherIT
 
             // without it, the same command runs in its own JVM
             send(env);
-            assertEquals(2, read(log).lines().filter(line -> line.contains("send for ")).count(), () -> read(log));
+            assertLogged(log, "send for ", 2);
         }
         finally
         {
             AgentProcess.stop(daemon);
         }
+    }
+
+    @Test
+    @Timeout(300)
+    void shouldRunTheJvmWhereTheDaemonDoesNotTakeTheNativeClientsCommandAndPassASignalOn() throws Exception
+    {
+        final String platform = switch (System.getProperty("os.arch"))
+        {
+            case "amd64", "x86_64" -> "linux-x86_64";
+            case "aarch64" -> "linux-aarch_64";
+            default -> "unknown";
+        };
+        assertTrue(Files.isExecutable(dist.resolve("lib/native").resolve(platform).resolve("xfer-daemon-client")),
+            "the distribution has its native client");
+        final Path socket = work.resolve("run/client.sock");
+        final Map<String, String> env = Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", socket.toString());
+        final Path log = work.resolve("daemon.log");
+        final Process daemon = startDaemon(env, log);
+        try
+        {
+            send(env);
+            assertLogged(log, "(native client): exit 0", 1);
+            // an error comes back on stderr, with its exit code
+            final Result missing = run(env, concat(new String[] {"send"}, tls, new String[] {
+                work.resolve("nothing-here").toString(), "xfer://127.0.0.1:" + port + "/in/missing"}));
+            assertEquals(ExitCode.NOT_FOUND, missing.exitCode, missing::toString);
+            assertTrue(missing.stderr.contains("no such file or directory"), missing::toString);
+            assertEquals("", missing.stdout, missing::toString);
+            assertLogged(log, "(native client): exit " + ExitCode.NOT_FOUND, 1);
+
+            // a process of another context (its JVM options): refused, and its own JVM runs the command
+            final Map<String, String> otherOptions = new HashMap<>(env);
+            otherOptions.put("XFER_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dxfer.test.context=1");
+            send(otherOptions);
+            assertLogged(log, "refused a command: the daemon runs in another context", 1);
+            // the daemon turned off: its own JVM, without a word to the daemon
+            final Map<String, String> off = new HashMap<>(env);
+            off.put("XFER_DAEMON", "off");
+            send(off);
+            assertLogged(log, "send for ", 2);
+            assertLogged(log, "refused", 1);
+
+            // Ctrl-C while the command waits on a peer that never answers: the command's own report of the
+            // signal, and the native client ends on that signal
+            try (ClientDaemonTest.HangingPeer peer = new ClientDaemonTest.HangingPeer())
+            {
+                final Path out = work.resolve("hanging.out");
+                final Path err = work.resolve("hanging.err");
+                final ProcessBuilder builder = new ProcessBuilder(concat(new String[] {"sh",
+                    dist.toAbsolutePath().resolve("bin/xfer").toString(), "send", "--connect-timeout", "50s"}, tls,
+                    new String[] {source.toString(), "xfer://127.0.0.1:" + peer.port() + "/in/never"}))
+                    .redirectOutput(out.toFile()).redirectError(err.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+                builder.environment().remove("XFER_JAVA_OPTS");
+                builder.environment().putAll(env);
+                final Process hanging = builder.start();
+                peer.awaitConnection();
+                final Process kill = new ProcessBuilder("kill", "-INT", Long.toString(hanging.pid())).start();
+                assertEquals(0, kill.waitFor());
+                assertTrue(hanging.waitFor(STEP_TIMEOUT_S, TimeUnit.SECONDS), "ended on its signal");
+                assertEquals(128 + 2, hanging.exitValue(), () -> read(err));
+                assertTrue(read(err).contains("xfer: interrupted by a signal"), () -> read(err));
+            }
+            assertLogged(log, " (interrupted) in ", 1);
+            // and the daemon takes the next command
+            send(env);
+            assertLogged(log, "(native client): exit 0", 2);
+        }
+        finally
+        {
+            AgentProcess.stop(daemon);
+        }
+
+        // a daemon that does not answer (stopped with Ctrl-Z: it listens, and never accepts) is asked once, by the
+        // native client; the JVM that runs the command after its wait does not wait for it again
+        final Path stuckSocket = Files.createDirectories(work.resolve("stuck")).resolve("client.sock");
+        try (ServerSocketChannel stuck = ServerSocketChannel.open(StandardProtocolFamily.UNIX))
+        {
+            stuck.bind(UnixDomainSocketAddress.of(stuckSocket), 8);
+            send(Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", stuckSocket.toString()));
+            stuck.configureBlocking(false);
+            int connections = 0;
+            for (SocketChannel waiting = stuck.accept(); waiting != null; waiting = stuck.accept())
+            {
+                connections++;
+                waiting.close();
+            }
+            assertEquals(1, connections, "connections to the daemon that does not answer");
+        }
+    }
+
+    /** {@code bin/xfer daemon} with {@code env}, its output to {@code log}, listening when this returns. */
+    private Process startDaemon(final Map<String, String> env, final Path log) throws Exception
+    {
+        final List<String> command = List.of("sh", dist.resolve("bin/xfer").toString(), "daemon");
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().remove("XFER_JAVA_OPTS");
+        builder.environment().putAll(env);
+        final Process daemon = builder.start();
+        final Path socket = Path.of(env.get("XFER_DAEMON_SOCKET"));
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_TIMEOUT_S);
+        while (!ClientDaemon.listening(socket))
+        {
+            if (!daemon.isAlive() || System.nanoTime() - deadlineNs > 0)
+            {
+                AgentProcess.stop(daemon);
+                fail("no daemon: " + read(log));
+            }
+            Thread.sleep(50);
+        }
+        return daemon;
+    }
+
+    /** The daemon logs a command after its exit code: wait (bounded) for the count to come to {@code expected}. */
+    private static void assertLogged(final Path log, final String part, final long expected)
+        throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (count(log, part) != expected && System.nanoTime() - deadlineNs < 0)
+        {
+            Thread.sleep(10);
+        }
+        assertEquals(expected, count(log, part), () -> "lines with '" + part + "':\n" + read(log));
+    }
+
+    private static long count(final Path log, final String part)
+    {
+        return read(log).lines().filter(line -> line.contains(part)).count();
     }
 
     private static String read(final Path file)
