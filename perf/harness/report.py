@@ -12,6 +12,7 @@
   server_hwm_kb hwm_per_run clk_tck                     its VmHWM after the run; 1 if it was reset before the run
   dropped_flags histogram_dir                           flags the CLI did not know (XFER_PERF_NO_NEW_FLAGS=1)
   client_daemon_ticks_before client_daemon_ticks_after  the client daemon's CPU ticks, where it ran the command
+  client_daemon_hwm_kb                                  and its VmHWM after the run
   server_jfr jfr_tool                                   a flight recording of the agent's per-thread allocation
                                                         counters at the start and the end of the run, and the jfr
                                                         tool that reads it: the agent's heap allocation
@@ -151,6 +152,10 @@ def record(runs_path, pairs):
     if d_before is not None and d_after is not None and "client_cpu_s" in rec:
         rec["client_daemon_cpu_s"] = (d_after - d_before) / clk
         rec["client_cpu_s"] += rec["client_daemon_cpu_s"]
+    # and its memory: the larger of the two peaks (the daemon's is its life's so far, warm-ups included)
+    if a.get("client_daemon_hwm_kb", "").isdigit():
+        rec["client_daemon_peak_rss_kb"] = int(a["client_daemon_hwm_kb"])
+        rec["client_peak_rss_kb"] = max(rec.get("client_peak_rss_kb", 0), rec["client_daemon_peak_rss_kb"])
     before, after = number(a.get("server_ticks_before")), number(a.get("server_ticks_after"))
     if before is not None and after is not None:
         rec["server_cpu_s"] = (after - before) / clk
@@ -651,7 +656,8 @@ def render(out_dir):
       "network, and with the best iperf3 raw-TCP result on that network (as a percentage of it). With several "
       "repeats, the MB/s cell shows the median and (min-max). data/wire: file bytes divided by the bytes xfer put on "
       "the wire (`wire_bytes` of the summary), the compression achieved. CPU s/GiB: user+system CPU per GiB moved; "
-      "client from GNU time (rsync and scp include their ssh child), serving side from /proc (the agent; for ssh the "
+      "client from GNU time (rsync and scp include their ssh child; through a client daemon, the daemon's CPU from /proc "
+      "is added, and its peak RSS counts where larger), serving side from /proc (the agent; for ssh the "
       "sshd listener's reaped children: sshd session and the remote rsync/scp/sftp; the iperf3 server). Peak RSS in "
       "MiB; serving side %s. Chunk RTT in µs as p50/p99/p99.9/max, when the summary reports it." % (
           "reset before every run (VmHWM after /proc/PID/clear_refs)" if meta.get("HWM_RESET") == "1"

@@ -620,7 +620,11 @@ run_scenario() {
     alive "$server_pid"
     after=$(proc_ticks "$server_pid")
     hwm=$(proc_hwm_kb "$server_pid")
-    [ -n "$CLIENT_DAEMON_PID" ] && daemon_after=$(proc_ticks "$CLIENT_DAEMON_PID")
+    local daemon_hwm=""
+    if [ -n "$CLIENT_DAEMON_PID" ]; then
+      daemon_after=$(proc_ticks "$CLIENT_DAEMON_PID")
+      daemon_hwm=$(proc_hwm_kb "$CLIENT_DAEMON_PID")
+    fi
     if [ -n "$jfr_file" ]; then
       "$JCMD" "$server_pid" JFR.stop name=xferperf-heap filename="$jfr_file" >"$RAW_TMP/$tag.jfr-stop.log" 2>&1 ||
         die "jcmd JFR.stop failed: $(tail -n 3 "$RAW_TMP/$tag.jfr-stop.log")"
@@ -638,7 +642,7 @@ run_scenario() {
       server_ticks_after="$after" server_hwm_kb="$hwm" hwm_per_run="$HWM_RESET" clk_tck="$CLK_TCK" \
       dropped_flags="$([ "$tool" = xfer ] && echo "${DROPPED[*]:-}")" histogram_dir="$hist" \
       server_jfr="$jfr_file" jfr_tool="$JFR_TOOL" client_daemon_ticks_before="$daemon_before" \
-      client_daemon_ticks_after="$daemon_after" >&2
+      client_daemon_ticks_after="$daemon_after" client_daemon_hwm_kb="$daemon_hwm" >&2
     rm -rf "${DST:?}/$run_id"
     [ -n "$hist" ] && rmdir "$hist" 2>/dev/null || true
   done
