@@ -512,11 +512,7 @@ final class ClientDaemon implements AutoCloseable
     {
         // status and stop are answered whatever the client's build; a command runs only in its own
         final NativeClient client = request.nativeClient;
-        final String refusal = client == null ? (!request.build.equals(build) ? "the daemon runs another build of " +
-            "xfer" : !request.context.equals(context) ? "the daemon runs in another context (" + context + ")" : null) :
-            !client.installationOf(build) ? "the daemon runs another build of xfer" :
-            !client.sameEncoding() || !request.context.equals(context(client.codeset + "/" + client.codeset)) ?
-            "the daemon runs in another context (" + context + ")" : null;
+        final String refusal = refusal(request);
         if (refusal != null)
         {
             log.println("xfer daemon: refused a command: " + refusal + "; the client's: " + (client == null ?
@@ -585,6 +581,19 @@ final class ClientDaemon implements AutoCloseable
             closeQuietly(channel);
             unanswered.decrementAndGet();
         }
+    }
+
+    /** @return why this daemon does not run the command of the client that sent {@code request}; null if it does */
+    private String refusal(final Request request)
+    {
+        final NativeClient client = request.nativeClient;
+        if (client == null ? !request.build.equals(build) : !client.installationOf(build))
+        {
+            return "the daemon runs another build of xfer";
+        }
+        final String expected = client == null ? context :
+            client.sameEncoding() ? context(client.codeset + "/" + client.codeset) : null;
+        return request.context.equals(expected) ? null : "the daemon runs in another context (" + context + ")";
     }
 
     /** The command this thread claimed has ended: the next one may start. */
