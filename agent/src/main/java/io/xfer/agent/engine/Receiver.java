@@ -500,7 +500,7 @@ public final class Receiver extends TransferRole
         {
             if (existing == null)
             {
-                Files.createDirectory(target);
+                openDirectories.createDirectory(target);
                 touchedDirectories.add(target.getParent());
                 createdDirectories.add(target);
             }
@@ -511,8 +511,8 @@ public final class Receiver extends TransferRole
                     refuse(fileId, relative, FileEntryFlyweight.TYPE_DIRECTORY, "exists and is not a directory");
                     return;
                 }
-                Files.delete(target);
-                Files.createDirectory(target);
+                openDirectories.deleteEntry(target);
+                openDirectories.createDirectory(target);
                 touchedDirectories.add(target.getParent());
             }
         }
@@ -539,7 +539,8 @@ public final class Receiver extends TransferRole
         {
             if (existing != null)
             {
-                if (existing.isSymbolicLink() && Files.readSymbolicLink(target).toString().equals(linkTarget))
+                if (existing.isSymbolicLink() &&
+                    openDirectories.readSymbolicLink(target).toString().equals(linkTarget))
                 {
                     reply(fileId, FileStatusFlyweight.SKIPPED, null, "");
                     stats.record(new TransferEvent(TransferEvent.Kind.SKIPPED, relative,
@@ -554,14 +555,14 @@ public final class Receiver extends TransferRole
                 }
                 // replace atomically: a new link under a temporary name, renamed over the old entry
                 final Path temp = tempPath(target, fileId);
-                Files.createSymbolicLink(temp, Path.of(linkTarget));
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+                openDirectories.createSymbolicLink(temp, Path.of(linkTarget));
+                openDirectories.renameInDirectory(temp, target);
             }
             else
             {
-                Files.createSymbolicLink(target, Path.of(linkTarget));
+                openDirectories.createSymbolicLink(target, Path.of(linkTarget));
             }
-            FileMetadata.writeMtime(target, fileEntry.mtimeNs());
+            openDirectories.writeMtime(target, fileEntry.mtimeNs());
             touchedDirectories.add(target.getParent());
         }
         catch (final IOException ex)
@@ -1710,11 +1711,12 @@ public final class Receiver extends TransferRole
         }
     }
 
-    private static BasicFileAttributes attributes(final Path path)
+    /** On the receiver's thread: what is under {@code path} now, reached as its files are; null if nothing. */
+    private BasicFileAttributes attributes(final Path path)
     {
         try
         {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return openDirectories.attributes(path);
         }
         catch (final IOException ex)
         {

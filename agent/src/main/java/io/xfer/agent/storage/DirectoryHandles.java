@@ -1,6 +1,7 @@
 package io.xfer.agent.storage;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
@@ -11,6 +12,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -24,7 +28,11 @@ import java.util.concurrent.TimeUnit;
  * The directories a receiver writes into, each opened from its anchor (the module root, or a client's destination)
  * one name at a time without following a symlink ({@link SecureDirectoryStream}, {@code openat} with
  * {@code O_NOFOLLOW}), and held open: temporary files are created and removed relative to them ({@code openat},
- * {@code unlinkat}), and directories get their mode and mtime through their own descriptors.
+ * {@code unlinkat}), what is already under a name is read the same way ({@code fstatat}), entries are renamed and
+ * removed within them ({@code renameat}, {@code unlinkat}), and directories get their mode and mtime through their own
+ * descriptors. For the calls the JDK has no *at form of (creating a directory or a symlink, reading a symlink, a
+ * symlink's own mtime), the path given to the kernel is {@code /proc/self/fd/N/name}: it resolves through the open
+ * descriptor itself, as the *at calls do.
  *
  * <p>Two reasons. A directory inside the anchor that a local user swaps for a symlink during a transfer then leads
  * nowhere outside it: the receiver checks the directories on a path once per transfer ({@link ModuleRoot}), and a
@@ -41,6 +49,14 @@ public final class DirectoryHandles implements AutoCloseable
 {
     /** Directories held open at most (the JDK holds two descriptors for each). */
     static final int MAX_OPEN = 16;
+    /** Where the kernel names this process's open descriptors. */
+    private static final String DESCRIPTORS = "/proc/self/fd";
+    /**
+     * The descriptor of the JDK's {@link SecureDirectoryStream} ({@code sun.nio.fs.UnixSecureDirectoryStream.dfd},
+     * open to this code with {@code --add-opens java.base/sun.nio.fs}); null where it cannot be read, or there is
+     * no {@value #DESCRIPTORS}: then the calls without an *at form take whole paths, as before.
+     */
+    private static final Field DESCRIPTOR = descriptorField();
 
     private final Path anchor;
     private final Map<Path, SecureDirectoryStream<Path>> open = new LinkedHashMap<>(2 * MAX_OPEN, 0.75f, true);
@@ -116,6 +132,171 @@ public final class DirectoryHandles implements AutoCloseable
             }
         }
         FileMetadata.deleteOwnFile(file);
+    }
+
+    /**
+     * @return {@code path}'s attributes, not following a symlink at its name ({@code fstatat} relative to its
+     * directory), or null if there is nothing under that name
+     */
+    public BasicFileAttributes attributes(final Path path) throws IOException
+    {
+        try
+        {
+            final SecureDirectoryStream<Path> directory = searchable(path.getParent());
+            return directory == null ? Files.readAttributes(path, BasicFileAttributes.class,
+                LinkOption.NOFOLLOW_LINKS) : directory.getFileAttributeView(path.getFileName(),
+                BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).readAttributes();
+        }
+        catch (final NoSuchFileException ex)
+        {
+            return null;
+        }
+        catch (final FileSystemException ex)
+        {
+            throw StorageErrors.withPath(ex, path);
+        }
+    }
+
+    /** Create the directory {@code path} with the default mode, in its parent as reached from the anchor. */
+    public void createDirectory(final Path path) throws IOException
+    {
+        inDirectory(path, reached -> Files.createDirectory(reached));
+    }
+
+    /** Create the symlink {@code link} to {@code target}, in its directory as reached from the anchor. */
+    public void createSymbolicLink(final Path link, final Path target) throws IOException
+    {
+        inDirectory(link, reached -> Files.createSymbolicLink(reached, target));
+    }
+
+    /** @return the target of the symlink {@code link}, read in its directory as reached from the anchor */
+    public Path readSymbolicLink(final Path link) throws IOException
+    {
+        return inDirectory(link, reached -> Files.readSymbolicLink(reached));
+    }
+
+    /** Set the mtime of {@code path} itself, a symlink's own where it is one, in its directory. */
+    public void writeMtime(final Path path, final long mtimeNs) throws IOException
+    {
+        inDirectory(path, reached ->
+        {
+            FileMetadata.writeMtime(reached, mtimeNs);
+            return null;
+        });
+    }
+
+    /**
+     * Remove {@code path}, which is not a directory, relative to its directory ({@code unlinkat}); by its whole path
+     * where that directory cannot be held open.
+     */
+    public void deleteEntry(final Path path) throws IOException
+    {
+        try
+        {
+            final SecureDirectoryStream<Path> directory = searchable(path.getParent());
+            if (directory == null)
+            {
+                Files.delete(path);
+            }
+            else
+            {
+                directory.deleteFile(path.getFileName());
+            }
+        }
+        catch (final FileSystemException ex)
+        {
+            throw StorageErrors.withPath(ex, path);
+        }
+    }
+
+    /** Rename {@code from} to {@code to} in the directory they share ({@code renameat}), replacing {@code to}. */
+    public void renameInDirectory(final Path from, final Path to) throws IOException
+    {
+        if (!from.getParent().equals(to.getParent()))
+        {
+            throw new IllegalArgumentException(from + " and " + to + " are not in one directory");
+        }
+        try
+        {
+            final SecureDirectoryStream<Path> directory = searchable(from.getParent());
+            if (directory == null)
+            {
+                Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+            }
+            else
+            {
+                directory.move(from.getFileName(), directory, to.getFileName());
+            }
+        }
+        catch (final FileSystemException ex)
+        {
+            throw StorageErrors.withPath(ex, to);
+        }
+    }
+
+    /** A call that the JDK offers only by path, on the path that {@link #reach} gives. */
+    @FunctionalInterface
+    private interface EntryCall<T>
+    {
+        T call(Path reached) throws IOException;
+    }
+
+    /**
+     * Make {@code call} on {@code path} as {@link #reach} reaches it. A directory held open that was removed
+     * meanwhile is reached again from the anchor, once, as {@link #openFile} does. Errors name {@code path}.
+     */
+    private <T> T inDirectory(final Path path, final EntryCall<T> call) throws IOException
+    {
+        try
+        {
+            try
+            {
+                return call.call(reach(path));
+            }
+            catch (final NoSuchFileException ex)
+            {
+                if (!open.containsKey(path.getParent()))
+                {
+                    throw ex;
+                }
+                close();
+                return call.call(reach(path));
+            }
+        }
+        catch (final FileSystemException ex)
+        {
+            throw StorageErrors.withPath(ex, path);
+        }
+    }
+
+    /**
+     * @return a path that names {@code path} within its directory as held open here, for the calls that the JDK
+     * offers only by path (mkdir, symlink, readlink, lutimes): {@code /proc/self/fd/N/name}, which the kernel
+     * resolves through the descriptor itself, as it resolves the *at calls, whatever has been renamed or swapped
+     * for a symlink on the way since. It is valid only until the next call on these handles, which may close that
+     * descriptor: the caller uses it at once. The whole path where the directory cannot be held open or
+     * {@code /proc/self/fd} cannot be used.
+     */
+    private Path reach(final Path path) throws IOException
+    {
+        if (DESCRIPTOR == null)
+        {
+            return path;
+        }
+        final SecureDirectoryStream<Path> directory = searchable(path.getParent());
+        if (directory == null)
+        {
+            return path;
+        }
+        try
+        {
+            return Path.of(DESCRIPTORS, Integer.toString(DESCRIPTOR.getInt(directory)))
+                .resolve(path.getFileName());
+        }
+        catch (final IllegalAccessException | IllegalArgumentException ex)
+        {
+            return path; // not the JDK's own implementation of the stream
+        }
     }
 
     /**
@@ -214,6 +395,30 @@ public final class DirectoryHandles implements AutoCloseable
         }
         open.put(path, secure);
         return secure;
+    }
+
+    private static Field descriptorField()
+    {
+        try
+        {
+            if (!Files.isDirectory(Path.of(DESCRIPTORS)))
+            {
+                return null;
+            }
+            final Field field = Class.forName("sun.nio.fs.UnixSecureDirectoryStream").getDeclaredField("dfd");
+            field.setAccessible(true);
+            return field.getType() == int.class ? field : null;
+        }
+        catch (final ReflectiveOperationException | RuntimeException unavailable)
+        {
+            return null;
+        }
+    }
+
+    /** @return whether the calls without an *at form go through the directory's descriptor here (tests) */
+    static boolean throughDescriptors()
+    {
+        return DESCRIPTOR != null;
     }
 
     @Override

@@ -125,6 +125,88 @@ class DirectoryHandlesTest
     }
 
     @Test
+    void shouldCreateReadRenameAndRemoveEntriesInTheirDirectoryNamingTheWholePathInErrors() throws Exception
+    {
+        assertTrue(DirectoryHandles.throughDescriptors(), "/proc/self/fd and the JDK's stream descriptor usable here");
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        try (DirectoryHandles handles = new DirectoryHandles(dir))
+        {
+            handles.createDirectory(sub.resolve("d"));
+            assertTrue(Files.isDirectory(sub.resolve("d"), LinkOption.NOFOLLOW_LINKS));
+            assertTrue(handles.attributes(sub.resolve("d")).isDirectory());
+            final FileAlreadyExistsException exists =
+                assertThrows(FileAlreadyExistsException.class, () -> handles.createDirectory(sub.resolve("d")));
+            assertEquals(sub.resolve("d").toString(), exists.getFile());
+
+            handles.createSymbolicLink(sub.resolve("l.tmp"), Path.of("../target"));
+            handles.renameInDirectory(sub.resolve("l.tmp"), sub.resolve("l"));
+            assertEquals(Path.of("../target"), Files.readSymbolicLink(sub.resolve("l")));
+            assertEquals(Path.of("../target"), handles.readSymbolicLink(sub.resolve("l")));
+            assertTrue(handles.attributes(sub.resolve("l")).isSymbolicLink(), "the link itself, not followed");
+            handles.writeMtime(sub.resolve("l"), 1_500_000_000_123_456_000L);
+            assertEquals(1_500_000_000_123_456_000L, FileMetadata.toNanos(Files.getLastModifiedTime(sub.resolve("l"),
+                LinkOption.NOFOLLOW_LINKS)));
+
+            handles.deleteEntry(sub.resolve("l"));
+            assertFalse(Files.exists(sub.resolve("l"), LinkOption.NOFOLLOW_LINKS));
+            assertEquals(null, handles.attributes(sub.resolve("l")));
+            assertEquals(null, handles.attributes(dir.resolve("none").resolve("x")), "nor its directory");
+            final java.nio.file.NoSuchFileException missing = assertThrows(java.nio.file.NoSuchFileException.class,
+                () -> handles.deleteEntry(sub.resolve("l")));
+            assertEquals(sub.resolve("l").toString(), missing.getFile());
+        }
+    }
+
+    @Test
+    void shouldCreateAndRemoveNothingOutsideTheAnchorWhenADirectoryIsSwappedForASymlink() throws Exception
+    {
+        final Path sub = Files.createDirectory(dir.resolve("sub"));
+        Files.writeString(sub.resolve("inside"), "in");
+        final Path outside = Files.createDirectory(dir.getParent().resolve(dir.getFileName() + "-elsewhere"));
+        final Path victim = Files.writeString(outside.resolve("victim"), "keep");
+        Files.writeString(outside.resolve("only-outside"), "out");
+        try
+        {
+            try (DirectoryHandles handles = new DirectoryHandles(dir))
+            {
+                assertEquals(2, handles.attributes(sub.resolve("inside")).size());
+                // held open, then swapped: every entry operation goes on in the directory that was opened
+                final Path moved = dir.resolve("moved");
+                Files.move(sub, moved);
+                Files.createSymbolicLink(sub, outside);
+
+                assertEquals(null, handles.attributes(sub.resolve("only-outside")), "not read through the swap");
+                handles.createDirectory(sub.resolve("made"));
+                handles.createSymbolicLink(sub.resolve("link"), Path.of("x"));
+                handles.writeMtime(sub.resolve("link"), 1_000_000_000_000_000_000L);
+                Files.writeString(moved.resolve("victim"), "a file of the module's");
+                handles.deleteEntry(sub.resolve("victim"));
+
+                assertTrue(Files.isDirectory(moved.resolve("made")));
+                assertTrue(Files.isSymbolicLink(moved.resolve("link")));
+                assertFalse(Files.exists(moved.resolve("victim")));
+            }
+            assertEquals("keep", Files.readString(victim), "nothing removed outside");
+            try (java.util.stream.Stream<Path> left = Files.list(outside))
+            {
+                assertEquals(Set.of("victim", "only-outside"), left.map(p -> p.getFileName().toString())
+                    .collect(java.util.stream.Collectors.toSet()), "nothing created outside");
+            }
+        }
+        finally
+        {
+            try (java.util.stream.Stream<Path> left = Files.list(outside))
+            {
+                for (final Path path : left.toList())
+                {
+                    Files.delete(path);
+                }
+            }
+            Files.deleteIfExists(outside);
+        }
+    }
+
+    @Test
     void shouldGiveADirectoryItsModeAndMtimeThroughItsOwnDescriptor() throws Exception
     {
         final Path sub = Files.createDirectories(dir.resolve("a").resolve("b"));
