@@ -1191,11 +1191,23 @@ public final class Receiver extends TransferRole
     {
         if (file.replace)
         {
-            Files.move(file.temp, file.target, StandardCopyOption.ATOMIC_MOVE);
+            if (directories != null)
+            {
+                directories.renameInDirectory(file.temp, file.target);
+            }
+            else
+            {
+                Files.move(file.temp, file.target, StandardCopyOption.ATOMIC_MOVE);
+            }
             return;
         }
         try
         {
+            // by whole paths: through /proc/self/fd (two lookups through a descriptor's link per file) the agent
+            // took more CPU per tree of small files (437, 398, 470 -> 448, 492, 483 ticks per 8 pushes, interleaved).
+            // Both names are reached through the same directories: a directory swapped for a symlink leads both
+            // outside, where the temporary file is not, so the link fails, or (a name planted there) makes a new
+            // name there, never replacing one
             Files.createLink(file.target, file.temp);
             if (directories != null)
             {

@@ -181,6 +181,13 @@ class DirectoryHandlesTest
                 handles.writeMtime(sub.resolve("link"), 1_000_000_000_000_000_000L);
                 Files.writeString(moved.resolve("victim"), "a file of the module's");
                 handles.deleteEntry(sub.resolve("victim"));
+                // a temporary name planted outside is never renamed over a name there
+                Files.writeString(moved.resolve("u.part"), "the module's");
+                Files.writeString(outside.resolve("u.part"), "planted");
+                handles.renameInDirectory(sub.resolve("u.part"), sub.resolve("only-outside"));
+                assertEquals("the module's", Files.readString(moved.resolve("only-outside")));
+                assertEquals("out", Files.readString(outside.resolve("only-outside")));
+                Files.delete(outside.resolve("u.part"));
 
                 assertTrue(Files.isDirectory(moved.resolve("made")));
                 assertTrue(Files.isSymbolicLink(moved.resolve("link")));
