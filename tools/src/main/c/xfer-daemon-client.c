@@ -311,12 +311,12 @@ static long long now_ms(void)
     return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const void *bytes, size_t length)
+/* Write or read exactly `length` bytes; -1 on an error, or at the end of the connection when reading. */
+static int whole(int fd, char *at, size_t length, int writing)
 {
-    const char *at = bytes;
     while (length > 0)
     {
-        ssize_t n = write(fd, at, length);
+        ssize_t n = writing ? write(fd, at, length) : read(fd, at, length);
         if (n < 0 && errno == EINTR)
         {
             continue;
@@ -331,25 +331,14 @@ static int write_all(int fd, const void *bytes, size_t length)
     return 0;
 }
 
-/* Read exactly `length` bytes; -1 at the end of the connection or on an error. */
+static int write_all(int fd, const void *bytes, size_t length)
+{
+    return whole(fd, (char *)bytes, length, 1);
+}
+
 static int read_all(int fd, void *bytes, size_t length)
 {
-    char *at = bytes;
-    while (length > 0)
-    {
-        ssize_t n = read(fd, at, length);
-        if (n < 0 && errno == EINTR)
-        {
-            continue;
-        }
-        if (n <= 0)
-        {
-            return -1;
-        }
-        at += n;
-        length -= (size_t)n;
-    }
-    return 0;
+    return whole(fd, bytes, length, 0);
 }
 
 static int read_int(int fd, uint32_t *value)
