@@ -925,9 +925,25 @@ final class ClientDaemon implements AutoCloseable
             }
             buffer.flip();
             done |= last;
-            while (buffer.hasRemaining())
+            // The channel is interruptible: a write by a thread whose interrupt is pending would close it, and the
+            // command's exit code would never arrive. Such threads write here: the command's own, cancelled, and the
+            // engine's, stopped as the transfer ends (XferClient.close) while one of them logs a warning. Their
+            // interrupt waits until the reply is written. (One that comes while a write blocks, the client having
+            // stopped reading, still closes the channel.)
+            final boolean interrupted = Thread.interrupted();
+            try
             {
-                channel.write(buffer);
+                while (buffer.hasRemaining())
+                {
+                    channel.write(buffer);
+                }
+            }
+            finally
+            {
+                if (interrupted)
+                {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }

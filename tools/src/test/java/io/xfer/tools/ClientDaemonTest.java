@@ -128,13 +128,13 @@ class ClientDaemonTest
         // every path relative: to the caller's directory, which is not the daemon's
         final Result send = run(work.resolve("caller"), null, "send", "--json", "--cert", "pki/alice.crt", "--key",
             "pki/alice.key", "--ca", "pki/ca.crt", "src", url("mod/in"));
-        assertEquals(ExitCode.OK, send.exitCode, send::toString);
+        assertEquals(ExitCode.OK, send.exitCode, () -> send + "\n" + daemonLog);
         assertTrue(send.out.contains("\"event\":\"summary\"") && send.out.contains("\"failed\":0"), send::toString);
         assertEquals(List.of(), TreeComparison.differences(tree, moduleRoot.resolve("in/src"), 10));
 
         final Result get = run(work.resolve("caller"), null, "get", "--cert", "pki/alice.crt", "--key",
             "pki/alice.key", "--ca", "pki/ca.crt", url("mod/in/src"), "fetched");
-        assertEquals(ExitCode.OK, get.exitCode, get::toString);
+        assertEquals(ExitCode.OK, get.exitCode, () -> get + "\n" + daemonLog);
         assertEquals(List.of(), TreeComparison.differences(tree, work.resolve("caller/fetched/src"), 10));
 
         // errors come back on stderr with their exit code
@@ -147,7 +147,7 @@ class ClientDaemonTest
         final Path other = Files.createDirectories(work.resolve("other"));
         final Result here = run(other, null, "get", "--cert", "../pki/alice.crt", "--key", "../pki/alice.key", "--ca",
             "../pki/ca.crt", url("mod/in/src"), "");
-        assertEquals(ExitCode.OK, here.exitCode, here::toString);
+        assertEquals(ExitCode.OK, here.exitCode, () -> here + "\n" + daemonLog);
         assertEquals(List.of(), TreeComparison.differences(tree, other.resolve("src"), 10));
         assertTrue(logged("send for " + work.resolve("caller") +
             ": exit 0"), daemonLog::toString);
@@ -165,7 +165,7 @@ class ClientDaemonTest
 
         final Result send = run(work.resolve("caller"), "home", "send", "one.txt", url("mod/home"));
 
-        assertEquals(ExitCode.OK, send.exitCode, send::toString);
+        assertEquals(ExitCode.OK, send.exitCode, () -> send + "\n" + daemonLog);
         assertEquals("one\n", Files.readString(moduleRoot.resolve("home/one.txt")));
         assertTrue(Files.exists(file));
     }
@@ -254,7 +254,7 @@ class ClientDaemonTest
         // the daemon is free again: the next command runs in it
         final Result next = await(() -> run(work, null, "send", "--cert", "pki/alice.crt", "--key",
             "pki/alice.key", "--ca", "pki/ca.crt", "one.txt", url("mod/in")));
-        assertEquals(ExitCode.OK, next.exitCode, next::toString);
+        assertEquals(ExitCode.OK, next.exitCode, () -> next + "\n" + daemonLog);
         assertEquals("one\n", Files.readString(moduleRoot.resolve("in/one.txt")));
     }
 
@@ -276,7 +276,7 @@ class ClientDaemonTest
             // the peer still hangs: only the daemon's noticing the caller is gone can end the command
             final Result next = await(() -> run(work, null, "ping", "--cert", "pki/alice.crt", "--key",
                 "pki/alice.key", "--ca", "pki/ca.crt", "--count", "1", "127.0.0.1:" + port));
-            assertEquals(ExitCode.OK, next.exitCode, next::toString);
+            assertEquals(ExitCode.OK, next.exitCode, () -> next + "\n" + daemonLog);
             assertTrue(logged("ping for " + work + ": exit 1 " +
                 "(interrupted)"), daemonLog::toString);
         }
@@ -314,7 +314,7 @@ class ClientDaemonTest
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("\"error\":\"INTERRUPTED\""), out::toString);
 
         final Result again = await(() -> run(work, null, get.toArray(new String[0])));
-        assertEquals(ExitCode.OK, again.exitCode, again::toString);
+        assertEquals(ExitCode.OK, again.exitCode, () -> again + "\n" + daemonLog);
         final java.util.regex.Matcher resumed = java.util.regex.Pattern.compile("\"resumed_bytes\":(\\d+)")
             .matcher(again.out);
         assertTrue(resumed.find() && Long.parseLong(resumed.group(1)) >= 64L << 20,
@@ -376,7 +376,7 @@ class ClientDaemonTest
         }
         final Result next = await(() -> run(work, null, "send", "--cert", "pki/alice.crt", "--key",
             "pki/alice.key", "--ca", "pki/ca.crt", one.toString(), url("mod/after")));
-        assertEquals(ExitCode.OK, next.exitCode, next::toString);
+        assertEquals(ExitCode.OK, next.exitCode, () -> next + "\n" + daemonLog);
         assertFalse(Files.exists(moduleRoot.resolve("never")), "the command without its GO never ran");
         assertTrue(Files.exists(moduleRoot.resolve("after/one.txt")));
     }
@@ -413,6 +413,36 @@ class ClientDaemonTest
     }
 
     @Test
+    void shouldDeliverTheExitCodeAfterOutputWrittenByAnInterruptedThread() throws Exception
+    {
+        // a warning logged by one of the engine's threads as the transfer's end stops it, with an interrupt
+        Files.createDirectories(socket.getParent());
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX))
+        {
+            server.bind(UnixDomainSocketAddress.of(socket));
+            try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+                SocketChannel daemonSide = server.accept())
+            {
+                final ClientDaemon.Replies replies = new ClientDaemon.Replies(daemonSide);
+                final CompletableFuture<Boolean> stillInterrupted = onThread(() ->
+                {
+                    Thread.currentThread().interrupt();
+                    replies.stream(ClientDaemon.ERR).write("WARNING late\n".getBytes(StandardCharsets.UTF_8));
+                    return Thread.currentThread().isInterrupted();
+                });
+                assertTrue(stillInterrupted.get(10, TimeUnit.SECONDS), "the writer's interrupt is kept");
+                replies.exit(ExitCode.OK);
+
+                final DataInputStream in = new DataInputStream(Channels.newInputStream(client));
+                assertEquals(ClientDaemon.ERR, in.read());
+                assertEquals("WARNING late\n", new String(ClientDaemon.readPayload(in), StandardCharsets.UTF_8));
+                assertEquals(ClientDaemon.EXIT, in.read(), "the exit code arrives: the channel was not closed");
+                assertEquals(ExitCode.OK, in.readInt());
+            }
+        }
+    }
+
+    @Test
     void shouldRunANativeClientsCommandOnlyFromItsOwnInstallationAndContext() throws Exception
     {
         startDaemon(0);
@@ -428,7 +458,7 @@ class ClientDaemonTest
         // what the daemon's own installation and process would send: run, and logged as the native client's
         final Result taken = runNative(new ClientDaemon.NativeClient(java, classPath, codeset),
             ClientDaemon.context(codeset + "/" + codeset), one, "native");
-        assertEquals(ExitCode.OK, taken.exitCode, taken::toString);
+        assertEquals(ExitCode.OK, taken.exitCode, () -> taken + "\n" + daemonLog);
         assertEquals("one\n", Files.readString(moduleRoot.resolve("native/one.txt")));
         assertTrue(logged("send for " + work + " (native client): " +
             "exit 0"), daemonLog::toString);
@@ -566,7 +596,7 @@ class ClientDaemonTest
                 }
             }
         }
-        assertEquals(ExitCode.OK, send.exitCode, send::toString);
+        assertEquals(ExitCode.OK, send.exitCode, () -> send + "\n" + daemonLog);
         assertTrue(send.err.contains("does not allow plaintext data connections"), send::toString);
         assertFalse(daemonLog.toString(StandardCharsets.UTF_8).contains("plaintext"), daemonLog::toString);
     }
@@ -627,7 +657,7 @@ class ClientDaemonTest
         }
         final Result next = run(work, null, "ping", "--cert", "pki/alice.crt", "--key", "pki/alice.key", "--ca",
             "pki/ca.crt", "--count", "1", "127.0.0.1:" + port);
-        assertEquals(ExitCode.OK, next.exitCode, next::toString);
+        assertEquals(ExitCode.OK, next.exitCode, () -> next + "\n" + daemonLog);
     }
 
     @Test
@@ -651,7 +681,7 @@ class ClientDaemonTest
         startDaemon(0);
         final Result next = run(work, null, "ping", "--cert", "pki/alice.crt", "--key", "pki/alice.key", "--ca",
             "pki/ca.crt", "--count", "1", "127.0.0.1:" + port);
-        assertEquals(ExitCode.OK, next.exitCode, next::toString);
+        assertEquals(ExitCode.OK, next.exitCode, () -> next + "\n" + daemonLog);
         final IOException twice = assertThrows(IOException.class,
             new ClientDaemon(socket, 0, ClientDaemon.build(), System.err)::bind);
         assertTrue(twice.getMessage().contains("a daemon already listens"), twice::getMessage);
