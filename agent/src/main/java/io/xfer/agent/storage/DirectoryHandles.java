@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * The directories a receiver writes into, each opened from its anchor (the module root, or a client's destination)
@@ -44,6 +45,10 @@ import java.util.concurrent.TimeUnit;
  * opened again from the anchor. Failures name the whole path. A path outside the anchor, or a platform without
  * {@link SecureDirectoryStream}, takes whole paths as before. Not thread-safe: one receiver's thread uses it, and
  * closes it when its transfer ends.
+ *
+ * <p>The sending side's {@link SourceWalker} reaches the files it opens after its walk has moved on the same way, from
+ * the walk's roots: several bases rather than one anchor, and a directory on the way that it cannot read fails the
+ * file there rather than leaving its path whole.
  */
 public final class DirectoryHandles implements AutoCloseable
 {
@@ -58,14 +63,29 @@ public final class DirectoryHandles implements AutoCloseable
      */
     private static final Field DESCRIPTOR = descriptorField();
 
-    private final Path anchor;
+    /** Where directories are reached from, each opened by its path; null: everything by whole paths. */
+    private final Predicate<Path> isBase;
+    /** Whether a directory on the way that may be searched but not read leaves its paths whole (see searchable). */
+    private final boolean wholeWhereUnreadable;
     private final Map<Path, SecureDirectoryStream<Path>> open = new LinkedHashMap<>(2 * MAX_OPEN, 0.75f, true);
     private boolean unsupported;
 
     /** @param anchor the directory everything is written under, itself opened by its path. */
     public DirectoryHandles(final Path anchor)
     {
-        this.anchor = anchor;
+        this(anchor == null ? null : anchor::equals, true);
+    }
+
+    /**
+     * @param isBase whether a directory is one that others are reached from (opened by its path, as whoever chose
+     * it resolved it): a path under none of them is used whole
+     * @param wholeWhereUnreadable whether a directory on the way that may be searched but not read leaves its paths
+     * whole (a receiver's), or fails them (a sender's)
+     */
+    DirectoryHandles(final Predicate<Path> isBase, final boolean wholeWhereUnreadable)
+    {
+        this.isBase = isBase;
+        this.wholeWhereUnreadable = wholeWhereUnreadable;
     }
 
     /**
@@ -73,7 +93,8 @@ public final class DirectoryHandles implements AutoCloseable
      * directory, which is reached from the anchor without following a symlink.
      */
     public FileChannel openFile(
-        final Path file, final Set<? extends OpenOption> options, final FileAttribute<?> attribute) throws IOException
+        final Path file, final Set<? extends OpenOption> options, final FileAttribute<?>... attributes)
+        throws IOException
     {
         final Path parent = file.getParent();
         try
@@ -81,12 +102,12 @@ public final class DirectoryHandles implements AutoCloseable
             SecureDirectoryStream<Path> directory = searchable(parent);
             if (directory == null)
             {
-                return FileChannel.open(file, options, attribute);
+                return FileChannel.open(file, options, attributes);
             }
             SeekableByteChannel channel;
             try
             {
-                channel = directory.newByteChannel(file.getFileName(), options, attribute);
+                channel = directory.newByteChannel(file.getFileName(), options, attributes);
             }
             catch (final NoSuchFileException ex)
             {
@@ -97,7 +118,7 @@ public final class DirectoryHandles implements AutoCloseable
                 {
                     throw ex;
                 }
-                channel = directory.newByteChannel(file.getFileName(), options, attribute);
+                channel = directory.newByteChannel(file.getFileName(), options, attributes);
             }
             if (channel instanceof FileChannel fileChannel)
             {
@@ -346,6 +367,10 @@ public final class DirectoryHandles implements AutoCloseable
         }
         catch (final java.nio.file.AccessDeniedException ex)
         {
+            if (!wholeWhereUnreadable)
+            {
+                throw StorageErrors.withPath(ex, path);
+            }
             return null;
         }
     }
@@ -356,9 +381,9 @@ public final class DirectoryHandles implements AutoCloseable
      *
      * @return null where the platform has no {@link SecureDirectoryStream}, or {@code path} is outside the anchor.
      */
-    private SecureDirectoryStream<Path> directory(final Path path) throws IOException
+    SecureDirectoryStream<Path> directory(final Path path) throws IOException
     {
-        if (unsupported || path == null || anchor == null || !path.startsWith(anchor))
+        if (unsupported || path == null || isBase == null)
         {
             return null;
         }
@@ -368,7 +393,7 @@ public final class DirectoryHandles implements AutoCloseable
             return known;
         }
         final DirectoryStream<Path> stream;
-        if (path.equals(anchor))
+        if (isBase.test(path))
         {
             stream = Files.newDirectoryStream(path);
         }
@@ -379,7 +404,14 @@ public final class DirectoryHandles implements AutoCloseable
             {
                 return null;
             }
-            stream = parent.newDirectoryStream(path.getFileName(), LinkOption.NOFOLLOW_LINKS);
+            try
+            {
+                stream = parent.newDirectoryStream(path.getFileName(), LinkOption.NOFOLLOW_LINKS);
+            }
+            catch (final FileSystemException ex)
+            {
+                throw StorageErrors.withPath(ex, path);
+            }
         }
         if (!(stream instanceof SecureDirectoryStream<Path> secure))
         {

@@ -21,9 +21,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -45,8 +43,6 @@ public final class SourceWalker implements AutoCloseable
 {
     /** Directories on the current path held open at most (the JDK holds two descriptors for each). */
     static final int MAX_OPEN = 64;
-    /** Directories of files opened after the walk moved on, held open at most. */
-    static final int MAX_LATER = 16;
 
     /** Receives what the walk had to leave out. */
     public interface Problems
@@ -77,10 +73,9 @@ public final class SourceWalker implements AutoCloseable
     private final Problems problems;
     /**
      * Directories that files sent later were opened in, each reached from its root one name at a time without
-     * following a symlink ({@link #openLater}); the {@value #MAX_LATER} used last stay open.
+     * following a symlink ({@link #openLater}); the {@value DirectoryHandles#MAX_OPEN} used last stay open.
      */
-    private final Map<Path, SecureDirectoryStream<Path>> laterDirectories =
-        new LinkedHashMap<>(2 * MAX_LATER, 0.75f, true);
+    private final DirectoryHandles later = new DirectoryHandles(this::isBase, false);
 
     /** A directory being listed: its children, and the directory held open where it can be. */
     private record Frame(String prefix, Path directory, Iterator<Path> children, SecureDirectoryStream<Path> handle)
@@ -323,7 +318,7 @@ public final class SourceWalker implements AutoCloseable
         {
             return null;
         }
-        return laterDirectory(root.path().getParent());
+        return later.directory(root.path().getParent());
     }
 
     /**
@@ -336,102 +331,22 @@ public final class SourceWalker implements AutoCloseable
      */
     public FileChannel openLater(final SourceEntry entry) throws IOException
     {
-        final Path path = entry.path();
-        final SecureDirectoryStream<Path> directory = laterDirectory(path.getParent());
-        if (directory == null)
-        {
-            return FileChannel.open(path, READ_ONLY);
-        }
-        try
-        {
-            final SeekableByteChannel channel = directory.newByteChannel(path.getFileName(), READ_ONLY);
-            if (channel instanceof FileChannel file)
-            {
-                return file;
-            }
-            channel.close();
-            return FileChannel.open(path, READ_ONLY);
-        }
-        catch (final FileSystemException ex)
-        {
-            throw StorageErrors.withPath(ex, path);
-        }
+        return later.openFile(entry.path(), READ_ONLY);
     }
 
     /**
      * Attributes of {@code entry}'s file now, not following a symlink, found as {@link #openLater} finds it.
+     *
+     * @throws NoSuchFileException if it is gone
      */
     public BasicFileAttributes attributesLater(final SourceEntry entry) throws IOException
     {
-        final Path path = entry.path();
-        final SecureDirectoryStream<Path> directory = laterDirectory(path.getParent());
-        if (directory == null)
+        final BasicFileAttributes attributes = later.attributes(entry.path());
+        if (attributes == null)
         {
-            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            throw new NoSuchFileException(entry.path().toString());
         }
-        try
-        {
-            return directory.getFileAttributeView(path.getFileName(), BasicFileAttributeView.class,
-                LinkOption.NOFOLLOW_LINKS).readAttributes();
-        }
-        catch (final FileSystemException ex)
-        {
-            throw StorageErrors.withPath(ex, path);
-        }
-    }
-
-    /**
-     * The directory {@code path}, under one of the walk's directory roots, opened from that root one name at a time
-     * without following a symlink; null when {@code path} is under no directory root (a file given as a root is
-     * opened by its whole path) or the platform has no {@link SecureDirectoryStream}.
-     */
-    private SecureDirectoryStream<Path> laterDirectory(final Path path) throws IOException
-    {
-        if (path == null)
-        {
-            return null;
-        }
-        final SecureDirectoryStream<Path> known = laterDirectories.get(path);
-        if (known != null)
-        {
-            return known;
-        }
-        final DirectoryStream<Path> opened;
-        if (isBase(path))
-        {
-            // an anchor, or a root without one: resolved by whoever chose it (a module's configured root, the
-            // user's command line)
-            opened = Files.newDirectoryStream(path);
-        }
-        else
-        {
-            final SecureDirectoryStream<Path> parent = laterDirectory(path.getParent());
-            if (parent == null)
-            {
-                return null;
-            }
-            try
-            {
-                opened = parent.newDirectoryStream(path.getFileName(), LinkOption.NOFOLLOW_LINKS);
-            }
-            catch (final FileSystemException ex)
-            {
-                throw StorageErrors.withPath(ex, path);
-            }
-        }
-        if (!(opened instanceof SecureDirectoryStream<Path> secure))
-        {
-            closeQuietly(opened);
-            return null;
-        }
-        if (laterDirectories.size() >= MAX_LATER)
-        {
-            final Iterator<SecureDirectoryStream<Path>> eldest = laterDirectories.values().iterator();
-            closeQuietly(eldest.next());
-            eldest.remove();
-        }
-        laterDirectories.put(path, secure);
-        return secure;
+        return attributes;
     }
 
     /**
@@ -459,11 +374,7 @@ public final class SourceWalker implements AutoCloseable
         {
             closeQuietly(stack.pop().handle());
         }
-        for (final SecureDirectoryStream<Path> directory : laterDirectories.values())
-        {
-            closeQuietly(directory);
-        }
-        laterDirectories.clear();
+        later.close();
     }
 
     private static void closeQuietly(final DirectoryStream<Path> stream)

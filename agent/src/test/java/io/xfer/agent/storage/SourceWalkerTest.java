@@ -251,7 +251,7 @@ class SourceWalkerTest
             assertEquals("leaf", read(walker.openFile(entry)));
             final long held = OpenDescriptors.under(root);
             // the path held open, and the directories a file below that depth was reached through
-            assertTrue(held > 0 && held <= 2 * (SourceWalker.MAX_OPEN + SourceWalker.MAX_LATER), held + " descriptors");
+            assertTrue(held > 0 && held <= 2 * (SourceWalker.MAX_OPEN + DirectoryHandles.MAX_OPEN), held + " descriptors");
             // abandoned here, at the deepest point
         }
         assertEquals(0, OpenDescriptors.under(root), "close() closes what the abandoned walk held");
