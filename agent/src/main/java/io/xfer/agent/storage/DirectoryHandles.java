@@ -305,18 +305,28 @@ public final class DirectoryHandles implements AutoCloseable
             return path;
         }
         final SecureDirectoryStream<Path> directory = searchable(path.getParent());
-        if (directory == null)
+        final Path reached = directory == null ? null : through(directory, path.getFileName());
+        return reached != null ? reached : path;
+    }
+
+    /**
+     * @return {@code name} in {@code directory} as a path that the kernel resolves through the directory's descriptor
+     * ({@code /proc/self/fd/N/name}, see {@link #reach}), valid while the directory stays open; null where that
+     * cannot be done here
+     */
+    static Path through(final SecureDirectoryStream<Path> directory, final Path name)
+    {
+        if (DESCRIPTOR == null)
         {
-            return path;
+            return null;
         }
         try
         {
-            return Path.of(DESCRIPTORS, Integer.toString(DESCRIPTOR.getInt(directory)))
-                .resolve(path.getFileName());
+            return Path.of(DESCRIPTORS, Integer.toString(DESCRIPTOR.getInt(directory))).resolve(name);
         }
         catch (final IllegalAccessException | IllegalArgumentException ex)
         {
-            return path; // not the JDK's own implementation of the stream
+            return null; // not the JDK's own implementation of the stream
         }
     }
 

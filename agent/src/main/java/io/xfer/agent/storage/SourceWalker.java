@@ -174,7 +174,7 @@ public final class SourceWalker implements AutoCloseable
             if (attributes.isSymbolicLink())
             {
                 return new SourceEntry(relative, path, FileEntryFlyweight.TYPE_SYMLINK, 0777, 0, mtimeNs,
-                    Files.readSymbolicLink(path).toString());
+                    readSymbolicLink(path, parent).toString());
             }
             final int mode = FileMetadata.mode(attributes, path);
             if (attributes.isDirectory())
@@ -200,6 +200,20 @@ public final class SourceWalker implements AutoCloseable
         {
             problems.onProblem(relative, StorageErrors.classify(ex), StorageErrors.describe(ex));
             return null;
+        }
+    }
+
+    /** The target of the symlink {@code path}, read in {@code parent} (where held open) as its attributes were. */
+    private static Path readSymbolicLink(final Path path, final SecureDirectoryStream<Path> parent) throws IOException
+    {
+        final Path reached = parent == null ? null : DirectoryHandles.through(parent, path.getFileName());
+        try
+        {
+            return Files.readSymbolicLink(reached != null ? reached : path);
+        }
+        catch (final FileSystemException ex)
+        {
+            throw StorageErrors.withPath(ex, path);
         }
     }
 

@@ -102,8 +102,10 @@ class SourceWalkerTest
         final Path sub = Files.createDirectory(root.resolve("sub"));
         Files.writeString(sub.resolve("f1"), "one");
         Files.writeString(sub.resolve("f2"), "two");
+        Files.createSymbolicLink(sub.resolve("f3"), Path.of("f2"));
         final Path outside = Files.createDirectory(dir.resolve("outside"));
         Files.writeString(outside.resolve("f2"), "a secret outside the tree");
+        Files.createSymbolicLink(outside.resolve("f3"), Path.of("/a/secret/place"));
         try (SourceWalker walker = walker(root))
         {
             assertEquals("src", walker.next().relativePath());
@@ -118,6 +120,9 @@ class SourceWalkerTest
             assertEquals("src/sub/f2", f2.relativePath());
             assertEquals(3, f2.size(), "the listed directory's f2, not the one the symlink leads to");
             assertEquals("two", read(walker.openFile(f2)));
+            final SourceEntry f3 = walker.next();
+            assertEquals("src/sub/f3", f3.relativePath());
+            assertEquals("f2", f3.linkTarget(), "the listed directory's symlink, not the one outside");
             assertEquals(null, walker.next());
         }
         assertEquals(List.of(), problems);
