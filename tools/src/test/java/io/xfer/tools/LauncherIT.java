@@ -230,7 +230,7 @@ class LauncherIT
     void shouldHandSendsToTheClientDaemonAndRunThemItselfOnceItStopped() throws Exception
     {
         final Path socket = work.resolve("run/client.sock");
-        final Map<String, String> env = Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", socket.toString());
+        final Map<String, String> env = daemonEnvironment();
         final Path log = work.resolve("daemon.log");
         final Process daemon = startDaemon(env, log);
         try
@@ -281,8 +281,7 @@ class LauncherIT
         };
         assertTrue(Files.isExecutable(dist.resolve("lib/native").resolve(platform).resolve("xfer-daemon-client")),
             "the distribution has its native client");
-        final Path socket = work.resolve("run/client.sock");
-        final Map<String, String> env = Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", socket.toString());
+        final Map<String, String> env = daemonEnvironment();
         final Path log = work.resolve("daemon.log");
         final Process daemon = startDaemon(env, log);
         try
@@ -357,6 +356,12 @@ class LauncherIT
             }
             assertEquals(1, connections, "connections to the daemon that does not answer");
         }
+    }
+
+    /** The environment of a command that goes to the test's own client daemon, at run/client.sock. */
+    private Map<String, String> daemonEnvironment()
+    {
+        return Map.of("XFER_CDS_DIR", "", "XFER_DAEMON_SOCKET", work.resolve("run/client.sock").toString());
     }
 
     /** {@code bin/xfer daemon} with {@code env}, its output to {@code log}, listening when this returns. */
